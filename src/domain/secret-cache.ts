@@ -1,0 +1,207 @@
+import { type Keyring, secretAad } from '../crypto/keyring.js';
+import type { Platform, SecretRecord, SecretWithCiphertext, Store, Workspace } from '../storage/store.js';
+import type { Clock } from './clock.js';
+
+/** A live secret as the verifier needs it: the HMAC key is the secret string's UTF-8 bytes. */
+export interface LiveSecret {
+  id: number;
+  key: Buffer;
+  web: boolean;
+  ios: boolean;
+  android: boolean;
+  /** Milliseconds; the secret stops verifying at this instant. */
+  expiresAtMs: number | null;
+}
+
+export interface CachedWorkspace {
+  workspaceId: number;
+  appId: string;
+  secrets: LiveSecret[];
+  loadedAtMs: number;
+  /** Id of the secret that matched most recently: tried first, so rotation costs one HMAC per request. */
+  lastMatchId: number;
+}
+
+export interface SecretCacheOptions {
+  maxWorkspaces: number;
+  /** A cached entry older than this is reloaded before use: the safety net behind change notifications. */
+  maxStalenessMs: number;
+  /** How long an unknown app_id is remembered as unknown, so a flood of them does not reach the database. */
+  negativeTtlMs: number;
+}
+
+export const DEFAULT_CACHE_OPTIONS: SecretCacheOptions = { maxWorkspaces: 10_000, maxStalenessMs: 30_000, negativeTtlMs: 1_000 };
+
+export function supportsPlatform(secret: { web: boolean; ios: boolean; android: boolean }, platform: Platform): boolean {
+  return platform === 'web' ? secret.web : platform === 'ios' ? secret.ios : secret.android;
+}
+
+export function toLiveSecret(record: SecretRecord, plaintext: string): LiveSecret {
+  return {
+    id: record.id,
+    key: Buffer.from(plaintext, 'utf8'),
+    web: record.supportsWeb,
+    ios: record.supportsIos,
+    android: record.supportsAndroid,
+    expiresAtMs: record.expiresAt === null ? null : record.expiresAt * 1000,
+  };
+}
+
+export function openSecret(keyring: Keyring, row: SecretWithCiphertext): string {
+  return keyring.decrypt(row.ciphertext, secretAad(row.workspaceId, row.id)).toString('utf8');
+}
+
+/**
+ * Decrypted live secrets per workspace, keyed by app_id, least recently used evicted first. Reads on a hit are
+ * synchronous, so the verify route never awaits nor touches the database while the entry is fresh.
+ */
+export class SecretCache {
+  private readonly entries = new Map<string, CachedWorkspace>();
+  private readonly appIdByWorkspace = new Map<number, string>();
+  private readonly unknownUntil = new Map<string, number>();
+  private readonly loading = new Map<string, Promise<CachedWorkspace | null>>();
+  /** Bumped by every removal or invalidation: a load that overlapped one is discarded and read again. */
+  private generation = 0;
+  private hits = 0;
+  private misses = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly keyring: Keyring,
+    private readonly clock: Clock,
+    private readonly options: SecretCacheOptions = DEFAULT_CACHE_OPTIONS,
+  ) {}
+
+  /** The fresh entry for app_id, or undefined when it must be loaded. null: known not to exist (recently). */
+  peek(appId: string): CachedWorkspace | null | undefined {
+    const now = this.clock.nowMs();
+    const entry = this.entries.get(appId);
+    if (entry && now - entry.loadedAtMs < this.options.maxStalenessMs) {
+      // Re-insert to keep Map order = recency order for LRU eviction.
+      this.entries.delete(appId);
+      this.entries.set(appId, entry);
+      this.hits++;
+      return entry;
+    }
+    const unknownUntil = this.unknownUntil.get(appId);
+    if (unknownUntil !== undefined && now < unknownUntil) {
+      this.hits++;
+      return null;
+    }
+    this.misses++;
+    return undefined;
+  }
+
+  async get(appId: string): Promise<CachedWorkspace | null> {
+    const cached = this.peek(appId);
+    return cached === undefined ? this.load(appId) : cached;
+  }
+
+  /** Loads (once, however many callers wait) the live secrets of the workspace with this app_id. */
+  load(appId: string): Promise<CachedWorkspace | null> {
+    let pending = this.loading.get(appId);
+    if (!pending) {
+      pending = this.fetch(appId).finally(() => this.loading.delete(appId));
+      this.loading.set(appId, pending);
+    }
+    return pending;
+  }
+
+  private async fetch(appId: string): Promise<CachedWorkspace | null> {
+    for (;;) {
+      const generation = this.generation;
+      const entry = await this.read(appId);
+      if (generation !== this.generation) continue;
+      if (entry) this.put(entry);
+      return entry;
+    }
+  }
+
+  private async read(appId: string): Promise<CachedWorkspace | null> {
+    const startedAt = this.clock.nowMs();
+    const workspace = await this.store.findWorkspaceByAppId(appId);
+    if (!workspace) {
+      if (this.unknownUntil.size > this.options.maxWorkspaces) this.unknownUntil.clear();
+      this.unknownUntil.set(appId, startedAt + this.options.negativeTtlMs);
+      return null;
+    }
+    const rows = await this.store.loadLiveSecretMaterial(workspace.id);
+    const previous = this.entries.get(appId);
+    return {
+      workspaceId: workspace.id,
+      appId,
+      secrets: rows.map((row) => toLiveSecret(row, openSecret(this.keyring, row))),
+      // The load started before the rows were read: staleness counts from then.
+      loadedAtMs: startedAt,
+      lastMatchId: previous?.lastMatchId ?? 0,
+    };
+  }
+
+  private put(entry: CachedWorkspace): void {
+    this.unknownUntil.delete(entry.appId);
+    this.entries.delete(entry.appId);
+    this.entries.set(entry.appId, entry);
+    this.appIdByWorkspace.set(entry.workspaceId, entry.appId);
+    while (this.entries.size > this.options.maxWorkspaces) {
+      const oldest = this.entries.keys().next().value as string;
+      const evicted = this.entries.get(oldest)!;
+      this.entries.delete(oldest);
+      this.appIdByWorkspace.delete(evicted.workspaceId);
+    }
+  }
+
+  /** The node that created a secret adds it at once, without a reload. */
+  secretCreated(workspace: Workspace, record: SecretRecord, plaintext: string): void {
+    this.generation++;
+    const entry = this.entries.get(workspace.appId);
+    if (entry) entry.secrets = [...entry.secrets.filter((s) => s.id !== record.id), toLiveSecret(record, plaintext)];
+  }
+
+  /** Deleted or expired: gone from this node's cache before the change is acknowledged. */
+  secretRemoved(workspaceId: number, secretId: number): void {
+    this.generation++;
+    const appId = this.appIdByWorkspace.get(workspaceId);
+    const entry = appId === undefined ? undefined : this.entries.get(appId);
+    if (entry) entry.secrets = entry.secrets.filter((s) => s.id !== secretId);
+  }
+
+  /** Platform flags or expiry changed: patch in place so the change applies at once. */
+  secretUpdated(record: SecretRecord): void {
+    this.generation++;
+    const appId = this.appIdByWorkspace.get(record.workspaceId);
+    const entry = appId === undefined ? undefined : this.entries.get(appId);
+    if (!entry) return;
+    entry.secrets = entry.secrets.map((s) =>
+      s.id === record.id
+        ? {
+            ...s,
+            web: record.supportsWeb,
+            ios: record.supportsIos,
+            android: record.supportsAndroid,
+            expiresAtMs: record.expiresAt === null ? null : record.expiresAt * 1000,
+          }
+        : s,
+    );
+  }
+
+  /** Forget a workspace (another node changed it): the next request reloads. */
+  invalidate(workspaceId: number): void {
+    this.generation++;
+    const appId = this.appIdByWorkspace.get(workspaceId);
+    if (appId !== undefined) this.entries.delete(appId);
+    this.appIdByWorkspace.delete(workspaceId);
+  }
+
+  invalidateAll(): void {
+    this.generation++;
+    this.entries.clear();
+    this.appIdByWorkspace.clear();
+    this.unknownUntil.clear();
+  }
+
+  stats(): { workspaces: number; secrets: number; hits: number; misses: number } {
+    let secrets = 0;
+    for (const e of this.entries.values()) secrets += e.secrets.length;
+    return { workspaces: this.entries.size, secrets, hits: this.hits, misses: this.misses };
+  }
+}

@@ -1,0 +1,31 @@
+import { errors } from '../errors.js';
+
+export const MAX_NAME_LENGTH = 255;
+
+/** Trimmed, 1–255 characters of any Unicode; control characters and unpaired surrogates are refused. */
+export function normaliseSecretName(value: unknown): string {
+  if (value === undefined || value === null) throw errors.parameterMissing('name');
+  if (typeof value !== 'string') throw errors.parameterInvalid('name must be a string', 'name');
+  const name = value.trim();
+  if (name.length === 0) throw errors.parameterInvalid('name must not be blank', 'name');
+  if ([...name].length > MAX_NAME_LENGTH) throw errors.parameterInvalid(`name must be at most ${MAX_NAME_LENGTH} characters`, 'name');
+  if (!name.isWellFormed()) throw errors.parameterInvalid('name must be valid Unicode', 'name');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) throw errors.parameterInvalid('name must not contain control characters', 'name');
+  return name;
+}
+
+export interface PlatformFlags {
+  supportsWeb: boolean;
+  supportsIos: boolean;
+  supportsAndroid: boolean;
+}
+
+export function requireSomePlatform(flags: PlatformFlags): void {
+  if (!flags.supportsWeb && !flags.supportsIos && !flags.supportsAndroid) {
+    throw errors.parameterInvalid(
+      'At least one platform must be enabled: set supports_web, supports_ios or supports_android to true',
+      'supports_web',
+    );
+  }
+}

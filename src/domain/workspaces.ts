@@ -1,0 +1,117 @@
+import { generateAccessToken, generateAppId } from '../crypto/random.js';
+import { hashToken } from '../crypto/token-hash.js';
+import type { AccessToken, Store, Workspace } from '../storage/store.js';
+import type { Actor } from './actor.js';
+import { SYSTEM_ACTOR } from './actor.js';
+import { PREVIEW, isKnownVersion } from './api-version.js';
+import { type Clock, nowSeconds } from './clock.js';
+import { SCOPES, isScope, type Scope } from './scopes.js';
+
+export class DomainInputError extends Error {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'DomainInputError';
+  }
+}
+
+export interface NewWorkspaceOptions {
+  name: string;
+  defaultVersion?: string;
+  rateLimit?: number;
+}
+
+export interface Authenticated {
+  token: AccessToken;
+  workspace: Workspace;
+}
+
+export const DEFAULT_RATE_LIMIT = 1000;
+const MIN_TOKEN_LENGTH = 20;
+
+/** Workspaces and their access tokens. Token values exist only in the return value of createToken. */
+export class WorkspaceService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly defaultRateLimit: number = DEFAULT_RATE_LIMIT,
+  ) {}
+
+  async createWorkspace(options: NewWorkspaceOptions): Promise<Workspace> {
+    const name = options.name.trim();
+    if (name.length === 0 || name.length > 255) throw new DomainInputError('workspace name must be 1 to 255 characters', 'name');
+    const defaultVersion = options.defaultVersion ?? PREVIEW;
+    if (!isKnownVersion(defaultVersion)) throw new DomainInputError(`unknown API version ${defaultVersion}`, 'default_version');
+    const rateLimit = options.rateLimit ?? this.defaultRateLimit;
+    if (!Number.isInteger(rateLimit) || rateLimit < 1) throw new DomainInputError('rate limit must be a positive integer', 'rate_limit');
+    return this.store.createWorkspace({
+      appId: generateAppId(),
+      name,
+      defaultVersion,
+      rateLimit,
+      createdAt: nowSeconds(this.clock),
+    });
+  }
+
+  listWorkspaces(): Promise<Workspace[]> {
+    return this.store.listWorkspaces();
+  }
+
+  async requireWorkspace(appId: string): Promise<Workspace> {
+    const workspace = await this.store.findWorkspaceByAppId(appId);
+    if (!workspace) throw new DomainInputError(`no workspace with app_id ${appId}`, 'workspace');
+    return workspace;
+  }
+
+  /** Creates a token; `value` lets automation choose it (SECURE_MODE_BOOTSTRAP_TOKEN). The value is returned once. */
+  async createToken(
+    workspace: Workspace,
+    scopes: string[],
+    name: string,
+    actor: Actor = SYSTEM_ACTOR,
+    value: string = generateAccessToken(),
+  ): Promise<{ token: AccessToken; value: string }> {
+    if (scopes.length === 0) throw new DomainInputError(`give at least one scope of: ${SCOPES.join(', ')}`, 'scopes');
+    const unknown = scopes.filter((s) => !isScope(s));
+    if (unknown.length > 0) throw new DomainInputError(`unknown scope ${unknown.join(', ')}; known: ${SCOPES.join(', ')}`, 'scopes');
+    if (value.length < MIN_TOKEN_LENGTH || /\s/.test(value)) {
+      throw new DomainInputError(`a token must be at least ${MIN_TOKEN_LENGTH} characters without spaces`, 'token');
+    }
+    const token = await this.store.createToken(
+      { workspaceId: workspace.id, name, tokenHash: hashToken(value), scopes: [...new Set(scopes)] as Scope[], createdAt: nowSeconds(this.clock) },
+      { ...actorFields(actor), action: 'token.created', targetType: 'token', at: nowSeconds(this.clock), details: { name, scopes: scopes.join(' ') } },
+    );
+    return { token, value };
+  }
+
+  listTokens(workspaceId?: number): Promise<AccessToken[]> {
+    return this.store.listTokens(workspaceId);
+  }
+
+  revokeToken(id: number, actor: Actor = SYSTEM_ACTOR): Promise<AccessToken | undefined> {
+    const at = nowSeconds(this.clock);
+    return this.store.revokeToken(id, at, { ...actorFields(actor), action: 'token.revoked', targetType: 'token', at });
+  }
+
+  async authenticate(value: string): Promise<Authenticated | undefined> {
+    if (value.length < MIN_TOKEN_LENGTH || value.length > 512) return undefined;
+    return this.store.findTokenByHash(hashToken(value));
+  }
+
+  /**
+   * On an empty database: a default workspace and an all-scopes token. Returns the token value only when this
+   * call generated it, so the caller can print it once.
+   */
+  async bootstrap(givenToken?: string): Promise<{ workspace: Workspace; token: string; generated: boolean } | undefined> {
+    if ((await this.store.countWorkspaces()) > 0) return undefined;
+    const workspace = await this.createWorkspace({ name: 'Default workspace' });
+    const { value } = await this.createToken(workspace, [...SCOPES], 'bootstrap', SYSTEM_ACTOR, givenToken ?? generateAccessToken());
+    return { workspace, token: value, generated: givenToken === undefined };
+  }
+}
+
+export function actorFields(actor: Actor): { actorTokenId: number | null; ip: string | null; requestId: string | null } {
+  return { actorTokenId: actor.tokenId, ip: actor.ip, requestId: actor.requestId };
+}

@@ -1,0 +1,28 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { WRITE } from '../../../domain/scopes.js';
+import { actorOf, guard, workspaceOf } from '../../plugins/guard.js';
+import { IntercomVersionHeader, errorResponses } from '../../schemas/common.js';
+import { CreateSecretRequest, IdentityVerificationSecretWithMaterial } from '../../schemas/secrets.js';
+import type { RouteDeps } from '../deps.js';
+import { presentSecret } from './present.js';
+
+export const createSecretRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  app.post(
+    '/secure_mode_secrets',
+    {
+      onRequest: guard(deps, { scope: WRITE, previewOnly: true }),
+      schema: {
+        operationId: 'createIdentityVerificationSecret',
+        summary: 'Create an identity verification secret',
+        tags: ['Identity Verification Secrets'],
+        headers: IntercomVersionHeader,
+        body: CreateSecretRequest,
+        response: { 201: IdentityVerificationSecretWithMaterial, ...errorResponses(400, 401, 403, 413, 422, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { view, secret } = await deps.secrets.create(workspaceOf(request), request.body, actorOf(request));
+      return reply.code(201).send({ ...presentSecret(view), secret });
+    },
+  );
+};

@@ -1,0 +1,30 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { READ } from '../../../domain/scopes.js';
+import { guard, workspaceOf } from '../../plugins/guard.js';
+import { IntercomVersionHeader, errorResponses } from '../../schemas/common.js';
+import { IdentityVerificationSecretDetail, SecretIdParams } from '../../schemas/secrets.js';
+import type { RouteDeps } from '../deps.js';
+import { presentSecret } from './present.js';
+
+export const getSecretRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  app.get(
+    '/secure_mode_secrets/:id',
+    {
+      onRequest: guard(deps, { scope: READ, previewOnly: true }),
+      schema: {
+        operationId: 'getIdentityVerificationSecret',
+        summary: 'Extension: retrieve one identity verification secret (metadata and usage, never the secret)',
+        tags: ['Identity Verification Secrets'],
+        headers: IntercomVersionHeader,
+        params: SecretIdParams,
+        response: { 200: IdentityVerificationSecretDetail, ...errorResponses(400, 401, 403, 404, 429, 503) },
+      },
+    },
+    async (request) => {
+      const workspace = workspaceOf(request);
+      const view = await deps.secrets.get(workspace, request.params.id);
+      const usage = await deps.secrets.usageOf(workspace, request.params.id);
+      return { ...presentSecret(view), usage };
+    },
+  );
+};

@@ -1,0 +1,79 @@
+import { Type, type Static } from 'typebox';
+import { Nullable } from './common.js';
+
+const EXT = { 'x-secure-mode-extension': true };
+
+export const IdentityVerificationSecret = Type.Object(
+  {
+    type: Type.Literal('identity_verification_secret', { description: 'value is "identity_verification_secret"' }),
+    id: Type.String({ description: 'The id of the secret', examples: ['102'] }),
+    name: Type.String({ description: 'Human-readable name for the secret, used to identify it in rotation flows' }),
+    supports_android: Type.Boolean({ description: 'Whether the secret is enabled for the Android SDK' }),
+    supports_ios: Type.Boolean({ description: 'Whether the secret is enabled for the iOS SDK' }),
+    supports_web: Type.Boolean({ description: 'Whether the secret is enabled for the Messenger on web' }),
+    created_at: Type.Integer({ description: 'The time the secret was created, as a Unix timestamp' }),
+    last_verified_at: Nullable('integer', {
+      ...EXT,
+      description: 'Extension: when the secret last verified a user_hash or JWT, as a Unix timestamp; null if never',
+    }),
+    expires_at: Nullable('integer', {
+      ...EXT,
+      description: 'Extension: when the secret stops verifying and is retired, as a Unix timestamp; null if never',
+    }),
+  },
+  { description: 'Metadata for an HMAC secret used to sign user_hash values. The secret itself is never returned here.' },
+);
+export type IdentityVerificationSecretBody = Static<typeof IdentityVerificationSecret>;
+
+export const IdentityVerificationSecretWithMaterial = Type.Object(
+  {
+    ...IdentityVerificationSecret.properties,
+    secret: Type.String({
+      description: 'The 256-bit HMAC signing key, base64url-encoded. Returned ONCE at creation time and never surfaced again.',
+    }),
+  },
+  { description: 'Returned once, at creation time. Includes the raw secret: persist it immediately.' },
+);
+
+export const IdentityVerificationSecretList = Type.Object({
+  type: Type.Literal('list'),
+  data: Type.Array(IdentityVerificationSecret),
+});
+
+const PlatformUsage = Type.Object({ web: Type.Integer(), ios: Type.Integer(), android: Type.Integer() });
+
+export const IdentityVerificationSecretDetail = Type.Object(
+  {
+    ...IdentityVerificationSecret.properties,
+    usage: Type.Object(
+      { last_hour: PlatformUsage, last_day: PlatformUsage, last_week: PlatformUsage },
+      { description: 'Successful verifications per platform' },
+    ),
+  },
+  { ...EXT },
+);
+
+export const CreateSecretRequest = Type.Object(
+  {
+    name: Type.String({ description: 'Human-readable name for the secret.' }),
+    supports_android: Type.Optional(Type.Boolean({ description: 'Enable this secret for the Android SDK.' })),
+    supports_ios: Type.Optional(Type.Boolean({ description: 'Enable this secret for the iOS SDK.' })),
+    supports_web: Type.Optional(Type.Boolean({ description: 'Enable this secret for the Messenger on web.' })),
+  },
+  { description: 'At least one platform flag must be true.' },
+);
+export type CreateSecretRequestBody = Static<typeof CreateSecretRequest>;
+
+export const SecretIdParams = Type.Object({
+  id: Type.String({ description: 'The unique identifier of the identity verification secret' }),
+});
+
+export const DeleteSecretQuery = Type.Object({
+  if_idle_for: Type.Optional(
+    Type.String({
+      pattern: '^[0-9]{1,9}$',
+      ...EXT,
+      description: 'Extension: refuse with 409 while the secret verified traffic within this many seconds',
+    }),
+  ),
+});

@@ -1,0 +1,71 @@
+/**
+ * Versioned schema for SQLite. Each entry runs once, in order, inside a transaction; the applied version is kept
+ * in PRAGMA user_version. Never edit an entry that has shipped: add a new one.
+ */
+export const sqliteMigrations: readonly string[] = [
+  `
+  CREATE TABLE workspaces (
+    id INTEGER PRIMARY KEY,
+    app_id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    default_version TEXT NOT NULL,
+    rate_limit INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE access_tokens (
+    id INTEGER PRIMARY KEY,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+    name TEXT NOT NULL,
+    token_hash BLOB NOT NULL UNIQUE,
+    scopes TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  CREATE TABLE secrets (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+    name TEXT NOT NULL,
+    supports_web INTEGER NOT NULL,
+    supports_ios INTEGER NOT NULL,
+    supports_android INTEGER NOT NULL,
+    ciphertext BLOB NOT NULL,
+    key_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    deleted_at INTEGER,
+    deleted_reason TEXT,
+    last_verified_at INTEGER
+  );
+  CREATE INDEX secrets_workspace_live ON secrets (workspace_id) WHERE deleted_at IS NULL;
+  CREATE INDEX secrets_expiry ON secrets (expires_at) WHERE deleted_at IS NULL AND expires_at IS NOT NULL;
+  CREATE INDEX secrets_key_id ON secrets (key_id);
+  CREATE TABLE secret_usage (
+    secret_id INTEGER NOT NULL REFERENCES secrets(id),
+    platform TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (secret_id, platform, minute)
+  ) WITHOUT ROWID;
+  CREATE TABLE audit_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id INTEGER NOT NULL,
+    actor_token_id INTEGER,
+    ip TEXT,
+    request_id TEXT,
+    action TEXT NOT NULL,
+    target_type TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    details TEXT
+  );
+  CREATE INDEX audit_events_workspace ON audit_events (workspace_id, id);
+  CREATE TABLE idempotency_keys (
+    workspace_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    request_hash BLOB NOT NULL,
+    response BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, key)
+  );
+  `,
+];

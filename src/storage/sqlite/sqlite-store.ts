@@ -1,0 +1,558 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StorageUnavailableError } from '../../errors.js';
+import { envelopeKeyId } from '../../crypto/keyring.js';
+import type {
+  AccessToken,
+  AuditEvent,
+  AuditInput,
+  AuditQuery,
+  CreateSecretResult,
+  IdempotencyRecord,
+  NewSecret,
+  Platform,
+  SecretPatch,
+  SecretRecord,
+  SecretWithCiphertext,
+  Store,
+  UsageIncrement,
+  UsageTotals,
+  Workspace,
+} from '../store.js';
+import { sqliteMigrations } from './migrations.js';
+
+type Row = Record<string, unknown>;
+
+const SECRET_COLUMNS =
+  'id, workspace_id, name, supports_web, supports_ios, supports_android, created_at, expires_at, deleted_at, deleted_reason, last_verified_at';
+
+/** SQLite error codes that mean "the database cannot serve right now", as opposed to a bug. */
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|CORRUPT|NOTADB|PROTOCOL|PERM|NOMEM)/;
+
+function toWorkspace(r: Row): Workspace {
+  return {
+    id: r.id as number,
+    appId: r.app_id as string,
+    name: r.name as string,
+    defaultVersion: r.default_version as string,
+    rateLimit: r.rate_limit as number,
+    createdAt: r.created_at as number,
+  };
+}
+
+function toToken(r: Row): AccessToken {
+  return {
+    id: r.id as number,
+    workspaceId: r.workspace_id as number,
+    name: r.name as string,
+    scopes: (r.scopes as string).split(' ').filter(Boolean),
+    createdAt: r.created_at as number,
+    revokedAt: (r.revoked_at as number | null) ?? null,
+  };
+}
+
+function toSecret(r: Row): SecretRecord {
+  return {
+    id: r.id as number,
+    workspaceId: r.workspace_id as number,
+    name: r.name as string,
+    supportsWeb: r.supports_web === 1,
+    supportsIos: r.supports_ios === 1,
+    supportsAndroid: r.supports_android === 1,
+    createdAt: r.created_at as number,
+    expiresAt: (r.expires_at as number | null) ?? null,
+    deletedAt: (r.deleted_at as number | null) ?? null,
+    deletedReason: (r.deleted_reason as 'deleted' | 'expired' | null) ?? null,
+    lastVerifiedAt: (r.last_verified_at as number | null) ?? null,
+  };
+}
+
+function toSecretWithCiphertext(r: Row): SecretWithCiphertext {
+  return { ...toSecret(r), ciphertext: r.ciphertext as Buffer };
+}
+
+function toAudit(r: Row): AuditEvent {
+  const event: AuditEvent = {
+    id: r.id as number,
+    workspaceId: r.workspace_id as number,
+    actorTokenId: (r.actor_token_id as number | null) ?? null,
+    ip: (r.ip as string | null) ?? null,
+    requestId: (r.request_id as string | null) ?? null,
+    action: r.action as AuditEvent['action'],
+    targetType: r.target_type as AuditEvent['targetType'],
+    targetId: r.target_id as string,
+    at: r.at as number,
+  };
+  if (r.details) event.details = JSON.parse(r.details as string) as AuditEvent['details'];
+  return event;
+}
+
+export interface SqliteStoreOptions {
+  /** Path of the database file, or ':memory:'. */
+  filename: string;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
+    this.db = this.guard(() => new Database(options.filename));
+    this.guard(() => {
+      this.db.pragma('journal_mode = WAL');
+      // FULL: a commit is on disk before the call returns, so a 201/204 is only sent for a durable change.
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+    });
+  }
+
+  /** Runs storage work, turning "database cannot serve" failures into StorageUnavailableError (503). */
+  private guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) {
+        throw new StorageUnavailableError(`sqlite: ${code}`, { cause: err });
+      }
+      if (err instanceof TypeError && /database connection is not open/.test(err.message)) {
+        throw new StorageUnavailableError('sqlite: database closed', { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private async run<T>(work: () => T): Promise<T> {
+    return this.guard(work);
+  }
+
+  private insertAudit(event: AuditInput): void {
+    this.db
+      .prepare(
+        `INSERT INTO audit_events (workspace_id, actor_token_id, ip, request_id, action, target_type, target_id, at, details)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        event.workspaceId,
+        event.actorTokenId,
+        event.ip,
+        event.requestId,
+        event.action,
+        event.targetType,
+        event.targetId,
+        event.at,
+        event.details ? JSON.stringify(event.details) : null,
+      );
+  }
+
+  async migrate(): Promise<void> {
+    return this.run(() => {
+      const current = this.db.pragma('user_version', { simple: true }) as number;
+      for (let v = current; v < sqliteMigrations.length; v++) {
+        this.db.transaction(() => {
+          this.db.exec(sqliteMigrations[v]!);
+          this.db.pragma(`user_version = ${v + 1}`);
+        }).immediate();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async ping(): Promise<void> {
+    return this.run(() => {
+      this.db.prepare('SELECT 1').get();
+    });
+  }
+
+  async createWorkspace(input: Omit<Workspace, 'id'>): Promise<Workspace> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const info = this.db
+          .prepare('INSERT INTO workspaces (app_id, name, default_version, rate_limit, created_at) VALUES (?, ?, ?, ?, ?)')
+          .run(input.appId, input.name, input.defaultVersion, input.rateLimit, input.createdAt);
+        const id = Number(info.lastInsertRowid);
+        this.insertAudit({
+          workspaceId: id,
+          actorTokenId: null,
+          ip: null,
+          requestId: null,
+          action: 'workspace.created',
+          targetType: 'workspace',
+          targetId: input.appId,
+          at: input.createdAt,
+        });
+        return { id, ...input };
+      }).immediate(),
+    );
+  }
+
+  async listWorkspaces(): Promise<Workspace[]> {
+    return this.run(() => this.db.prepare('SELECT * FROM workspaces ORDER BY id').all().map((r) => toWorkspace(r as Row)));
+  }
+
+  async findWorkspaceByAppId(appId: string): Promise<Workspace | undefined> {
+    return this.run(() => {
+      const r = this.db.prepare('SELECT * FROM workspaces WHERE app_id = ?').get(appId) as Row | undefined;
+      return r && toWorkspace(r);
+    });
+  }
+
+  async countWorkspaces(): Promise<number> {
+    return this.run(() => (this.db.prepare('SELECT count(*) AS n FROM workspaces').get() as { n: number }).n);
+  }
+
+  async createToken(
+    input: { workspaceId: number; name: string; tokenHash: Buffer; scopes: string[]; createdAt: number },
+    audit: Omit<AuditInput, 'targetId' | 'workspaceId'>,
+  ): Promise<AccessToken> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const info = this.db
+          .prepare('INSERT INTO access_tokens (workspace_id, name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?, ?)')
+          .run(input.workspaceId, input.name, input.tokenHash, input.scopes.join(' '), input.createdAt);
+        const id = Number(info.lastInsertRowid);
+        this.insertAudit({ ...audit, workspaceId: input.workspaceId, targetId: String(id) });
+        return {
+          id,
+          workspaceId: input.workspaceId,
+          name: input.name,
+          scopes: [...input.scopes],
+          createdAt: input.createdAt,
+          revokedAt: null,
+        };
+      }).immediate(),
+    );
+  }
+
+  async findTokenByHash(tokenHash: Buffer): Promise<{ token: AccessToken; workspace: Workspace } | undefined> {
+    return this.run(() => {
+      const t = this.db
+        .prepare('SELECT * FROM access_tokens WHERE token_hash = ? AND revoked_at IS NULL')
+        .get(tokenHash) as Row | undefined;
+      if (!t) return undefined;
+      const w = this.db.prepare('SELECT * FROM workspaces WHERE id = ?').get(t.workspace_id) as Row;
+      return { token: toToken(t), workspace: toWorkspace(w) };
+    });
+  }
+
+  async listTokens(workspaceId?: number): Promise<AccessToken[]> {
+    return this.run(() => {
+      const rows =
+        workspaceId === undefined
+          ? this.db.prepare('SELECT * FROM access_tokens ORDER BY id').all()
+          : this.db.prepare('SELECT * FROM access_tokens WHERE workspace_id = ? ORDER BY id').all(workspaceId);
+      return rows.map((r) => toToken(r as Row));
+    });
+  }
+
+  async revokeToken(
+    id: number,
+    at: number,
+    audit: Omit<AuditInput, 'targetId' | 'workspaceId'>,
+  ): Promise<AccessToken | undefined> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const info = this.db.prepare('UPDATE access_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id);
+        const r = this.db.prepare('SELECT * FROM access_tokens WHERE id = ?').get(id) as Row | undefined;
+        if (!r) return undefined;
+        const token = toToken(r);
+        if (info.changes === 1) this.insertAudit({ ...audit, workspaceId: token.workspaceId, targetId: String(id) });
+        return token;
+      }).immediate(),
+    );
+  }
+
+  async createSecret(
+    input: NewSecret,
+    maxLive: number,
+    seal: (secretId: number) => Buffer,
+    audit: Omit<AuditInput, 'targetId'>,
+  ): Promise<CreateSecretResult> {
+    return this.run(() =>
+      this.db.transaction((): CreateSecretResult => {
+        const { n } = this.db
+          .prepare('SELECT count(*) AS n FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL')
+          .get(input.workspaceId) as { n: number };
+        if (n >= maxLive) return { ok: false, reason: 'limit_reached' };
+        const info = this.db
+          .prepare(
+            `INSERT INTO secrets (workspace_id, name, supports_web, supports_ios, supports_android, ciphertext, key_id, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, x'', '', ?, ?)`,
+          )
+          .run(
+            input.workspaceId,
+            input.name,
+            input.supportsWeb ? 1 : 0,
+            input.supportsIos ? 1 : 0,
+            input.supportsAndroid ? 1 : 0,
+            input.createdAt,
+            input.expiresAt,
+          );
+        const id = Number(info.lastInsertRowid);
+        const ciphertext = seal(id);
+        this.db.prepare('UPDATE secrets SET ciphertext = ?, key_id = ? WHERE id = ?').run(ciphertext, envelopeKeyId(ciphertext), id);
+        this.insertAudit({ ...audit, targetId: String(id) });
+        return {
+          ok: true,
+          secret: {
+            id,
+            ...input,
+            deletedAt: null,
+            deletedReason: null,
+            lastVerifiedAt: null,
+          },
+        };
+      }).immediate(),
+    );
+  }
+
+  async listSecrets(workspaceId: number): Promise<SecretRecord[]> {
+    return this.run(() =>
+      this.db
+        .prepare(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY id`)
+        .all(workspaceId)
+        .map((r) => toSecret(r as Row)),
+    );
+  }
+
+  async getSecret(workspaceId: number, id: number): Promise<SecretRecord | undefined> {
+    return this.run(() => {
+      const r = this.db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE workspace_id = ? AND id = ?`).get(workspaceId, id) as
+        | Row
+        | undefined;
+      return r && toSecret(r);
+    });
+  }
+
+  async loadLiveSecretMaterial(workspaceId: number): Promise<SecretWithCiphertext[]> {
+    return this.run(() =>
+      this.db
+        .prepare(`SELECT ${SECRET_COLUMNS}, ciphertext FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY id`)
+        .all(workspaceId)
+        .map((r) => toSecretWithCiphertext(r as Row)),
+    );
+  }
+
+  async loadDeletedSecretMaterial(workspaceId: number, limit: number): Promise<SecretWithCiphertext[]> {
+    return this.run(() =>
+      this.db
+        .prepare(
+          `SELECT ${SECRET_COLUMNS}, ciphertext FROM secrets WHERE workspace_id = ? AND deleted_at IS NOT NULL ORDER BY deleted_at DESC, id DESC LIMIT ?`,
+        )
+        .all(workspaceId, limit)
+        .map((r) => toSecretWithCiphertext(r as Row)),
+    );
+  }
+
+  async updateSecret(
+    workspaceId: number,
+    id: number,
+    patch: SecretPatch,
+    audit: Omit<AuditInput, 'targetId'>,
+  ): Promise<SecretRecord | undefined> {
+    const columns: Record<string, unknown> = {};
+    if (patch.name !== undefined) columns.name = patch.name;
+    if (patch.supportsWeb !== undefined) columns.supports_web = patch.supportsWeb ? 1 : 0;
+    if (patch.supportsIos !== undefined) columns.supports_ios = patch.supportsIos ? 1 : 0;
+    if (patch.supportsAndroid !== undefined) columns.supports_android = patch.supportsAndroid ? 1 : 0;
+    if (patch.expiresAt !== undefined) columns.expires_at = patch.expiresAt;
+    return this.run(() =>
+      this.db.transaction(() => {
+        const names = Object.keys(columns);
+        if (names.length > 0) {
+          const info = this.db
+            .prepare(
+              `UPDATE secrets SET ${names.map((n) => `${n} = @${n}`).join(', ')} WHERE workspace_id = @workspace_id AND id = @id AND deleted_at IS NULL`,
+            )
+            .run({ ...columns, workspace_id: workspaceId, id });
+          if (info.changes === 0) return undefined;
+        }
+        const r = this.db
+          .prepare(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL`)
+          .get(workspaceId, id) as Row | undefined;
+        if (!r) return undefined;
+        this.insertAudit({ ...audit, targetId: String(id) });
+        return toSecret(r);
+      }).immediate(),
+    );
+  }
+
+  async deleteSecret(
+    workspaceId: number,
+    id: number,
+    at: number,
+    reason: 'deleted' | 'expired',
+    audit: Omit<AuditInput, 'targetId'>,
+  ): Promise<SecretRecord | undefined> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const info = this.db
+          .prepare('UPDATE secrets SET deleted_at = ?, deleted_reason = ? WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL')
+          .run(at, reason, workspaceId, id);
+        if (info.changes === 0) return undefined;
+        this.insertAudit({ ...audit, targetId: String(id) });
+        const r = this.db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE id = ?`).get(id) as Row;
+        return toSecret(r);
+      }).immediate(),
+    );
+  }
+
+  async listExpiredSecrets(at: number, limit: number): Promise<SecretRecord[]> {
+    return this.run(() =>
+      this.db
+        .prepare(
+          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE deleted_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
+        )
+        .all(at, limit)
+        .map((r) => toSecret(r as Row)),
+    );
+  }
+
+  async oneSecretPerKey(): Promise<SecretWithCiphertext[]> {
+    return this.run(() =>
+      this.db
+        .prepare(`SELECT ${SECRET_COLUMNS}, ciphertext FROM secrets WHERE id IN (SELECT min(id) FROM secrets GROUP BY key_id) ORDER BY id`)
+        .all()
+        .map((r) => toSecretWithCiphertext(r as Row)),
+    );
+  }
+
+  async listSecretsNotUnderKey(keyId: string, afterId: number, limit: number): Promise<SecretWithCiphertext[]> {
+    return this.run(() =>
+      this.db
+        .prepare(`SELECT ${SECRET_COLUMNS}, ciphertext FROM secrets WHERE key_id <> ? AND id > ? ORDER BY id LIMIT ?`)
+        .all(keyId, afterId, limit)
+        .map((r) => toSecretWithCiphertext(r as Row)),
+    );
+  }
+
+  async replaceCiphertext(id: number, expected: Buffer, ciphertext: Buffer): Promise<boolean> {
+    return this.run(
+      () =>
+        this.db
+          .prepare('UPDATE secrets SET ciphertext = ?, key_id = ? WHERE id = ? AND ciphertext = ?')
+          .run(ciphertext, envelopeKeyId(ciphertext), id, expected).changes === 1,
+    );
+  }
+
+  async recordUsage(increments: UsageIncrement[], lastVerified: Map<number, number>): Promise<void> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const add = this.db.prepare(
+          `INSERT INTO secret_usage (secret_id, platform, minute, count) VALUES (?, ?, ?, ?)
+           ON CONFLICT (secret_id, platform, minute) DO UPDATE SET count = count + excluded.count`,
+        );
+        for (const u of increments) add.run(u.secretId, u.platform, u.minute, u.count);
+        const touch = this.db.prepare(
+          'UPDATE secrets SET last_verified_at = ? WHERE id = ? AND (last_verified_at IS NULL OR last_verified_at < ?)',
+        );
+        for (const [secretId, at] of lastVerified) touch.run(at, secretId, at);
+      }).immediate(),
+    );
+  }
+
+  async usageTotals(secretIds: number[], sinceMinute: number): Promise<UsageTotals[]> {
+    if (secretIds.length === 0) return [];
+    return this.run(() =>
+      this.db
+        .prepare(
+          `SELECT secret_id, platform, sum(count) AS count FROM secret_usage
+           WHERE secret_id IN (${secretIds.map(() => '?').join(',')}) AND minute >= ? GROUP BY secret_id, platform`,
+        )
+        .all(...secretIds, sinceMinute)
+        .map((r) => {
+          const row = r as Row;
+          return { secretId: row.secret_id as number, platform: row.platform as Platform, count: row.count as number };
+        }),
+    );
+  }
+
+  async usageSeries(secretIds: number[], sinceMinute: number): Promise<UsageIncrement[]> {
+    if (secretIds.length === 0) return [];
+    return this.run(() =>
+      this.db
+        .prepare(
+          `SELECT secret_id, platform, minute, count FROM secret_usage
+           WHERE secret_id IN (${secretIds.map(() => '?').join(',')}) AND minute >= ? ORDER BY minute`,
+        )
+        .all(...secretIds, sinceMinute)
+        .map((r) => {
+          const row = r as Row;
+          return {
+            secretId: row.secret_id as number,
+            platform: row.platform as Platform,
+            minute: row.minute as number,
+            count: row.count as number,
+          };
+        }),
+    );
+  }
+
+  async writeAudit(event: AuditInput): Promise<void> {
+    return this.run(() => this.insertAudit(event));
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditEvent[]> {
+    const where = ['workspace_id = @workspaceId'];
+    const params: Record<string, unknown> = { workspaceId: query.workspaceId, limit: query.limit };
+    if (query.since !== undefined) {
+      where.push('at >= @since');
+      params.since = query.since;
+    }
+    if (query.until !== undefined) {
+      where.push('at <= @until');
+      params.until = query.until;
+    }
+    if (query.beforeId !== undefined) {
+      where.push('id < @beforeId');
+      params.beforeId = query.beforeId;
+    }
+    if (query.actions && query.actions.length > 0) {
+      where.push(`action IN (${query.actions.map((_, i) => `@a${i}`).join(',')})`);
+      query.actions.forEach((a, i) => (params[`a${i}`] = a));
+    }
+    return this.run(() =>
+      this.db
+        .prepare(`SELECT * FROM audit_events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`)
+        .all(params)
+        .map((r) => toAudit(r as Row)),
+    );
+  }
+
+  async putIdempotency(record: IdempotencyRecord): Promise<void> {
+    return this.run(() => {
+      this.db
+        .prepare(
+          `INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, expires_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash, response = excluded.response, expires_at = excluded.expires_at`,
+        )
+        .run(record.workspaceId, record.key, record.requestHash, record.response, record.expiresAt);
+    });
+  }
+
+  async getIdempotency(workspaceId: number, key: string, now: number): Promise<IdempotencyRecord | undefined> {
+    return this.run(() => {
+      const r = this.db
+        .prepare('SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND expires_at > ?')
+        .get(workspaceId, key, now) as Row | undefined;
+      if (!r) return undefined;
+      return {
+        workspaceId: r.workspace_id as number,
+        key: r.key as string,
+        requestHash: r.request_hash as Buffer,
+        response: r.response as Buffer,
+        expiresAt: r.expires_at as number,
+      };
+    });
+  }
+
+  async deleteExpiredIdempotency(now: number): Promise<number> {
+    return this.run(() => this.db.prepare('DELETE FROM idempotency_keys WHERE expires_at <= ?').run(now).changes);
+  }
+}
