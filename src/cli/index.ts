@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../errors.js';
+import { DomainInputError } from '../domain/workspaces.js';
+import { CliError, EXIT } from './output.js';
+import { registerTokenCommands } from './tokens.js';
+import { registerWorkspaceCommands } from './workspaces.js';
+
+const program = new Command();
+program
+  .name('secure-mode')
+  .description('Intercom-compatible identity verification secrets: server, administration and signing')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('serve')
+  .description('start the HTTP service (same as npm start); configured by environment variables, see the README')
+  .action(async () => {
+    await import('../server.js');
+  });
+
+registerWorkspaceCommands(program);
+registerTokenCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (err instanceof CliError) {
+    process.stderr.write(`secure-mode: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  } else if (err instanceof ConfigError || err instanceof DomainInputError) {
+    process.stderr.write(`secure-mode: ${err.message}\n`);
+    process.exitCode = EXIT.usage;
+  } else {
+    process.stderr.write(`secure-mode: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exitCode = EXIT.failure;
+  }
+}

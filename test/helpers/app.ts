@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Clock } from '../../src/domain/clock.js';
+import { SCOPES } from '../../src/domain/scopes.js';
+import { createLogger } from '../../src/logger.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import type { Workspace } from '../../src/storage/store.js';
+
+/** Everything the service logged during a test, as text, for leak checks. */
+export class LogCapture extends Writable {
+  readonly chunks: string[] = [];
+  override _write(chunk: Buffer, _enc: string, done: () => void): void {
+    this.chunks.push(chunk.toString('utf8'));
+    done();
+  }
+  get text(): string {
+    return this.chunks.join('');
+  }
+}
+
+export interface TestApp {
+  url: string;
+  runtime: Runtime;
+  dir: string;
+  workspace: Workspace;
+  /** An all-scopes token of `workspace`. */
+  token: string;
+  logs: LogCapture;
+  /** A token of the same workspace with exactly these scopes. */
+  tokenWith(scopes: string[]): Promise<string>;
+  /** A second workspace and an all-scopes token for it. */
+  otherWorkspace(): Promise<{ workspace: Workspace; token: string }>;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  clock?: Clock;
+  /** Reuse a directory (e.g. to restart on the same database); it is then not deleted on close. */
+  dir?: string;
+}
+
+/**
+ * A real listening server on 127.0.0.1 with its own temporary SQLite database, in this process.
+ * SECURE_MODE_TEST_DATABASE_URL switches the suite to another backend.
+ */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'secure-mode-test-'));
+  const logs = new LogCapture();
+  const config: Config = loadConfig({
+    SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`,
+    SECURE_MODE_LOG_LEVEL: 'info',
+    ...options.env,
+  });
+  const runtime = await createRuntime(config, {
+    logger: createLogger(config.logLevel, logs),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  await runtime.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = runtime.app.server.address();
+  if (!address || typeof address === 'string') throw new Error('no address');
+  const workspaces = await runtime.workspaces.listWorkspaces();
+  let workspace = workspaces[0]!;
+  const { value: token } = await runtime.workspaces.createToken(workspace, [...SCOPES], 'test');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    runtime,
+    dir,
+    workspace,
+    token,
+    logs,
+    async tokenWith(scopes) {
+      return (await runtime.workspaces.createToken(workspace, scopes, 'scoped')).value;
+    },
+    async otherWorkspace() {
+      const other = await runtime.workspaces.createWorkspace({ name: 'Other' });
+      const { value } = await runtime.workspaces.createToken(other, [...SCOPES], 'other');
+      return { workspace: other, token: value };
+    },
+    async close() {
+      await runtime.close();
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/** fetch with a bearer token and JSON in and out. */
+export async function api<T = any>(
+  app: { url: string; token?: string },
+  method: string,
+  path: string,
+  options: { body?: unknown; rawBody?: string | Buffer; token?: string | null; headers?: Record<string, string> } = {},
+): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  const token = options.token === undefined ? app.token : options.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  let body: string | Buffer | undefined;
+  if (options.rawBody !== undefined) body = options.rawBody;
+  else if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${app.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const text = await res.text();
+  let parsed: unknown = undefined;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: parsed as T, text };
+}
