@@ -3,10 +3,12 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { loadOrCreateMasterKeyFile } from './crypto/master-key-file.js';
 import { Keyring, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
+import { AuditService } from './domain/audit.js';
 import { type Clock, systemClock } from './domain/clock.js';
+import { ExpirySweeper } from './domain/expiry-sweeper.js';
 import { MemoryRateLimiter, type RateLimiter } from './domain/rate-limiter.js';
 import { SecretCache, DEFAULT_CACHE_OPTIONS, openSecret } from './domain/secret-cache.js';
-import { SecretsService } from './domain/secrets.js';
+import { SecretsService, noChangePublisher } from './domain/secrets.js';
 import { UsageRecorder } from './domain/usage.js';
 import { WorkspaceService } from './domain/workspaces.js';
 import { ConfigError } from './errors.js';
@@ -20,6 +22,8 @@ export interface Services {
   clock: Clock;
   workspaces: WorkspaceService;
   secrets: SecretsService;
+  audit: AuditService;
+  sweeper: ExpirySweeper;
   cache: SecretCache;
   usage: UsageRecorder;
   rateLimiter: RateLimiter;
@@ -91,8 +95,19 @@ export async function createServices(config: Config, options: RuntimeOptions): P
   const usage = new UsageRecorder(store, clock);
   const cache = new SecretCache(store, keyring, clock, DEFAULT_CACHE_OPTIONS);
   const workspaces = new WorkspaceService(store, clock, config.defaultRateLimit);
-  const secrets = new SecretsService(store, keyring, cache, usage, clock, config.maxLiveSecrets);
-  return { store, keyring, clock, workspaces, secrets, cache, usage, rateLimiter: new MemoryRateLimiter() };
+  const secrets = new SecretsService(
+    store,
+    keyring,
+    cache,
+    usage,
+    clock,
+    config.maxLiveSecrets,
+    noChangePublisher,
+    config.idempotencyWindowSeconds,
+  );
+  const audit = new AuditService(store);
+  const sweeper = new ExpirySweeper(secrets, store, clock);
+  return { store, keyring, clock, workspaces, secrets, audit, sweeper, cache, usage, rateLimiter: new MemoryRateLimiter() };
 }
 
 export async function createRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
@@ -106,6 +121,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   }
   const app = await buildApp(services, { logger: options.logger, bodyLimit: config.bodyLimit });
   services.usage.start(config.usageFlushMs);
+  services.sweeper.start(config.sweepIntervalMs, (err) =>
+    app.log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'expiry sweep failed'),
+  );
   let closed = false;
   return {
     ...services,
@@ -114,6 +132,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       if (closed) return;
       closed = true;
       await app.close();
+      await services.sweeper.stop();
       await services.usage.stop().catch(() => undefined);
       await services.rateLimiter.close();
       await services.store.close();

@@ -8,6 +8,9 @@ import { createSecretRoute } from './routes/secrets/create.js';
 import { deleteSecretRoute } from './routes/secrets/delete.js';
 import { getSecretRoute } from './routes/secrets/get.js';
 import { listSecretsRoute } from './routes/secrets/list.js';
+import { updateSecretRoute } from './routes/secrets/update.js';
+import { secretUsageRoute } from './routes/secrets/usage.js';
+import { listAuditEventsRoute } from './routes/audit/list.js';
 import { opsRoutes, type OpsDeps } from './routes/ops.js';
 
 export interface AppDeps extends RouteDeps, OpsDeps {}
@@ -68,6 +71,9 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   await app.register(createSecretRoute, deps);
   await app.register(getSecretRoute, deps);
   await app.register(deleteSecretRoute, deps);
+  await app.register(updateSecretRoute, deps);
+  await app.register(secretUsageRoute, deps);
+  await app.register(listAuditEventsRoute, deps);
   await app.register(opsRoutes, deps);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
