@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock, nowSeconds } from '../../src/domain/clock.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
@@ -42,6 +43,30 @@ describe('guarded delete: DELETE /secure_mode_secrets/{id}?if_idle_for=SECONDS',
     clock.advance(1000);
     assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${s.id}?if_idle_for=900`)).status, 204);
     assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${s.id}?if_idle_for=900`)).status, 404);
+  });
+
+  it('with real verification traffic: 409 while it flows, 204 once idle, then the secret verifies nothing', async () => {
+    const s = await create('Traffic');
+    const verify = async () =>
+      (
+        await api(app, 'POST', '/identity_verification/verify', {
+          token: null,
+          body: {
+            app_id: app.workspace.appId,
+            platform: 'web',
+            user_id: 'u-7',
+            user_hash: createHmac('sha256', Buffer.from(s.secret, 'utf8')).update('u-7').digest('hex'),
+          },
+        })
+      ).status;
+    for (let i = 0; i < 5; i++) {
+      assert.equal(await verify(), 200);
+      clock.advance(60_000);
+      assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${s.id}?if_idle_for=120`)).status, 409);
+    }
+    clock.advance(60_000);
+    assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${s.id}?if_idle_for=120`)).status, 204);
+    assert.equal(await verify(), 401);
   });
 
   it('a plain DELETE stays Intercom\'s: deletes at once whatever the traffic', async () => {

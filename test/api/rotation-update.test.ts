@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock, nowSeconds } from '../../src/domain/clock.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
@@ -83,6 +84,43 @@ describe('PUT /secure_mode_secrets/{id} and scheduled retirement', () => {
     assert.equal(res.status, 403);
     assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${s.id}`)).status, 204);
     assert.equal((await put(s.id, { name: 'x' })).status, 404);
+  });
+
+  const verify = async (secret: string) =>
+    (
+      await api(app, 'POST', '/identity_verification/verify', {
+        token: null,
+        body: {
+          app_id: app.workspace.appId,
+          platform: 'web',
+          user_id: 'u-1',
+          user_hash: createHmac('sha256', Buffer.from(secret, 'utf8')).update('u-1').digest('hex'),
+        },
+      })
+    ).status;
+
+  it('an expired secret stops verifying at that second, before any sweep; cancelling in time keeps it', async () => {
+    for (const x of (await api(app, 'GET', '/secure_mode_secrets')).body.data) await api(app, 'DELETE', `/secure_mode_secrets/${x.id}`);
+    const s = await newSecret({ name: 'Timed', supports_web: true });
+    const other = await newSecret({ name: 'Other', supports_web: true });
+    assert.equal(await verify(s.secret), 200);
+    const at = nowSeconds(clock) + 30;
+    assert.equal((await put(s.id, { expires_at: at })).status, 200);
+    clock.set(at * 1000 - 1);
+    assert.equal(await verify(s.secret), 200);
+    clock.set(at * 1000);
+    assert.equal(await verify(s.secret), 401);
+    assert.equal(await verify(other.secret), 200);
+    clock.set(at * 1000 + 1);
+    assert.equal(await verify(s.secret), 401);
+
+    const later = nowSeconds(clock) + 30;
+    assert.equal((await put(other.id, { expires_at: later })).status, 200);
+    assert.equal((await put(other.id, { expires_at: null })).status, 200);
+    clock.set(later * 1000 + 5000);
+    await app.runtime.sweeper.sweep();
+    assert.equal(await verify(other.secret), 200);
+    assert.deepEqual((await api(app, 'GET', '/secure_mode_secrets')).body.data.map((x: { id: string }) => x.id), [other.id]);
   });
 
   it('the sweeper retires a secret at its expires_at, audited as expired rather than deleted', async () => {
