@@ -4,6 +4,7 @@ import { errors } from '../errors.js';
 import {
   PLATFORMS,
   type Platform,
+  type IdempotentCreate,
   type SecretPatch,
   type SecretRecord,
   type Store,
@@ -128,7 +129,16 @@ export class SecretsService {
     requireSomePlatform(flags);
     const secret = generateSecret();
     const at = nowSeconds(this.clock);
-    const requestHash = idempotencyKey === undefined ? undefined : createRequestHash(input);
+    const idempotency: IdempotentCreate | undefined =
+      idempotencyKey === undefined
+        ? undefined
+        : {
+            key: idempotencyKey,
+            requestHash: createRequestHash(input),
+            now: at,
+            expiresAt: at + this.idempotencyWindowSeconds,
+            seal: (record) => sealKeptCreate(this.keyring, workspace.id, idempotencyKey, { record, secret }),
+          };
     const result = await this.store.createSecret(
       { workspaceId: workspace.id, name, ...flags, createdAt: at, expiresAt: null },
       this.maxLiveSecrets,
@@ -147,19 +157,11 @@ export class SecretsService {
           idempotent: idempotencyKey !== undefined,
         },
       },
-      idempotencyKey === undefined || requestHash === undefined
-        ? undefined
-        : {
-            key: idempotencyKey,
-            requestHash,
-            now: at,
-            expiresAt: at + this.idempotencyWindowSeconds,
-            seal: (record) => sealKeptCreate(this.keyring, workspace.id, idempotencyKey, { record, secret }),
-          },
+      idempotency,
     );
     if (!result.ok) {
       if (result.reason === 'limit_reached') throw errors.secretLimitReached(this.maxLiveSecrets);
-      if (requestHash === undefined || !sameRequest(result.record.requestHash, requestHash)) throw errors.idempotencyConflict();
+      if (!idempotency || !sameRequest(result.record.requestHash, idempotency.requestHash)) throw errors.idempotencyConflict();
       const kept = openKeptCreate(this.keyring, workspace.id, result.record.key, result.record.response);
       // The kept record as it was at creation, so the replayed body is byte-for-byte the original.
       return { view: { record: kept.record, lastVerifiedAt: kept.record.lastVerifiedAt }, secret: kept.secret, replayed: true };
