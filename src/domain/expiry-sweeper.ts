@@ -14,7 +14,9 @@ export interface SweepResult {
  */
 export class ExpirySweeper {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<SweepResult> | undefined;
+  /** Passes run one after another; this settles when the last one queued has. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private queued = 0;
 
   constructor(
     private readonly secrets: SecretsService,
@@ -22,14 +24,12 @@ export class ExpirySweeper {
     private readonly clock: Clock,
   ) {}
 
-  /** One pass; concurrent callers share the pass in progress. */
+  /** A pass that starts after this call (and after any pass in progress), so it sees the clock as it is now. */
   sweep(): Promise<SweepResult> {
-    if (!this.running) {
-      this.running = this.sweepOnce().finally(() => {
-        this.running = undefined;
-      });
-    }
-    return this.running;
+    this.queued++;
+    const pass = this.tail.then(() => this.sweepOnce()).finally(() => this.queued--);
+    this.tail = pass.catch(() => undefined);
+    return pass;
   }
 
   private async sweepOnce(): Promise<SweepResult> {
@@ -39,13 +39,16 @@ export class ExpirySweeper {
   }
 
   start(intervalMs: number, onError: (err: unknown) => void): void {
-    this.timer = setInterval(() => void this.sweep().catch(onError), intervalMs);
+    // A tick while a pass is still queued adds nothing: skip it rather than pile passes up.
+    this.timer = setInterval(() => {
+      if (this.queued === 0) this.sweep().catch(onError);
+    }, intervalMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.running?.catch(() => undefined);
+    await this.tail;
   }
 }

@@ -72,8 +72,7 @@ describe('Idempotency-Key on POST /secure_mode_secrets', () => {
     assert.equal((await create({ name: 'Window', supports_web: true }, 'window-key')).headers.get('idempotent-replayed'), 'true');
 
     clock.advance(1000);
-    const swept = await app.runtime.sweeper.sweep();
-    assert.ok(swept.idempotencyPurged >= 1);
+    await app.runtime.sweeper.sweep();
     const db = new Database(join(app.dir, 'secure-mode.db'), { readonly: true });
     try {
       const rows = db.prepare('SELECT count(*) AS n FROM idempotency_keys WHERE key = ?').get('window-key') as { n: number };
