@@ -148,11 +148,12 @@ describe('secrets at rest', () => {
     assert.deepEqual(needles.findIn(text), []);
   });
 
-  it('no secret appears in the captured logs', () => {
+  it('no secret, and no access token, appears in the captured logs', () => {
     const needles = new Needles(created.map((c) => c.secret));
     const logs = app.logs.text;
     assert.ok(logs.split('\n').length > created.length, 'every request was logged');
     assert.deepEqual(needles.findIn(logs), []);
+    for (const { token } of clients) assert.ok(!logs.includes(token.slice(4, 20)), 'a token reached the logs');
   });
 
   it('no secret appears in the bytes of the SQLite files, while running and after close, deleted ones included', async () => {
