@@ -29,6 +29,7 @@ export const listAuditEventsRoute: FastifyPluginAsyncTypebox<RouteDeps> = async 
       onRequest: guard(deps, { scope: READ, previewOnly: false }),
       schema: {
         operationId: 'listAuditEvents',
+        'x-secure-mode-extension': true,
         summary: 'Extension: who created, changed, deleted or expired secrets and tokens, newest first',
         tags: ['Audit'],
         querystring: AuditListQuery,

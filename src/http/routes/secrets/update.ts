@@ -13,6 +13,7 @@ export const updateSecretRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
       onRequest: guard(deps, { scope: WRITE, previewOnly: true }),
       schema: {
         operationId: 'updateIdentityVerificationSecret',
+        'x-secure-mode-extension': true,
         summary: 'Extension: rename, change platforms, or schedule (expires_at) or cancel (null) retirement',
         tags: ['Identity Verification Secrets'],
         headers: IntercomVersionHeader,

@@ -12,6 +12,7 @@ export const secretUsageRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (app
       onRequest: guard(deps, { scope: READ, previewOnly: true }),
       schema: {
         operationId: 'getIdentityVerificationSecretUsage',
+        'x-secure-mode-extension': true,
         summary: 'Extension: verifications per platform over time (what a rotation watches)',
         tags: ['Identity Verification Secrets'],
         headers: IntercomVersionHeader,
