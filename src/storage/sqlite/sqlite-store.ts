@@ -330,6 +330,15 @@ export class SqliteStore implements Store {
     });
   }
 
+  async listAllLiveSecrets(): Promise<SecretRecord[]> {
+    return this.run(() =>
+      this.db
+        .prepare(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE deleted_at IS NULL ORDER BY id`)
+        .all()
+        .map((r) => toSecret(r as Row)),
+    );
+  }
+
   async loadLiveSecretMaterial(workspaceId: number): Promise<SecretWithCiphertext[]> {
     return this.run(() =>
       this.db
