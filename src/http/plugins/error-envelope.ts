@@ -65,8 +65,9 @@ export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): 
   app.setErrorHandler((err, request, reply) => {
     const apiError = toApiError(err, bodyLimit);
     if (apiError.statusCode >= 500) {
-      // The error object is logged by type and message only: never request bodies or headers.
-      request.log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as FastifyError)?.code } }, 'request failed');
+      // The error is logged by type and message only: never request bodies or headers. Not under `err`, whose
+      // serializer would replace the type with "Object".
+      request.log.error({ error: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as FastifyError)?.code } }, 'request failed');
     }
     return sendError(request, reply, apiError);
   });
