@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { randomUUID } from 'node:crypto';
 import type { HttpLimits } from '../config.js';
 import { errors } from '../errors.js';
-import { clientErrorHandler, registerErrorHandling } from './plugins/error-envelope.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './plugins/error-envelope.js';
 import { Metrics, type MetricsDeps } from './plugins/metrics.js';
 import type { RouteDeps } from './routes/deps.js';
 import { createSecretRoute } from './routes/secrets/create.js';
@@ -45,6 +45,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
       connectionsCheckingInterval: Math.min(1000, options.limits.headersTimeoutMs),
     },
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler(options.limits.maxUrlLength),
     ajv: { customOptions: { coerceTypes: false, allErrors: false, keywords: ['x-secure-mode-extension'] } },
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -76,6 +76,17 @@ describe('abuse limits', () => {
     assert.equal(res.body.errors[0].code, 'uri_too_long');
     const long = await api(app, 'GET', `/secure_mode_secrets/${'9'.repeat(600)}`);
     assert.equal(long.status, 414);
+    assert.equal(long.body.errors[0].code, 'uri_too_long');
+  });
+
+  it('answers an id over the parameter limit, or a path that does not decode, with 404 not_found and no echo', async () => {
+    for (const path of [`/secure_mode_secrets/${'9'.repeat(300)}`, '/secure_mode_secrets/%ff%zz']) {
+      const res = await api(app, 'GET', path);
+      assert.equal(res.status, 404, path);
+      assert.equal(res.body.errors[0].code, 'not_found');
+      assert.equal(res.body.request_id, res.headers.get('x-request-id'));
+      assert.ok(!res.text.includes('999999') && !res.text.includes('%zz'));
+    }
   });
 
   it('answers a malformed request line with 400 in the error format', async () => {

@@ -75,6 +75,24 @@ export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): 
 }
 
 /**
+ * Errors Fastify raises while routing, before any hook runs: a URL over the length limit is 414 as it would be
+ * after routing; a path that does not percent-decode or a path parameter over maxParamLength names no resource (404);
+ * anything else is a malformed request. Fastify's own answer would echo the path and not be an error.list.
+ */
+export function frameworkErrorHandler(maxUrlLength: number) {
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    reply.header('x-request-id', request.id);
+    const error =
+      request.raw.url !== undefined && request.raw.url.length > maxUrlLength
+        ? errors.uriTooLong(maxUrlLength)
+        : err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? errors.notFound()
+          : errors.malformedRequest();
+    void sendError(request, reply, error);
+  };
+}
+
+/**
  * Requests Node rejects before Fastify sees them (headers too large, too slow, malformed) still get an error.list
  * with a request id, then the connection is closed.
  */
