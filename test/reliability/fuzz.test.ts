@@ -12,7 +12,7 @@ import { rawRequest, type RawResponse } from '../helpers/raw.js';
  *
  * Fixed seed and a CI-sized number of runs; SECURE_MODE_FUZZ_RUNS=20000 (and SECURE_MODE_FUZZ_SEED) to go further.
  */
-const RUNS = Number(process.env.SECURE_MODE_FUZZ_RUNS || 400);
+const RUNS = Number(process.env.SECURE_MODE_FUZZ_RUNS || 1000);
 const SEED = Number(process.env.SECURE_MODE_FUZZ_SEED || 20260101);
 const REQUEST_TIMEOUT_MS = 10_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -99,14 +99,22 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
-    this.db = this.guard(() => new Database(options.filename));
-    this.guard(() => {
-      this.db.pragma('journal_mode = WAL');
-      // FULL: a commit is on disk before the call returns, so a 201/204 is only sent for a durable change.
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('foreign_keys = ON');
-      this.db.pragma('busy_timeout = 5000');
-    });
+    try {
+      this.db = this.guard(() => new Database(options.filename));
+      this.guard(() => {
+        this.db.pragma('journal_mode = WAL');
+        // FULL: a commit is on disk before the call returns, so a 201/204 is only sent for a durable change.
+        this.db.pragma('synchronous = FULL');
+        this.db.pragma('foreign_keys = ON');
+        this.db.pragma('busy_timeout = 5000');
+      });
+    } catch (err) {
+      // Start-up prints this one line: name the file, so a read-only volume or a wrong path is obvious.
+      if (err instanceof StorageUnavailableError) {
+        throw new StorageUnavailableError(`cannot open database ${options.filename} for reading and writing: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /** Runs storage work, turning "database cannot serve" failures into StorageUnavailableError (503). */
@@ -116,7 +124,8 @@ export class SqliteStore implements Store {
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) {
-        throw new StorageUnavailableError(`sqlite: ${code}`, { cause: err });
+        // SQLite's messages are fixed texts ("database or disk is full"), never bound values.
+        throw new StorageUnavailableError(`sqlite: ${code} (${(err as Error).message})`, { cause: err });
       }
       if (err instanceof TypeError && /database connection is not open/.test(err.message)) {
         throw new StorageUnavailableError('sqlite: database closed', { cause: err });
