@@ -66,8 +66,11 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
 
   // curl and many scripts send JSON without a JSON content type: parse every body as JSON, refusing prototype tricks.
   app.removeAllContentTypeParsers();
+  // An empty body is no body (as without a content type): clients often send `Content-Type: application/json` on DELETE.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('*', { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) =>
+    body.length === 0 ? done(null, undefined) : parseJson(request, body as string, done),
+  );
 
   registerErrorHandling(app, options.bodyLimit);
 
