@@ -4,8 +4,10 @@ import type { Config } from './config.js';
 import { loadOrCreateMasterKeyFile } from './crypto/master-key-file.js';
 import { Keyring, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
 import { AuditService } from './domain/audit.js';
+import { SecretCensus } from './domain/census.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import { ExpirySweeper } from './domain/expiry-sweeper.js';
+import { Readiness } from './domain/readiness.js';
 import { MemoryRateLimiter, type RateLimiter } from './domain/rate-limiter.js';
 import { SecretCache, DEFAULT_CACHE_OPTIONS, openSecret } from './domain/secret-cache.js';
 import { SecretsService, noChangePublisher } from './domain/secrets.js';
@@ -27,6 +29,8 @@ export interface Services {
   cache: SecretCache;
   usage: UsageRecorder;
   rateLimiter: RateLimiter;
+  census: SecretCensus;
+  readiness: Readiness;
 }
 
 export interface Runtime extends Services {
@@ -107,7 +111,22 @@ export async function createServices(config: Config, options: RuntimeOptions): P
   );
   const audit = new AuditService(store);
   const sweeper = new ExpirySweeper(secrets, store, clock);
-  return { store, keyring, clock, workspaces, secrets, audit, sweeper, cache, usage, rateLimiter: new MemoryRateLimiter() };
+  const census = new SecretCensus(store, usage);
+  const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
+  return {
+    store,
+    keyring,
+    clock,
+    workspaces,
+    secrets,
+    audit,
+    sweeper,
+    cache,
+    usage,
+    rateLimiter: new MemoryRateLimiter(),
+    census,
+    readiness,
+  };
 }
 
 export async function createRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
@@ -119,11 +138,18 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     if (boot.generated) notice(`created an all-scopes access token (shown only now): ${boot.token}`);
     else notice('created an all-scopes access token from SECURE_MODE_BOOTSTRAP_TOKEN');
   }
-  const app = await buildApp(services, { logger: options.logger, bodyLimit: config.bodyLimit });
+  const app = await buildApp(services, {
+    logger: options.logger,
+    bodyLimit: config.bodyLimit,
+    limits: config.limits,
+    metricsToken: config.metricsToken,
+  });
   services.usage.start(config.usageFlushMs);
   services.sweeper.start(config.sweepIntervalMs, (err) =>
     app.log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'expiry sweep failed'),
   );
+  // In the background: /readyz answers 503 until it is done, and retries it when it failed.
+  void services.readiness.warm().catch(() => undefined);
   let closed = false;
   return {
     ...services,
