@@ -4,10 +4,12 @@ import type { Config } from './config.js';
 import { loadOrCreateMasterKeyFile } from './crypto/master-key-file.js';
 import { Keyring, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
 import { type Clock, systemClock } from './domain/clock.js';
+import { Diagnoser } from './domain/diagnose.js';
 import { MemoryRateLimiter, type RateLimiter } from './domain/rate-limiter.js';
 import { SecretCache, DEFAULT_CACHE_OPTIONS, openSecret } from './domain/secret-cache.js';
 import { SecretsService } from './domain/secrets.js';
 import { UsageRecorder } from './domain/usage.js';
+import { Verifier } from './domain/verifier.js';
 import { WorkspaceService } from './domain/workspaces.js';
 import { ConfigError } from './errors.js';
 import { buildApp } from './http/app.js';
@@ -22,6 +24,8 @@ export interface Services {
   secrets: SecretsService;
   cache: SecretCache;
   usage: UsageRecorder;
+  verifier: Verifier;
+  diagnoser: Diagnoser;
   rateLimiter: RateLimiter;
 }
 
@@ -92,7 +96,9 @@ export async function createServices(config: Config, options: RuntimeOptions): P
   const cache = new SecretCache(store, keyring, clock, DEFAULT_CACHE_OPTIONS);
   const workspaces = new WorkspaceService(store, clock, config.defaultRateLimit);
   const secrets = new SecretsService(store, keyring, cache, usage, clock, config.maxLiveSecrets);
-  return { store, keyring, clock, workspaces, secrets, cache, usage, rateLimiter: new MemoryRateLimiter() };
+  const verifier = new Verifier(cache, usage, clock);
+  const diagnoser = new Diagnoser(store, keyring, cache, clock);
+  return { store, keyring, clock, workspaces, secrets, cache, usage, verifier, diagnoser, rateLimiter: new MemoryRateLimiter() };
 }
 
 export async function createRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {

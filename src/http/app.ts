@@ -9,6 +9,8 @@ import { deleteSecretRoute } from './routes/secrets/delete.js';
 import { getSecretRoute } from './routes/secrets/get.js';
 import { listSecretsRoute } from './routes/secrets/list.js';
 import { opsRoutes, type OpsDeps } from './routes/ops.js';
+import { diagnoseRoute } from './routes/verification/diagnose.js';
+import { verifyRoute } from './routes/verification/verify.js';
 
 export interface AppDeps extends RouteDeps, OpsDeps {}
 
@@ -68,6 +70,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   await app.register(createSecretRoute, deps);
   await app.register(getSecretRoute, deps);
   await app.register(deleteSecretRoute, deps);
+  await app.register(verifyRoute, deps);
+  await app.register(diagnoseRoute, deps);
   await app.register(opsRoutes, deps);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

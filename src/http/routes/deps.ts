@@ -1,7 +1,11 @@
+import type { Diagnoser } from '../../domain/diagnose.js';
 import type { SecretsService } from '../../domain/secrets.js';
+import type { Verifier } from '../../domain/verifier.js';
 import type { GuardDeps } from '../plugins/guard.js';
 
 /** What route plugins are given; each route takes only what it uses. */
 export interface RouteDeps extends GuardDeps {
   secrets: SecretsService;
+  verifier: Verifier;
+  diagnoser: Diagnoser;
 }
