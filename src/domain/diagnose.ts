@@ -128,6 +128,11 @@ class BestMatch {
   }
 }
 
+/** The secret as a diagnosis may show it: its record and state, never its material. */
+function publicView(secret: KnownSecret | null | undefined): DiagnosedSecret | null {
+  return secret ? { record: secret.record, state: secret.state } : null;
+}
+
 function iso(seconds: number): string {
   return new Date(seconds * 1000).toISOString();
 }
@@ -169,7 +174,7 @@ export class Diagnoser {
       });
     }
     if (outcome.verified) {
-      const secret = known.find((k) => k.record.id === outcome.secretId) ?? null;
+      const secret = publicView(known.find((k) => k.record.id === outcome.secretId));
       return { verified: causes.length === 0, method: request.method, userId: outcome.userId, email: outcome.email, secret, causes };
     }
     const result = request.method === 'user_hash' ? this.userHash(request, known) : this.jwt(request, known, nowMs);
@@ -180,7 +185,7 @@ export class Diagnoser {
         message: `${result.secret ? describe(result.secret) : 'The secret'} signs this correctly, but this node has not loaded it yet; it verifies once the cache refreshes (within seconds).`,
       });
     }
-    return { verified: false, method: request.method, userId: result.userId, email: result.email, secret: result.secret, causes };
+    return { verified: false, method: request.method, userId: result.userId, email: result.email, secret: publicView(result.secret), causes };
   }
 
   private async knownSecrets(workspace: Workspace, nowMs: number): Promise<KnownSecret[]> {
