@@ -10,9 +10,13 @@ import { digestEquals } from './hmac.js';
 export const JWT_CLOCK_SKEW_SECONDS = 60;
 
 const SEGMENT = /^[A-Za-z0-9_-]*$/;
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Parsed headers by their exact text: nearly every token a workspace sees carries the same few headers. */
+const HEADERS = new Map<string, Readonly<Record<string, unknown>> | JwtStructureProblem>();
+const HEADER_MEMO_LIMIT = 64;
 
 export interface DecodedJwt {
-  header: Record<string, unknown>;
+  header: Readonly<Record<string, unknown>>;
   /** Parsed JSON: not necessarily an object, which checkClaims reports. */
   payload: unknown;
   /** `header.payload` exactly as sent: the bytes the signature covers. */
@@ -43,11 +47,26 @@ export interface JwtIdentity {
   email: string | null;
 }
 
+/**
+ * Only the canonical unpadded encoding is accepted, so one signature has one spelling: the bits of the last
+ * character beyond the encoded bytes must be zero.
+ */
 function decodeSegment(segment: string): Buffer | undefined {
-  if (!SEGMENT.test(segment) || segment.length % 4 === 1) return undefined;
-  const bytes = Buffer.from(segment, 'base64url');
-  // Only the canonical encoding is accepted, so one signature has one spelling.
-  return bytes.toString('base64url') === segment ? bytes : undefined;
+  const rest = segment.length % 4;
+  if (rest === 1 || !SEGMENT.test(segment)) return undefined;
+  if (rest !== 0 && (ALPHABET.indexOf(segment[segment.length - 1]!) & (rest === 2 ? 0x0f : 0x03)) !== 0) return undefined;
+  return Buffer.from(segment, 'base64url');
+}
+
+function decodeHeader(segment: string): Readonly<Record<string, unknown>> | JwtStructureProblem {
+  let header = HEADERS.get(segment);
+  if (header !== undefined) return header;
+  const bytes = decodeSegment(segment);
+  const json = bytes && parseJson(bytes);
+  header = !bytes ? 'not_base64url' : json && isJsonObject(json.value) ? Object.freeze(json.value) : 'header_not_json_object';
+  if (HEADERS.size >= HEADER_MEMO_LIMIT) HEADERS.clear();
+  HEADERS.set(segment, header);
+  return header;
 }
 
 function parseJson(bytes: Buffer): { value: unknown } | undefined {
@@ -73,18 +92,17 @@ export function decodeJwt(token: string): DecodedJwt | { problem: JwtStructurePr
   if (first <= 0 || second < 0 || token.indexOf('.', second + 1) >= 0 || second === first + 1) {
     return { problem: 'not_three_segments' };
   }
-  const headerBytes = decodeSegment(token.slice(0, first));
+  const header = decodeHeader(token.slice(0, first));
   const payloadBytes = decodeSegment(token.slice(first + 1, second));
   const signature = decodeSegment(token.slice(second + 1));
-  if (!headerBytes || !payloadBytes || !signature) return { problem: 'not_base64url' };
-  const header = parseJson(headerBytes);
-  if (!header || !isJsonObject(header.value)) return { problem: 'header_not_json_object' };
+  if (header === 'not_base64url' || !payloadBytes || !signature) return { problem: 'not_base64url' };
+  if (typeof header === 'string') return { problem: header };
   const payload = parseJson(payloadBytes);
   if (!payload) return { problem: 'payload_not_json' };
-  return { header: header.value, payload: payload.value, signingInput: token.slice(0, second), signature };
+  return { header, payload: payload.value, signingInput: token.slice(0, second), signature };
 }
 
-export function checkHeader(header: Record<string, unknown>): JwtHeaderProblem | undefined {
+export function checkHeader(header: Readonly<Record<string, unknown>>): JwtHeaderProblem | undefined {
   if (header.alg !== 'HS256') return { code: 'alg_not_hs256', alg: typeof header.alg === 'string' ? header.alg : null };
   // We implement no JWS extension, so any critical one must be refused (RFC 7515 §4.1.11).
   if (header.crit !== undefined) return { code: 'crit' };

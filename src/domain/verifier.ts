@@ -28,18 +28,17 @@ export type VerifyOutcome =
 
 /** Which of the two request shapes this is; a body that is neither (or both) is a 422, not a failed check. */
 export function parseVerificationRequest(body: VerificationBody): VerificationRequest {
-  const common = { appId: body.app_id, platform: body.platform, userId: body.user_id ?? null, email: body.email ?? null };
+  const userId = body.user_id ?? null;
+  const email = body.email ?? null;
   if (body.intercom_user_jwt !== undefined) {
     if (body.user_hash !== undefined) {
       throw errors.parameterInvalid('send either user_hash or intercom_user_jwt, not both', 'user_hash');
     }
-    return { method: 'jwt', ...common, jwt: body.intercom_user_jwt };
+    return { method: 'jwt', appId: body.app_id, platform: body.platform, userId, email, jwt: body.intercom_user_jwt };
   }
   if (body.user_hash === undefined) throw errors.parameterInvalid('user_hash or intercom_user_jwt is required', 'user_hash');
-  if (common.userId === null && common.email === null) {
-    throw errors.parameterInvalid('user_id or email is required with user_hash', 'user_id');
-  }
-  return { method: 'user_hash', ...common, userHash: body.user_hash };
+  if (userId === null && email === null) throw errors.parameterInvalid('user_id or email is required with user_hash', 'user_id');
+  return { method: 'user_hash', appId: body.app_id, platform: body.platform, userId, email, userHash: body.user_hash };
 }
 
 /** What user_hash is computed over: user_id when present, else email (Intercom's rule). */
