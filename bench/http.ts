@@ -17,6 +17,8 @@ export interface LoadResult {
   p99: number;
   non2xx: number;
   errors: number;
+  /** CPU time the server process spent per request: less sensitive to the machine's other tenants than req/s. */
+  cpuUsPerRequest: number;
 }
 
 export interface HttpOptions {
@@ -30,6 +32,7 @@ const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon
 
 /** autocannon in a child process, so the load generator does not share the server's event loop. */
 function load(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
+  const cpuBefore = process.cpuUsage();
   return new Promise((resolve, reject) => {
     const args = [AUTOCANNON, '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-b', body, '--json', '-n', url];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -40,8 +43,15 @@ function load(url: string, body: string, connections: number, seconds: number): 
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err}`));
+      const cpu = process.cpuUsage(cpuBefore);
       const r = JSON.parse(out);
-      resolve({ rps: r.requests.average, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts });
+      resolve({
+        rps: r.requests.average,
+        p99: r.latency.p99,
+        non2xx: r.non2xx,
+        errors: r.errors + r.timeouts,
+        cpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, r.requests.total),
+      });
     });
   });
 }
@@ -82,48 +92,71 @@ function bareServer(appId: string, key: Buffer): Server {
   });
 }
 
-export interface HttpFigures {
-  bare: LoadResult[];
-  real: LoadResult[];
+/** A configuration of the real service to measure; the access log goes to /dev/null, written as in production. */
+export interface Variant {
+  name: string;
+  logLevel: string;
+}
+
+export type HttpFigures = Record<string, LoadResult[]>;
+
+interface Target {
+  name: string;
+  url: string;
+  body: string;
+}
+
+async function startVariant(variant: Variant, cleanups: (() => Promise<void>)[]): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'secure-mode-bench-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const config = loadConfig({ SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`, SECURE_MODE_LOG_LEVEL: variant.logLevel });
+  const runtime = await createRuntime(config, {
+    logger: createLogger(variant.logLevel, pino.destination({ dest: '/dev/null', sync: true })),
+  });
+  cleanups.push(() => runtime.close());
+  const [workspace] = await runtime.workspaces.listWorkspaces();
+  const { secret } = await runtime.secrets.create(workspace!, { name: 'bench', supports_web: true }, SYSTEM_ACTOR);
+  await runtime.app.listen({ host: '127.0.0.1', port: 0 });
+  return { name: variant.name, url: `${urlOf(runtime.app.server)}/identity_verification/verify`, body: requestBody(workspace!.appId, secret) };
+}
+
+function requestBody(appId: string, secret: string): string {
+  const userId = 'bench-user-1234';
+  return JSON.stringify({ app_id: appId, platform: 'web', user_id: userId, user_hash: userHash(secret, { user_id: userId }) });
 }
 
 /**
- * The real verify route (full Fastify app, SQLite, info-level JSON access log to /dev/null) against the bare
- * baseline, in alternating rounds so drift from the other tenants of the machine hits both alike.
+ * The real verify route (full Fastify app on SQLite) in each variant, against the bare baseline, in rounds whose
+ * order rotates so drift from the machine's other tenants hits every contender alike.
  */
-export async function benchHttp(options: HttpOptions, log: (line: string) => void): Promise<HttpFigures> {
-  const dir = mkdtempSync(join(tmpdir(), 'secure-mode-bench-'));
-  const config = loadConfig({ SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`, SECURE_MODE_LOG_LEVEL: 'info' });
-  const runtime = await createRuntime(config, { logger: createLogger('info', pino.destination({ dest: '/dev/null', sync: true })) });
-  let bare: Server | undefined;
+export async function benchHttp(options: HttpOptions, variants: Variant[], log: (line: string) => void): Promise<HttpFigures> {
+  const cleanups: (() => Promise<void>)[] = [];
   try {
-    const [workspace] = await runtime.workspaces.listWorkspaces();
-    const { secret } = await runtime.secrets.create(workspace!, { name: 'bench', supports_web: true }, SYSTEM_ACTOR);
-    const userId = 'bench-user-1234';
-    const body = JSON.stringify({ app_id: workspace!.appId, platform: 'web', user_id: userId, user_hash: userHash(secret, { user_id: userId }) });
-    await runtime.app.listen({ host: '127.0.0.1', port: 0 });
-    const urls = {
-      real: `${urlOf(runtime.app.server)}/identity_verification/verify`,
-      bare: `${await listen((bare = bareServer(workspace!.appId, Buffer.from(secret, 'utf8'))))}/identity_verification/verify`,
-    };
-    for (const which of ['bare', 'real'] as const) {
-      const warm = await load(urls[which], body, options.connections, options.warmupSeconds);
-      if (warm.non2xx > 0 || warm.errors > 0) throw new Error(`${which} server answered ${warm.non2xx} non-2xx and ${warm.errors} errors during warm-up`);
+    const targets: Target[] = [];
+    for (const v of variants) targets.push(await startVariant(v, cleanups));
+    const secret = 'bare-baseline-secret';
+    const bare = bareServer('bare', Buffer.from(secret, 'utf8'));
+    cleanups.push(() => new Promise<void>((resolve) => bare.close(() => resolve())));
+    targets.unshift({ name: 'bare', url: `${await listen(bare)}/identity_verification/verify`, body: requestBody('bare', secret) });
+
+    for (const t of targets) {
+      const warm = await load(t.url, t.body, options.connections, options.warmupSeconds);
+      if (warm.non2xx > 0 || warm.errors > 0) throw new Error(`${t.name} answered ${warm.non2xx} non-2xx and ${warm.errors} errors during warm-up`);
     }
-    const figures: HttpFigures = { bare: [], real: [] };
+    const figures: HttpFigures = Object.fromEntries(targets.map((t) => [t.name, []]));
+    const width = Math.max(...targets.map((t) => t.name.length));
     for (let round = 0; round < options.rounds; round++) {
-      // Alternate which goes first, so neither always runs on the warmer (or busier) half of a round.
-      const order = round % 2 === 0 ? (['bare', 'real'] as const) : (['real', 'bare'] as const);
-      for (const which of order) {
-        const r = await load(urls[which], body, options.connections, options.seconds);
-        figures[which].push(r);
-        log(`  round ${round + 1} ${which.padEnd(4)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${String(r.p99).padStart(4)} ms  non-2xx ${r.non2xx}  errors ${r.errors}`);
+      const order = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
+      for (const t of order) {
+        const r = await load(t.url, t.body, options.connections, options.seconds);
+        figures[t.name]!.push(r);
+        log(
+          `   round ${round + 1}  ${t.name.padEnd(width)}  ${r.rps.toFixed(0).padStart(6)} req/s  p99 ${String(r.p99).padStart(4)} ms  ${r.cpuUsPerRequest.toFixed(1).padStart(5)} µs CPU/request  non-2xx ${r.non2xx}  errors ${r.errors}`,
+        );
       }
     }
     return figures;
   } finally {
-    if (bare) await new Promise<void>((resolve) => bare!.close(() => resolve()));
-    await runtime.close();
-    rmSync(dir, { recursive: true, force: true });
+    for (const cleanup of cleanups.reverse()) await cleanup();
   }
 }

@@ -2,8 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const SHA256_BYTES = 32;
 
-const LOWER_HEX_64 = /^[0-9a-f]{64}$/;
-const ANY_HEX_64 = /^[0-9a-fA-F]{64}$/;
+const UPPER_HEX_LETTER = /[A-F]/;
 
 export function hmacSha256(key: Buffer, message: string | Buffer): Buffer {
   return createHmac('sha256', key).update(message).digest();
@@ -14,8 +13,11 @@ export function hmacSha256(key: Buffer, message: string | Buffer): Buffer {
  * Messenger accepts either case; its mobile SDKs compare lowercase text, so uppercase fails there.
  */
 export function parseHexDigest(value: string, allowUppercase: boolean): Buffer | undefined {
-  if (!(allowUppercase ? ANY_HEX_64 : LOWER_HEX_64).test(value)) return undefined;
-  return Buffer.from(value, 'hex');
+  if (value.length !== SHA256_BYTES * 2) return undefined;
+  // Node stops decoding hex at the first character that is not hex: 32 bytes out means 64 hex characters in.
+  const bytes = Buffer.from(value, 'hex');
+  if (bytes.length !== SHA256_BYTES) return undefined;
+  return allowUppercase || !UPPER_HEX_LETTER.test(value) ? bytes : undefined;
 }
 
 /** Constant-time equality of two digests; buffers of different lengths are unequal without comparing contents. */

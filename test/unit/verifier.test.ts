@@ -9,6 +9,7 @@ import {
   findMatchingSecret,
   parseVerificationRequest,
 } from '../../src/domain/verifier.js';
+import { parseHexDigest } from '../../src/crypto/hmac.js';
 import { ApiError } from '../../src/errors.js';
 import { openTestServices, type TestServices } from '../helpers/services.js';
 
@@ -69,6 +70,19 @@ describe('verifier: user_hash rules', () => {
     for (const bad of [good.slice(0, 63), `${good}0`, ` ${good}`, `${good}\n`, `${good.slice(0, 62)}zz`, Buffer.from(good, 'hex').toString('base64'), '']) {
       assert.deepEqual(evaluate(ws, hashRequest(bad), NOW), { verified: false, method: 'user_hash', reason: 'malformed' }, JSON.stringify(bad));
     }
+  });
+
+  it('finds a non-hex character at any position of the user_hash', () => {
+    const good = hmacHex('k', 'user-1');
+    for (let i = 0; i < 64; i++) {
+      for (const bad of ['g', ' ', 'é', '-']) {
+        const hash = `${good.slice(0, i)}${bad}${good.slice(i + 1)}`;
+        assert.equal(parseHexDigest(hash, true), undefined, hash);
+      }
+    }
+    assert.deepEqual(parseHexDigest(good.toUpperCase(), true), Buffer.from(good, 'hex'));
+    assert.equal(parseHexDigest(good.toUpperCase(), false), undefined);
+    assert.deepEqual(parseHexDigest(good, false), Buffer.from(good, 'hex'));
   });
 
   it('uses the secret string as the key, not its base64url-decoded bytes', () => {
