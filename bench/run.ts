@@ -6,13 +6,13 @@ import { benchInProcess } from './inprocess.js';
  * `npm run bench`: every figure next to a baseline measured in the same run on the same machine, as a ratio.
  * Absolute numbers depend on the machine and on whatever else runs on it; the ratios are the result.
  */
-const HTTP = { connections: 100, seconds: 5, warmupSeconds: 2, rounds: 2 };
+const HTTP = { connections: 100, seconds: 4, warmupSeconds: 1, rounds: 2 };
 /** As shipped (an info access line per request), and with the access log off, which is what it costs. */
 const VARIANTS = [
   { name: 'secure-mode', logLevel: 'info' },
   { name: 'secure-mode, SECURE_MODE_LOG_LEVEL=warn', logLevel: 'warn' },
 ];
-const MICRO = { iterations: 100_000, rounds: 5 };
+const MICRO = { iterations: 50_000, rounds: 5 };
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
