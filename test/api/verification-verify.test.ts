@@ -172,7 +172,7 @@ describe('POST /identity_verification/verify', () => {
   describe('malformed requests get a 4xx error.list, never a 500', () => {
     const cases: [string, { body?: unknown; rawBody?: string }, number, string | undefined][] = [
       ['not JSON', { rawBody: '{"app_id":' }, 400, undefined],
-      ['empty body', { rawBody: '' }, 400, undefined],
+      ['empty body', { rawBody: '' }, 422, undefined],
       ['array', { body: [1, 2] }, 422, undefined],
       ['string', { body: 'x' }, 422, undefined],
       ['no app_id', { body: { platform: 'web', user_id: 'u', user_hash: 'h' } }, 422, 'app_id'],

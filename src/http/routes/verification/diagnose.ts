@@ -17,6 +17,7 @@ export const diagnoseRoute: FastifyPluginAsyncTypebox<DiagnoseRouteDeps> = async
       onRequest: guard(deps, { scope: READ, previewOnly: false }),
       schema: {
         operationId: 'diagnoseIdentityVerification',
+        'x-secure-mode-extension': true,
         summary: 'Extension: explain why a user_hash or JWT does (not) verify, naming the secret that signed it',
         tags: ['Identity Verification'],
         body: DiagnoseRequest,
