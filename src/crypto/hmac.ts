@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export const SHA256_BYTES = 32;
+const SHA256_BYTES = 32;
 
 const UPPER_HEX_LETTER = /[A-F]/;
 

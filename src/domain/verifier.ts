@@ -46,7 +46,7 @@ export function userHashMessage(request: { userId: string | null; email: string 
   return request.userId ?? request.email ?? '';
 }
 
-export function isLiveAt(secret: { expiresAtMs: number | null }, nowMs: number): boolean {
+function isLiveAt(secret: { expiresAtMs: number | null }, nowMs: number): boolean {
   return secret.expiresAtMs === null || secret.expiresAtMs > nowMs;
 }
 
