@@ -13,6 +13,8 @@ import { getSecretRoute } from './routes/secrets/get.js';
 import { listSecretsRoute } from './routes/secrets/list.js';
 import { healthRoutes, type HealthDeps } from './routes/ops/health.js';
 import { metricsRoute } from './routes/ops/metrics.js';
+import { diagnoseRoute } from './routes/verification/diagnose.js';
+import { verifyRoute } from './routes/verification/verify.js';
 
 export interface AppDeps extends RouteDeps, HealthDeps, MetricsDeps {}
 
@@ -94,6 +96,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   await app.register(deleteSecretRoute, deps);
   await app.register(healthRoutes, deps);
   await app.register(metricsRoute, { metrics, metricsToken: options.metricsToken });
+  await app.register(verifyRoute, deps);
+  await app.register(diagnoseRoute, deps);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
