@@ -1,6 +1,7 @@
 import { ConfigError } from './errors.js';
 import { DEFAULT_MAX_LIVE_SECRETS } from './domain/secrets.js';
 import { DEFAULT_RATE_LIMIT } from './domain/workspaces.js';
+import { DEFAULT_CACHE_OPTIONS } from './domain/secret-cache.js';
 
 export type DatabaseLocation = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
 
@@ -17,6 +18,17 @@ export interface Config {
   bodyLimit: number;
   usageFlushMs: number;
   redisUrl: string | undefined;
+  /** Processes serving on one port (node:cluster); 1 runs the server in this process. */
+  workers: number;
+  /** A cached workspace older than this is reloaded before use, whatever the change feed says. */
+  cacheMaxStalenessMs: number;
+  /**
+   * How long a node may serve verifications from its cache without proof that it has seen every change (its change
+   * feed silent, PostgreSQL unreachable). Past it, verification answers 503: the bound on revocation in every case.
+   */
+  offlineGraceMs: number;
+  pgPoolSize: number;
+  pgConnectTimeoutMs: number;
 }
 
 /** Secret create bodies are tiny; 64 KiB leaves room for long names in any script while refusing floods. */
@@ -62,5 +74,10 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: integer(env, 'SECURE_MODE_BODY_LIMIT', DEFAULT_BODY_LIMIT, 1024, 10 * 1024 * 1024),
     usageFlushMs: integer(env, 'SECURE_MODE_USAGE_FLUSH_MS', 2000, 10, 60_000),
     redisUrl: env.SECURE_MODE_REDIS_URL || undefined,
+    workers: integer(env, 'SECURE_MODE_WORKERS', 1, 1, 64),
+    cacheMaxStalenessMs: integer(env, 'SECURE_MODE_CACHE_MAX_STALENESS_MS', DEFAULT_CACHE_OPTIONS.maxStalenessMs, 100, 3_600_000),
+    offlineGraceMs: integer(env, 'SECURE_MODE_OFFLINE_GRACE_MS', DEFAULT_CACHE_OPTIONS.offlineGraceMs, 250, 3_600_000),
+    pgPoolSize: integer(env, 'SECURE_MODE_PG_POOL_SIZE', 10, 1, 1000),
+    pgConnectTimeoutMs: integer(env, 'SECURE_MODE_PG_CONNECT_TIMEOUT_MS', 2000, 100, 60_000),
   };
 }

@@ -105,10 +105,12 @@ export class WorkspaceService {
    * call generated it, so the caller can print it once.
    */
   async bootstrap(givenToken?: string): Promise<{ workspace: Workspace; token: string; generated: boolean } | undefined> {
-    if ((await this.store.countWorkspaces()) > 0) return undefined;
-    const workspace = await this.createWorkspace({ name: 'Default workspace' });
-    const { value } = await this.createToken(workspace, [...SCOPES], 'bootstrap', SYSTEM_ACTOR, givenToken ?? generateAccessToken());
-    return { workspace, token: value, generated: givenToken === undefined };
+    return this.store.withStartupLock(async () => {
+      if ((await this.store.countWorkspaces()) > 0) return undefined;
+      const workspace = await this.createWorkspace({ name: 'Default workspace' });
+      const { value } = await this.createToken(workspace, [...SCOPES], 'bootstrap', SYSTEM_ACTOR, givenToken ?? generateAccessToken());
+      return { workspace, token: value, generated: givenToken === undefined };
+    });
   }
 }
 

@@ -130,6 +130,12 @@ export interface Store {
   close(): Promise<void>;
   /** Cheap round trip used by /readyz. */
   ping(): Promise<void>;
+  /**
+   * Runs `work` while no other node holds the same lock, so nodes starting at once on an empty database create one
+   * default workspace, not one each. PostgreSQL: an advisory lock. SQLite: within this process (several processes
+   * on one file are a cluster whose primary starts up alone before forking).
+   */
+  withStartupLock<T>(work: () => Promise<T>): Promise<T>;
 
   createWorkspace(input: Omit<Workspace, 'id'>): Promise<Workspace>;
   listWorkspaces(): Promise<Workspace[]>;

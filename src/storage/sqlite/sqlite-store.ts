@@ -96,6 +96,7 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
+  private startupQueue: Promise<unknown> = Promise.resolve();
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
@@ -158,6 +159,12 @@ export class SqliteStore implements Store {
         }).immediate();
       }
     });
+  }
+
+  async withStartupLock<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.startupQueue.then(work);
+    this.startupQueue = result.catch(() => undefined);
+    return result;
   }
 
   async close(): Promise<void> {
