@@ -18,6 +18,8 @@ export interface Config {
   bodyLimit: number;
   usageFlushMs: number;
   redisUrl: string | undefined;
+  /** Prefix of the rate-limit keys in Redis, so several deployments can share one Redis. */
+  redisPrefix: string;
   /** Processes serving on one port (node:cluster); 1 runs the server in this process. */
   workers: number;
   /** A cached workspace older than this is reloaded before use, whatever the change feed says. */
@@ -29,6 +31,8 @@ export interface Config {
   offlineGraceMs: number;
   pgPoolSize: number;
   pgConnectTimeoutMs: number;
+  /** A statement running longer is cancelled (503): a request never hangs on a dead connection. */
+  pgQueryTimeoutMs: number;
 }
 
 /** Secret create bodies are tiny; 64 KiB leaves room for long names in any script while refusing floods. */
@@ -74,10 +78,12 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: integer(env, 'SECURE_MODE_BODY_LIMIT', DEFAULT_BODY_LIMIT, 1024, 10 * 1024 * 1024),
     usageFlushMs: integer(env, 'SECURE_MODE_USAGE_FLUSH_MS', 2000, 10, 60_000),
     redisUrl: env.SECURE_MODE_REDIS_URL || undefined,
+    redisPrefix: env.SECURE_MODE_REDIS_PREFIX || 'secure-mode:rl:',
     workers: integer(env, 'SECURE_MODE_WORKERS', 1, 1, 64),
     cacheMaxStalenessMs: integer(env, 'SECURE_MODE_CACHE_MAX_STALENESS_MS', DEFAULT_CACHE_OPTIONS.maxStalenessMs, 100, 3_600_000),
     offlineGraceMs: integer(env, 'SECURE_MODE_OFFLINE_GRACE_MS', DEFAULT_CACHE_OPTIONS.offlineGraceMs, 250, 3_600_000),
     pgPoolSize: integer(env, 'SECURE_MODE_PG_POOL_SIZE', 10, 1, 1000),
     pgConnectTimeoutMs: integer(env, 'SECURE_MODE_PG_CONNECT_TIMEOUT_MS', 2000, 100, 60_000),
+    pgQueryTimeoutMs: integer(env, 'SECURE_MODE_PG_QUERY_TIMEOUT_MS', 5000, 100, 600_000),
   };
 }

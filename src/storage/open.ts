@@ -23,6 +23,7 @@ export async function openStore(config: Config, context: StorageContext): Promis
     nodeId: context.nodeId,
     poolSize: config.pgPoolSize,
     connectTimeoutMs: config.pgConnectTimeoutMs,
+    queryTimeoutMs: config.pgQueryTimeoutMs,
   });
 }
 
@@ -46,6 +47,7 @@ export async function openRateLimiter(config: Config, context: StorageContext): 
   if (config.redisUrl === undefined) return undefined;
   return RedisRateLimiter.connect({
     url: config.redisUrl,
+    prefix: config.redisPrefix,
     onStatus: (status, err) =>
       status === 'available'
         ? context.log?.('info', 'redis rate limiter available again')

@@ -121,6 +121,8 @@ export interface PostgresStoreOptions {
   nodeId: string;
   poolSize: number;
   connectTimeoutMs: number;
+  /** Default 5 s. */
+  queryTimeoutMs?: number;
 }
 
 /** Attempts for work that is safe to repeat: a read, or a transaction that failed before COMMIT was sent. */
@@ -130,10 +132,8 @@ const RETRY_DELAY_MS = 50;
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
-  private readonly nodeId: string;
 
-  constructor(options: PostgresStoreOptions) {
-    this.nodeId = options.nodeId;
+  constructor(private readonly options: PostgresStoreOptions) {
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize,
@@ -141,9 +141,10 @@ export class PostgresStore implements Store {
       idleTimeoutMillis: 30_000,
       keepAlive: true,
       application_name: 'secure-mode',
-      // A request must not hang on a dead connection: the server cancels slow statements, the client gives up later.
-      statement_timeout: 10_000,
-      query_timeout: 15_000,
+      // A request must not hang on a dead connection: the server cancels a slow statement, and the client gives up
+      // a little later when not even the cancellation arrives (a cut network).
+      statement_timeout: options.queryTimeoutMs ?? 5000,
+      query_timeout: (options.queryTimeoutMs ?? 5000) + 1000,
       types,
     });
     // An idle connection that dies (server restart, network cut) is dropped by the pool; the next use reconnects.
@@ -210,7 +211,7 @@ export class PostgresStore implements Store {
 
   /** Sent by PostgreSQL when (and only if) the transaction commits; see change-feed.ts. */
   private async notify(c: Queryable, change: SecretChange): Promise<void> {
-    await c.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, encodeChange(change, this.nodeId)]);
+    await c.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, encodeChange(change, this.options.nodeId)]);
   }
 
   private async insertAudit(c: Queryable, event: AuditInput): Promise<void> {
@@ -231,24 +232,26 @@ export class PostgresStore implements Store {
     );
   }
 
-  /** Holds a session-level advisory lock on a dedicated connection while `work` runs. */
+  /**
+   * Holds a session-level advisory lock while `work` runs, on a connection of its own: waiting for another node's
+   * migrations may take longer than the pool's statement timeout allows, and a lock dies with its connection.
+   */
   private async withAdvisoryLock<T>(key: number, work: (c: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.connect();
-    let broken = false;
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
+      application_name: 'secure-mode-lock',
+      types,
+    });
+    client.on('error', () => undefined);
     try {
+      await client.connect();
       await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, key]);
-      try {
-        return await work(client);
-      } finally {
-        await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, key]).catch(() => {
-          broken = true;
-        });
-      }
+      return await work(client);
     } catch (err) {
-      broken = broken || isUnavailable(err);
       throw toStorageError(err);
     } finally {
-      client.release(broken);
+      await client.end().catch(() => undefined);
     }
   }
 

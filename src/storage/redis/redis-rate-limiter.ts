@@ -11,8 +11,8 @@ return n
 
 export interface RedisRateLimiterOptions {
   url: string;
-  /** Key prefix; tests use their own. */
-  prefix?: string;
+  /** Key prefix (SECURE_MODE_REDIS_PREFIX), so deployments and tests sharing a Redis do not share counters. */
+  prefix: string;
   /** Told when Redis stops or starts answering, for the log. */
   onStatus?: (status: 'unavailable' | 'available', err?: unknown) => void;
 }
@@ -35,7 +35,7 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly options: RedisRateLimiterOptions,
   ) {
     this.redis = redis;
-    this.prefix = options.prefix ?? 'secure-mode:rl:';
+    this.prefix = options.prefix;
     this.redis.defineCommand('secureModeHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
     this.redis.on('error', () => undefined);
   }
