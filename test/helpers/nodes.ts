@@ -6,6 +6,8 @@ import { spawnServer, type ServerProcess } from './process.js';
 
 /** Several secure-mode server processes on one database, as separate machines would run them. */
 export interface Nodes {
+  /** What every node was started with: database, master key, token. */
+  env: Record<string, string>;
   token: string;
   appId: string;
   urls: string[];
@@ -25,7 +27,7 @@ export interface NodesOptions {
 /** Starts all nodes at once (they race to migrate and bootstrap, as a fleet does) on a database they share. */
 export async function startNodes(options: NodesOptions): Promise<Nodes> {
   const token = `tok_${randomBytes(16).toString('hex')}`;
-  const env = {
+  const env: Record<string, string> = {
     SECURE_MODE_DATABASE_URL: options.databaseUrl,
     SECURE_MODE_MASTER_KEY: randomBytes(32).toString('base64'),
     SECURE_MODE_BOOTSTRAP_TOKEN: token,
@@ -44,7 +46,7 @@ export async function startNodes(options: NodesOptions): Promise<Nodes> {
     throw failed.reason;
   }
   const appId = await withDatabase(options.databaseUrl, async (c) => (await c.query('SELECT app_id FROM workspaces ORDER BY id LIMIT 1')).rows[0].app_id as string);
-  return { token, appId, urls: servers.map((s) => s.url), servers, stop };
+  return { env, token, appId, urls: servers.map((s) => s.url), servers, stop };
 }
 
 export async function withDatabase<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {

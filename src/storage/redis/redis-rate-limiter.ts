@@ -51,6 +51,7 @@ export class RedisRateLimiter implements RateLimiter {
       connectTimeout: 2000,
       retryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
     });
+    redis.on('error', () => undefined);
     try {
       await redis.connect();
     } catch (err) {
