@@ -65,10 +65,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (bootstrapToken !== undefined && (bootstrapToken.length < 20 || /\s/.test(bootstrapToken))) {
     throw new ConfigError('SECURE_MODE_BOOTSTRAP_TOKEN must be at least 20 characters without spaces');
   }
+  const database = parseDatabaseUrl(env.SECURE_MODE_DATABASE_URL || 'sqlite:./data/secure-mode.db');
+  const workers = integer(env, 'SECURE_MODE_WORKERS', 1, 1, 64);
+  if (workers > 1 && database.kind === 'sqlite' && database.filename === ':memory:') {
+    throw new ConfigError('SECURE_MODE_WORKERS needs a database file or PostgreSQL: each worker would get its own in-memory database');
+  }
   return {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 4000, 0, 65535),
-    database: parseDatabaseUrl(env.SECURE_MODE_DATABASE_URL || 'sqlite:./data/secure-mode.db'),
+    database,
     masterKey: env.SECURE_MODE_MASTER_KEY || undefined,
     previousMasterKeys: (env.SECURE_MODE_PREVIOUS_MASTER_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
     bootstrapToken,
@@ -79,7 +84,7 @@ export function loadConfig(env: Env = process.env): Config {
     usageFlushMs: integer(env, 'SECURE_MODE_USAGE_FLUSH_MS', 2000, 10, 60_000),
     redisUrl: env.SECURE_MODE_REDIS_URL || undefined,
     redisPrefix: env.SECURE_MODE_REDIS_PREFIX || 'secure-mode:rl:',
-    workers: integer(env, 'SECURE_MODE_WORKERS', 1, 1, 64),
+    workers,
     cacheMaxStalenessMs: integer(env, 'SECURE_MODE_CACHE_MAX_STALENESS_MS', DEFAULT_CACHE_OPTIONS.maxStalenessMs, 100, 3_600_000),
     offlineGraceMs: integer(env, 'SECURE_MODE_OFFLINE_GRACE_MS', DEFAULT_CACHE_OPTIONS.offlineGraceMs, 250, 3_600_000),
     pgPoolSize: integer(env, 'SECURE_MODE_PG_POOL_SIZE', 10, 1, 1000),
