@@ -9,7 +9,7 @@
  * BENCH_CONNECTIONS (default 32).
  */
 import { createRequire } from 'node:module';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { createSecret, deleteSecret, eventually, startNodes, userHash, verifyStatus } from '../test/helpers/nodes.js';
 import { createTestDatabase } from '../test/helpers/postgres.js';
 import { spawnServer } from '../test/helpers/process.js';
@@ -71,6 +71,8 @@ async function main(): Promise<void> {
   const nodes = await startNodes({ databaseUrl: db.url, count: 3 });
   try {
     const [n1, n2, n3] = nodes.urls as [string, string, string];
+    // Figures from a busy machine mean little: say how busy it was.
+    process.stdout.write(`load average at start: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores\n`);
     process.stdout.write(`propagation: ${cycles} create/delete cycles, 3 nodes on PostgreSQL (default SECURE_MODE_OFFLINE_GRACE_MS, the bound if notifications stop)\n`);
     const samples: number[] = [];
     const perNode: [number[], number[]] = [[], []];
@@ -120,6 +122,7 @@ async function main(): Promise<void> {
       process.stdout.write(`  1 process: ${Math.round(one)} req/s (rounds: ${rates[0].map(Math.round).join(', ')})\n`);
       process.stdout.write(`  2 workers: ${Math.round(two)} req/s (rounds: ${rates[1].map(Math.round).join(', ')})\n`);
       process.stdout.write(`  2 workers / 1 process: ${(two / one).toFixed(2)}x (the load generator shares this machine's ${cpus().length} cores)\n`);
+      process.stdout.write(`load average at end: ${loadavg()[0]!.toFixed(1)}\n`);
     } finally {
       for (const server of servers) await server.stop();
     }

@@ -104,6 +104,11 @@ export class PostgresChangeFeed implements ChangeFeed {
     let failure: ((err: unknown) => void) | undefined;
     const failed = new Promise<never>((_, reject) => (failure = reject));
     failed.catch(() => undefined);
+    // Whichever loses the race must not surface later as an unhandled rejection.
+    const orFailure = <T>(work: Promise<T>): Promise<T> => {
+      work.catch(() => undefined);
+      return Promise.race([work, failed]);
+    };
     client.on('error', (err) => failure!(err));
     client.on('end', () => failure!(new Error('listen connection ended')));
     client.on('notification', (msg) => {
@@ -113,19 +118,19 @@ export class PostgresChangeFeed implements ChangeFeed {
         this.sink!.apply({ workspaceId: change.workspaceId, secretId: change.secretId, kind: change.kind });
       }
     });
-    await Promise.race([client.connect(), failed]);
+    await orFailure(client.connect());
     const listenSentAt = this.options.clock.nowMs();
-    await Promise.race([client.query(`LISTEN ${CHANGE_CHANNEL}`), failed]);
+    await orFailure(client.query(`LISTEN ${CHANGE_CHANNEL}`));
     // Anything committed while no connection listened was not delivered: forget it all, reload on demand.
     this.sink!.resync();
     this.synced = listenSentAt;
     this.options.onStatus?.('connected');
     listening();
     while (!this.closed) {
-      await Promise.race([this.pause(this.options.heartbeatMs), failed]);
+      await orFailure(this.pause(this.options.heartbeatMs));
       if (this.closed) return;
       const sentAt = this.options.clock.nowMs();
-      await Promise.race([client.query('SELECT 1'), failed]);
+      await orFailure(client.query('SELECT 1'));
       this.synced = sentAt;
     }
   }
