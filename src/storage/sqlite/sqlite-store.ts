@@ -100,14 +100,22 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
-    this.db = this.guard(() => new Database(options.filename));
-    this.guard(() => {
-      this.db.pragma('journal_mode = WAL');
-      // FULL: a commit is on disk before the call returns, so a 201/204 is only sent for a durable change.
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('foreign_keys = ON');
-      this.db.pragma('busy_timeout = 5000');
-    });
+    try {
+      this.db = this.guard(() => new Database(options.filename));
+      this.guard(() => {
+        this.db.pragma('journal_mode = WAL');
+        // FULL: a commit is on disk before the call returns, so a 201/204 is only sent for a durable change.
+        this.db.pragma('synchronous = FULL');
+        this.db.pragma('foreign_keys = ON');
+        this.db.pragma('busy_timeout = 5000');
+      });
+    } catch (err) {
+      // Start-up reports this in one line: it must say which file could not be opened.
+      if (err instanceof StorageUnavailableError) {
+        throw new StorageUnavailableError(`cannot open database ${options.filename} (${err.message})`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /** Runs storage work, turning "database cannot serve" failures into StorageUnavailableError (503). */
