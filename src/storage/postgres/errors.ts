@@ -18,8 +18,8 @@ function unavailableSqlState(code: string): boolean {
   );
 }
 
-/** Messages the pg driver uses for a connection that failed, timed out or was closed under it. */
-const DRIVER_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection ended|Client has encountered a connection error/i;
+/** Messages the pg driver uses for a connection that failed, timed out or was closed under it (or a closed pool). */
+const DRIVER_MESSAGES = /Connection terminated|Cannot use a pool after calling end|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection ended|Client has encountered a connection error/i;
 
 export function isUnavailable(err: unknown): boolean {
   if (err instanceof StorageUnavailableError) return true;
