@@ -6,6 +6,7 @@ import { toCliError } from './http-options.js';
 import { registerKeyCommands } from './keys.js';
 import { CliError, EXIT } from './output.js';
 import { registerSecretCommands } from './secrets.js';
+import { registerSignCommand } from './sign.js';
 import { registerTokenCommands } from './tokens.js';
 import { registerWorkspaceCommands } from './workspaces.js';
 
@@ -31,6 +32,7 @@ registerTokenCommands(program);
 registerSecretCommands(program);
 registerAuditCommands(program);
 registerKeyCommands(program);
+registerSignCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -16,6 +16,8 @@ import { secretUsageRoute } from './routes/secrets/usage.js';
 import { listAuditEventsRoute } from './routes/audit/list.js';
 import { healthRoutes, type HealthDeps } from './routes/ops/health.js';
 import { metricsRoute } from './routes/ops/metrics.js';
+import { diagnoseRoute } from './routes/verification/diagnose.js';
+import { verifyRoute } from './routes/verification/verify.js';
 
 export interface AppDeps extends RouteDeps, HealthDeps, MetricsDeps {}
 
@@ -100,6 +102,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   await app.register(listAuditEventsRoute, deps);
   await app.register(healthRoutes, deps);
   await app.register(metricsRoute, { metrics, metricsToken: options.metricsToken });
+  await app.register(verifyRoute, deps);
+  await app.register(diagnoseRoute, deps);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
