@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { ManualClock, nowSeconds } from '../../src/domain/clock.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { type RawDb, openRawDb } from '../helpers/raw-db.js';
 
 interface Event {
   id: string;
@@ -17,15 +16,15 @@ interface Event {
 
 describe('audit log: GET /audit_events', () => {
   let app: TestApp;
-  let db: Database.Database;
+  let db: RawDb;
   const clock = new ManualClock(Date.UTC(2026, 4, 1, 8, 0, 0));
   before(async () => {
     app = await startTestApp({ clock });
     // A second connection to the same file injects faults with triggers, as a failing disk or constraint would.
-    db = new Database(join(app.dir, 'secure-mode.db'));
+    db = await openRawDb(app.dir);
   });
   after(async () => {
-    db.close();
+    await db.close();
     await app.close();
   });
 
@@ -44,8 +43,8 @@ describe('audit log: GET /audit_events', () => {
     } while (cursor);
     return out;
   };
-  const failOn = (name: string, sql: string) => db.exec(`CREATE TRIGGER ${name} ${sql} BEGIN SELECT RAISE(ABORT, 'injected fault'); END;`);
-  const heal = (name: string) => db.exec(`DROP TRIGGER ${name}`);
+  const failOn = (name: string, timing: string, table: string, when?: string) => db.failOn(name, timing, table, when);
+  const heal = (name: string) => db.heal(name);
   const eventsFor = async (targetId: string) => (await allEvents()).filter((e) => e.target.id === targetId && e.target.type === 'secret');
 
   it('records each lifecycle action exactly once, with actor, request id and no material', async () => {
@@ -136,17 +135,17 @@ describe('audit log: GET /audit_events', () => {
     const live = async () => (await api(app, 'GET', '/secure_mode_secrets')).body.data as { id: string; name: string; expires_at: number | null }[];
 
     // Create: the audit insert fails after the row and its ciphertext were written.
-    failOn('f_create', "BEFORE INSERT ON audit_events WHEN NEW.action = 'secret.created'");
+    await failOn('f_create', 'BEFORE INSERT', 'audit_events', "NEW.action = 'secret.created'");
     const failed = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Half', supports_web: true } });
     assert.equal(failed.status, 500);
     assert.equal(failed.body.errors[0].code, 'server_error');
     assert.deepEqual(await live(), []);
-    heal('f_create');
+    await heal('f_create');
     // Create with a key: the replay record fails after the secret and its event.
-    failOn('f_idem', 'BEFORE INSERT ON idempotency_keys');
+    await failOn('f_idem', 'BEFORE INSERT', 'idempotency_keys');
     assert.equal((await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Half', supports_web: true }, headers: { 'idempotency-key': 'half' } })).status, 500);
     assert.deepEqual(await live(), []);
-    heal('f_idem');
+    await heal('f_idem');
     assert.equal((await allEvents()).length, before);
 
     const ok = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Half', supports_web: true }, headers: { 'idempotency-key': 'half' } });
@@ -155,34 +154,34 @@ describe('audit log: GET /audit_events', () => {
     const id = ok.body.id as string;
 
     // Update: the change itself fails, then the event fails after the change.
-    failOn('f_update_row', 'BEFORE UPDATE OF name ON secrets');
+    await failOn('f_update_row', 'BEFORE UPDATE OF name', 'secrets');
     assert.equal((await api(app, 'PUT', `/secure_mode_secrets/${id}`, { body: { name: 'Renamed' } })).status, 500);
-    heal('f_update_row');
-    failOn('f_update', "BEFORE INSERT ON audit_events WHEN NEW.action = 'secret.updated'");
+    await heal('f_update_row');
+    await failOn('f_update', 'BEFORE INSERT', 'audit_events', "NEW.action = 'secret.updated'");
     assert.equal((await api(app, 'PUT', `/secure_mode_secrets/${id}`, { body: { name: 'Renamed' } })).status, 500);
-    heal('f_update');
+    await heal('f_update');
     assert.equal((await live())[0]?.name, 'Half');
 
     // Delete and expiry: the event fails after the soft delete.
-    failOn('f_delete', "BEFORE INSERT ON audit_events WHEN NEW.action IN ('secret.deleted', 'secret.expired')");
+    await failOn('f_delete', 'BEFORE INSERT', 'audit_events', "NEW.action IN ('secret.deleted', 'secret.expired')");
     assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${id}`)).status, 500);
     assert.deepEqual((await live()).map((s) => s.id), [id]);
     assert.equal((await api(app, 'PUT', `/secure_mode_secrets/${id}`, { body: { expires_at: nowSeconds(clock) + 1 } })).status, 200);
     clock.advance(1000);
     await assert.rejects(app.runtime.sweeper.sweep());
     assert.deepEqual((await live()).map((s) => s.id), [id]);
-    heal('f_delete');
+    await heal('f_delete');
 
     // Tokens: the event fails after the insert / the revocation.
-    failOn('f_token', "BEFORE INSERT ON audit_events WHEN NEW.target_type = 'token'");
+    await failOn('f_token', 'BEFORE INSERT', 'audit_events', "NEW.target_type = 'token'");
     const tokensBefore = (await app.runtime.workspaces.listTokens(app.workspace.id)).length;
     await assert.rejects(app.runtime.workspaces.createToken(app.workspace, ['read_all'], 'half'));
     assert.equal((await app.runtime.workspaces.listTokens(app.workspace.id)).length, tokensBefore);
-    heal('f_token');
+    await heal('f_token');
     const { token } = await app.runtime.workspaces.createToken(app.workspace, ['read_all'], 'whole');
-    failOn('f_token', "BEFORE INSERT ON audit_events WHEN NEW.target_type = 'token'");
+    await failOn('f_token', 'BEFORE INSERT', 'audit_events', "NEW.target_type = 'token'");
     await assert.rejects(app.runtime.workspaces.revokeToken(token.id));
-    heal('f_token');
+    await heal('f_token');
     const stillLive = (await app.runtime.workspaces.listTokens(app.workspace.id)).find((t) => t.id === token.id);
     assert.equal(stillLive?.revokedAt, null);
 

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { ManualClock } from '../../src/domain/clock.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { openRawDb } from '../helpers/raw-db.js';
 
 const WINDOW = 600;
 
@@ -21,7 +19,6 @@ describe('Idempotency-Key on POST /secure_mode_secrets', () => {
   const create = (body: unknown, key?: string, token?: string) =>
     api(app, 'POST', '/secure_mode_secrets', { body, ...(token ? { token } : {}), headers: key === undefined ? {} : { 'idempotency-key': key } });
   const liveIds = async () => (await api(app, 'GET', '/secure_mode_secrets')).body.data.map((s: { id: string }) => s.id);
-  const dbFiles = () => readdirSync(app.dir).filter((f) => f.startsWith('secure-mode.db')).map((f) => readFileSync(join(app.dir, f)));
 
   it('replays the original 201 byte-for-byte, secret included, and creates only one secret', async () => {
     const body = { name: 'Web 2026', supports_web: true };
@@ -66,21 +63,21 @@ describe('Idempotency-Key on POST /secure_mode_secrets', () => {
     assert.equal(first.status, 201);
     const secretBytes = Buffer.from(first.body.secret, 'utf8');
     await app.runtime.usage.flush();
-    for (const file of dbFiles()) assert.equal(file.indexOf(secretBytes), -1);
-
-    clock.advance((WINDOW - 1) * 1000);
-    assert.equal((await create({ name: 'Window', supports_web: true }, 'window-key')).headers.get('idempotent-replayed'), 'true');
-
-    clock.advance(1000);
-    await app.runtime.sweeper.sweep();
-    const db = new Database(join(app.dir, 'secure-mode.db'), { readonly: true });
+    const db = await openRawDb(app.dir);
     try {
-      const rows = db.prepare('SELECT count(*) AS n FROM idempotency_keys WHERE key = ?').get('window-key') as { n: number };
-      assert.equal(rows.n, 0);
+      assert.equal(await db.contains(secretBytes), false);
+      assert.equal(await db.count('idempotency_keys', 'key', 'window-key'), 1);
+
+      clock.advance((WINDOW - 1) * 1000);
+      assert.equal((await create({ name: 'Window', supports_web: true }, 'window-key')).headers.get('idempotent-replayed'), 'true');
+
+      clock.advance(1000);
+      await app.runtime.sweeper.sweep();
+      assert.equal(await db.count('idempotency_keys', 'key', 'window-key'), 0);
+      assert.equal(await db.contains(secretBytes), false);
     } finally {
-      db.close();
+      await db.close();
     }
-    for (const file of dbFiles()) assert.equal(file.indexOf(secretBytes), -1);
 
     const reused = await create({ name: 'Window, again', supports_ios: true }, 'window-key');
     assert.equal(reused.status, 201);
