@@ -5,7 +5,7 @@ import { MAX_NAME_LENGTH } from '../domain/secret-input.js';
 import { type ApiClient, ApiRequestError, ApiUnreachableError, type CreatedSecretBody, type SecretBody, type UsageBody } from './api-client.js';
 import { durationSeconds, formatSeconds, parseDuration } from './duration.js';
 import { type HttpOptions, clientFrom } from './http-options.js';
-import { CliError, EXIT, printJson, printTable } from './output.js';
+import { CliError, EXIT, printTable } from './output.js';
 import { SecretFile } from './secret-file.js';
 import { SECRET_COLUMNS, deliverSecret, parsePlatforms, platformsOf, secretRow } from './secrets.js';
 
@@ -30,6 +30,11 @@ export interface Progress {
   oldLastVerifiedAt: number | null;
   /** Seconds since the old secret last verified; null if it never did. */
   oldIdleSeconds: number | null;
+}
+
+/** --json output: one event per line, so a script can act on each as it comes. */
+function emit(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
 }
 
 const sum = (usage: UsageBody) => usage.buckets.reduce((n, b) => n + b.web + b.ios + b.android, 0);
@@ -104,7 +109,7 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
       if (existing.id === old.id) throw new CliError('--from and --to name the same secret', EXIT.usage);
       fresh = existing;
       note(`resuming rotation from ${old.id} "${old.name}" to ${fresh.id} "${fresh.name}"`);
-      if (json) printJson({ event: 'resumed', old, new: fresh });
+      if (json) emit({ event: 'resumed', old, new: fresh });
     } else {
       const file = opts.outputSecret === undefined ? undefined : await SecretFile.reserve(opts.outputSecret);
       let created: CreatedSecretBody;
@@ -119,7 +124,7 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
       }
       await deliverSecret(created, file, json);
       const { secret: _secret, ...metadata } = created;
-      if (json) printJson({ event: 'created', old, new: file ? metadata : created });
+      if (json) emit({ event: 'created', old, new: file ? metadata : created });
       else note(`created ${created.id} "${created.name}" (${platformsOf(created).join(',')}) to replace ${old.id} "${old.name}"`);
       fresh = metadata;
     }
@@ -131,7 +136,7 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
     ].join(' ');
     if (!opts.wait) {
       note(`not waiting: both secrets stay valid. Once traffic has moved to ${fresh.id}, finish with: ${resume}`);
-      if (json) printJson({ event: 'created_only', old_id: old.id, new_id: fresh.id, resume });
+      if (json) emit({ event: 'created_only', old_id: old.id, new_id: fresh.id, resume });
       return;
     }
     if (stop.signal.aborted) return interrupted(old.id, fresh.id, resume, json);
@@ -149,7 +154,7 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
         const [oldUsage, newUsage] = await Promise.all([client.usage(old.id, window, bucket), client.usage(fresh.id, window, bucket)]);
         const p = measure(oldUsage, newUsage, Math.floor(Date.now() / 1000));
         if (json) {
-          printJson({
+          emit({
             event: 'progress',
             old_id: old.id,
             new_id: fresh.id,
@@ -174,7 +179,7 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
           try {
             await client.deleteSecret(old.id, idleSeconds);
             if (tty && !json) process.stderr.write('\n');
-            if (json) printJson({ event: 'deleted', old_id: old.id, new_id: fresh.id });
+            if (json) emit({ event: 'deleted', old_id: old.id, new_id: fresh.id });
             else {
               note(`${old.id} verified nothing for ${formatSeconds(idleSeconds)}: deleted. Rotation complete.`);
               printTable([secretRow(fresh)], SECRET_COLUMNS);
@@ -200,7 +205,7 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
       }
       if (stop.signal.aborted) return interrupted(old.id, fresh.id, resume, json);
       if (Date.now() + pollMs > deadline) {
-        if (json) printJson({ event: 'timed_out', old_id: old.id, new_id: fresh.id, resume });
+        if (json) emit({ event: 'timed_out', old_id: old.id, new_id: fresh.id, resume });
         throw new CliError(
           `${old.id} was still in use after ${formatSeconds(timeoutMs / 1000)}: nothing deleted, both secrets stay valid. Resume with: ${resume}`,
           EXIT.timedOut,
@@ -216,7 +221,7 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
 }
 
 function interrupted(oldId: string, newId: string, resume: string, json: boolean): never {
-  if (json) printJson({ event: 'interrupted', old_id: oldId, new_id: newId, resume });
+  if (json) emit({ event: 'interrupted', old_id: oldId, new_id: newId, resume });
   throw new CliError(`\ninterrupted: nothing was deleted; ${oldId} and ${newId} both stay valid. Resume with: ${resume}`, EXIT.interrupted);
 }
 

@@ -12,6 +12,9 @@ import { ROOT, runCli, spawnServer, type ServerProcess } from '../helpers/proces
 
 const TOKEN = 'smt_rotate_test_token_0123456789';
 
+const children = new Set<ReturnType<typeof spawn>>();
+const trafficLoops = new Set<() => Promise<void>>();
+
 /** The CLI as a child process whose stdout/stderr the test watches while it runs. */
 function startCli(args: string[], env: Record<string, string>) {
   const proc = spawn(process.execPath, ['bin/secure-mode.js', ...args], {
@@ -19,6 +22,8 @@ function startCli(args: string[], env: Record<string, string>) {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
   const out = { stdout: '', stderr: '' };
   const waiters: (() => void)[] = [];
   const wake = () => waiters.splice(0).forEach((w) => w());
@@ -59,6 +64,9 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
     cliEnv = { SECURE_MODE_URL: server.url, SECURE_MODE_TOKEN: TOKEN };
   });
   after(async () => {
+    // A failed test may leave its traffic and its CLI running: stop them first.
+    for (const stop of trafficLoops) await stop();
+    for (const child of children) child.kill('SIGKILL');
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -88,7 +96,13 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
         await sleep(100);
       }
     })();
-    return { state, stop: async () => ((state.running = false), await loop) };
+    const stop = async () => {
+      state.running = false;
+      await loop;
+      trafficLoops.delete(stop);
+    };
+    trafficLoops.add(stop);
+    return { state, stop };
   }
 
   it('full rotation: waits while traffic uses the old secret, deletes it only after the idle window, new one verifies', async () => {
