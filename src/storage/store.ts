@@ -219,7 +219,5 @@ export interface Store {
   writeAudit(event: AuditInput): Promise<void>;
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
 
-  putIdempotency(record: IdempotencyRecord): Promise<void>;
-  getIdempotency(workspaceId: number, key: string, now: number): Promise<IdempotencyRecord | undefined>;
   deleteExpiredIdempotency(now: number): Promise<number>;
 }

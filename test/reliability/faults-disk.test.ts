@@ -17,7 +17,7 @@ const DB = 'secure-mode.db';
  */
 function injectDiskFull(app: TestApp): () => void {
   const store = app.runtime.store as unknown as Record<string, unknown>;
-  const writes = ['createSecret', 'deleteSecret', 'updateSecret', 'recordUsage', 'createToken', 'revokeToken', 'writeAudit', 'putIdempotency'];
+  const writes = ['createSecret', 'deleteSecret', 'updateSecret', 'recordUsage', 'createToken', 'revokeToken', 'writeAudit'];
   const saved = writes.map((name) => [name, store[name]] as const);
   for (const name of writes) {
     store[name] = async () => {

@@ -312,16 +312,27 @@ function contract(backend: Backend): void {
       assert.deepEqual(window.map((e) => e.targetId), ['3', '1']);
     });
 
-    it('keeps idempotency records until they expire', async () => {
+    it('keeps idempotency records with the secret until they expire', async () => {
       const w = await addWorkspace(store);
-      const record = { workspaceId: w.id, key: 'k1', requestHash: Buffer.from('h'), response: Buffer.from('r'), expiresAt: 2000 };
-      await store.putIdempotency(record);
-      assert.deepEqual(await store.getIdempotency(w.id, 'k1', 1999), record);
-      assert.equal(await store.getIdempotency(w.id, 'k1', 2000), undefined);
-      await store.putIdempotency({ ...record, response: Buffer.from('r2'), expiresAt: 3000 });
-      assert.deepEqual((await store.getIdempotency(w.id, 'k1', 2500))?.response, Buffer.from('r2'));
-      assert.ok((await store.deleteExpiredIdempotency(3000)) >= 1);
-      assert.equal(await store.getIdempotency(w.id, 'k1', 0), undefined);
+      const create = (now: number) =>
+        store.createSecret(
+          newSecret(w.id),
+          5,
+          (id) => keyring.encrypt(Buffer.from(`material-${id}`), secretAad(w.id, id)),
+          auditFor(w.id, 'secret.created'),
+          { key: 'k1', requestHash: Buffer.from('h'), now, expiresAt: 2000, seal: (secret) => Buffer.from(`response-${secret.id}`) },
+        );
+      const first = await create(1000);
+      assert.ok(first.ok);
+      const replay = await create(1999);
+      assert.equal(replay.ok, false);
+      assert.ok(!replay.ok && replay.reason === 'idempotent_replay');
+      assert.deepEqual(replay.record.response, Buffer.from(`response-${first.secret.id}`));
+      assert.deepEqual(replay.record.requestHash, Buffer.from('h'));
+      assert.equal((await store.listSecrets(w.id)).length, 1, 'a replay writes nothing');
+      assert.ok((await store.deleteExpiredIdempotency(2000)) >= 1);
+      const again = await create(2000);
+      assert.ok(again.ok, 'the key is free once its record expired');
     });
 
     it('bootstraps an empty database exactly once when two nodes race', async () => {

@@ -644,21 +644,6 @@ export class PostgresStore implements Store {
     return rows.map(toAudit);
   }
 
-  async putIdempotency(record: IdempotencyRecord): Promise<void> {
-    await this.transaction(async (c) => {
-      await c.query(
-        `INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, expires_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash, response = excluded.response, expires_at = excluded.expires_at`,
-        [record.workspaceId, record.key, record.requestHash, record.response, record.expiresAt],
-      );
-    });
-  }
-
-  async getIdempotency(workspaceId: number, key: string, now: number): Promise<IdempotencyRecord | undefined> {
-    const [r] = await this.read('SELECT * FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND expires_at > $3', [workspaceId, key, now]);
-    return r && toIdempotency(r);
-  }
-
   async deleteExpiredIdempotency(now: number): Promise<number> {
     return this.transaction(async (c) => (await c.query('DELETE FROM idempotency_keys WHERE expires_at <= $1', [now])).rowCount ?? 0);
   }

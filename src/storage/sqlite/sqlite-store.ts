@@ -568,26 +568,6 @@ export class SqliteStore implements Store {
     );
   }
 
-  async putIdempotency(record: IdempotencyRecord): Promise<void> {
-    return this.run(() => {
-      this.db
-        .prepare(
-          `INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, expires_at) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash, response = excluded.response, expires_at = excluded.expires_at`,
-        )
-        .run(record.workspaceId, record.key, record.requestHash, record.response, record.expiresAt);
-    });
-  }
-
-  async getIdempotency(workspaceId: number, key: string, now: number): Promise<IdempotencyRecord | undefined> {
-    return this.run(() => {
-      const r = this.db
-        .prepare('SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND expires_at > ?')
-        .get(workspaceId, key, now) as Row | undefined;
-      return r && toIdempotency(r);
-    });
-  }
-
   async deleteExpiredIdempotency(now: number): Promise<number> {
     return this.run(() => this.db.prepare('DELETE FROM idempotency_keys WHERE expires_at <= ?').run(now).changes);
   }
