@@ -1,4 +1,4 @@
-import { DecryptionError, Keyring, secretAad } from '../crypto/keyring.js';
+import { DecryptionError, Keyring, envelopeKeyId, idempotencyAad, secretAad } from '../crypto/keyring.js';
 import type { SecretWithCiphertext, Store } from '../storage/store.js';
 
 export interface RewrapProgress {
@@ -87,5 +87,22 @@ export async function rewrapSecrets(
     }
   }
   if (failed.length > 0) throw new RewrapVerificationError(failed, currentKeyId);
+  await rewrapIdempotencyRecords(store, keyring, currentOnly);
   return { rewrapped, verified, currentKeyId };
+}
+
+/**
+ * Idempotency-Key records keep an encrypted copy of a create response for a few minutes; they move to the new key
+ * too, so dropping the old key right after a rewrap cannot break a replay. A record that expires or is replayed
+ * meanwhile is simply skipped by the compare-and-swap.
+ */
+async function rewrapIdempotencyRecords(store: Store, keyring: Keyring, currentOnly: Keyring): Promise<void> {
+  for (const record of await store.listIdempotencyRecords()) {
+    if (envelopeKeyId(record.response) === currentOnly.current.id) continue;
+    const aad = idempotencyAad(record.workspaceId, record.key);
+    const plaintext = keyring.decrypt(record.response, aad);
+    const sealed = currentOnly.encrypt(plaintext, aad);
+    plaintext.fill(0);
+    await store.replaceIdempotencyResponse(record.workspaceId, record.key, record.response, sealed);
+  }
 }

@@ -220,4 +220,8 @@ export interface Store {
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
 
   deleteExpiredIdempotency(now: number): Promise<number>;
+  /** Every kept Idempotency-Key record, expired or not, for re-wrapping under a new master key. */
+  listIdempotencyRecords(): Promise<IdempotencyRecord[]>;
+  /** Compare-and-swap of a record's encrypted response; false when it changed or is gone meanwhile. */
+  replaceIdempotencyResponse(workspaceId: number, key: string, expected: Buffer, response: Buffer): Promise<boolean>;
 }

@@ -647,4 +647,20 @@ export class PostgresStore implements Store {
   async deleteExpiredIdempotency(now: number): Promise<number> {
     return this.transaction(async (c) => (await c.query('DELETE FROM idempotency_keys WHERE expires_at <= $1', [now])).rowCount ?? 0);
   }
+
+  async listIdempotencyRecords(): Promise<IdempotencyRecord[]> {
+    return (await this.read('SELECT * FROM idempotency_keys ORDER BY workspace_id, key')).map(toIdempotency);
+  }
+
+  async replaceIdempotencyResponse(workspaceId: number, key: string, expected: Buffer, response: Buffer): Promise<boolean> {
+    return this.transaction(
+      async (c) =>
+        (await c.query('UPDATE idempotency_keys SET response = $1 WHERE workspace_id = $2 AND key = $3 AND response = $4', [
+          response,
+          workspaceId,
+          key,
+          expected,
+        ])).rowCount === 1,
+    );
+  }
 }

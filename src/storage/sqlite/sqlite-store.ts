@@ -571,4 +571,22 @@ export class SqliteStore implements Store {
   async deleteExpiredIdempotency(now: number): Promise<number> {
     return this.run(() => this.db.prepare('DELETE FROM idempotency_keys WHERE expires_at <= ?').run(now).changes);
   }
+
+  async listIdempotencyRecords(): Promise<IdempotencyRecord[]> {
+    return this.run(() =>
+      this.db
+        .prepare('SELECT * FROM idempotency_keys ORDER BY workspace_id, key')
+        .all()
+        .map((r) => toIdempotency(r as Row)),
+    );
+  }
+
+  async replaceIdempotencyResponse(workspaceId: number, key: string, expected: Buffer, response: Buffer): Promise<boolean> {
+    return this.run(
+      () =>
+        this.db
+          .prepare('UPDATE idempotency_keys SET response = ? WHERE workspace_id = ? AND key = ? AND response = ?')
+          .run(response, workspaceId, key, expected).changes === 1,
+    );
+  }
 }
