@@ -17,6 +17,8 @@ export interface Config {
   bodyLimit: number;
   usageFlushMs: number;
   redisUrl: string | undefined;
+  /** Where the built web console is served from; the build writes dist/console/ by default. */
+  consoleDir: string | undefined;
 }
 
 /** Secret create bodies are tiny; 64 KiB leaves room for long names in any script while refusing floods. */
@@ -62,5 +64,6 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: integer(env, 'SECURE_MODE_BODY_LIMIT', DEFAULT_BODY_LIMIT, 1024, 10 * 1024 * 1024),
     usageFlushMs: integer(env, 'SECURE_MODE_USAGE_FLUSH_MS', 2000, 10, 60_000),
     redisUrl: env.SECURE_MODE_REDIS_URL || undefined,
+    consoleDir: env.SECURE_MODE_CONSOLE_DIR || undefined,
   };
 }

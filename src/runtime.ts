@@ -104,7 +104,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     if (boot.generated) notice(`created an all-scopes access token (shown only now): ${boot.token}`);
     else notice('created an all-scopes access token from SECURE_MODE_BOOTSTRAP_TOKEN');
   }
-  const app = await buildApp(services, { logger: options.logger, bodyLimit: config.bodyLimit });
+  const app = await buildApp(services, {
+    logger: options.logger,
+    bodyLimit: config.bodyLimit,
+    consoleDir: config.consoleDir,
+  });
   services.usage.start(config.usageFlushMs);
   let closed = false;
   return {

@@ -8,6 +8,7 @@ import { createSecretRoute } from './routes/secrets/create.js';
 import { deleteSecretRoute } from './routes/secrets/delete.js';
 import { getSecretRoute } from './routes/secrets/get.js';
 import { listSecretsRoute } from './routes/secrets/list.js';
+import { consoleRoutes, defaultConsoleDir } from './routes/console.js';
 import { opsRoutes, type OpsDeps } from './routes/ops.js';
 
 export interface AppDeps extends RouteDeps, OpsDeps {}
@@ -15,6 +16,8 @@ export interface AppDeps extends RouteDeps, OpsDeps {}
 export interface AppOptions {
   logger: FastifyServerOptions['loggerInstance'] | false;
   bodyLimit: number;
+  /** The built web console (index.html, console.js, console.css, icon.svg); defaults to dist/console/. */
+  consoleDir?: string | undefined;
 }
 
 /** The whole HTTP API as one Fastify instance; server.ts only listens. */
@@ -69,6 +72,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   await app.register(getSecretRoute, deps);
   await app.register(deleteSecretRoute, deps);
   await app.register(opsRoutes, deps);
+  await app.register(consoleRoutes, { dir: options.consoleDir ?? defaultConsoleDir });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
