@@ -20,6 +20,8 @@ function userHash(secret: string, userId: string): string {
   return createHmac('sha256', Buffer.from(secret, 'utf8')).update(userId, 'utf8').digest('hex');
 }
 
+// Page-side code is passed as strings: this project's type-check has Node's globals, not the DOM's.
+
 /**
  * Everything that went wrong in a page: console errors, uncaught exceptions, failed requests, HTTP errors and
  * alert() calls. A test names the HTTP errors it provokes on purpose; anything else fails it.
@@ -121,8 +123,8 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
     // Any CSP violation becomes a console error, which fails the test.
-    await context.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+    await context.addInitScript({
+      content: "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
     });
     context.setDefaultTimeout(15_000);
     return context;
@@ -151,7 +153,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
   }
 
   async function hasFocus(locator: Locator): Promise<boolean> {
-    return locator.evaluate((el) => el === document.activeElement);
+    return locator.evaluate((el) => el === el.ownerDocument.activeElement);
   }
 
   it('serves the console with a strict CSP and security headers', async () => {
@@ -184,7 +186,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
 
     await signIn(page, app.token);
     await page.getByText('No secrets yet.').waitFor();
-    const stored = await page.evaluate(() => ({ local: localStorage.length, cookie: document.cookie, href: location.href }));
+    const stored = await page.evaluate<object>('({ local: localStorage.length, cookie: document.cookie, href: location.href })');
     assert.deepEqual(stored, { local: 0, cookie: '', href: `${app.url}/console#/secrets` });
     assert.deepEqual(await desktop.cookies(), []);
     watch.assertClean();
@@ -212,13 +214,13 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     // Escape does not close it while the secret has not been confirmed saved (Chromium closes on a second Escape).
     await page.keyboard.press('Escape');
     await page.keyboard.press('Escape');
-    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 0)));
-    assert.equal(await page.evaluate(() => document.querySelector('dialog')?.open), true);
+    await page.evaluate('new Promise((resolve) => setTimeout(resolve, 0))');
+    assert.equal(await page.evaluate<boolean>("document.querySelector('dialog')?.open"), true);
     assert.equal(await shown.getByLabel('Secret', { exact: true }).inputValue(), firstSecret);
 
     await shown.getByRole('button', { name: 'Copy' }).click();
     await shown.getByText('Copied to the clipboard.').waitFor();
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), firstSecret);
+    assert.equal(await page.evaluate<string>('navigator.clipboard.readText()'), firstSecret);
     await shot(page, 'secret-shown-desktop');
 
     await shown.getByLabel('I have saved this secret somewhere safe').check();
@@ -311,6 +313,20 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     watch.assertClean();
   });
 
+  it('schedules a retirement time from the edit dialog', async () => {
+    await secretRow(page, 'Production web').getByRole('button', { name: 'Edit “Production web”' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit “Production web”' });
+    assert.ok(await hasFocus(dialog.getByLabel('Name')));
+    // The browser runs in UTC, so an ISO string cut to minutes is its local datetime-local value.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 16);
+    await dialog.getByLabel('Retire automatically at (your local time)').fill(tomorrow);
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByRole('status').filter({ hasText: 'Secret “Production web” saved.' }).waitFor();
+    await secretRow(page, 'Production web').locator('.state-expiring').getByText(/^Expires /).waitFor();
+    watch.assertClean();
+  });
+
   it('finds all of it on the audit page, filterable by action and time', async () => {
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByRole('heading', { name: 'Audit log' }).waitFor();
@@ -320,6 +336,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     await created.filter({ hasText: 'Legacy web' }).waitFor();
     await created.filter({ hasText: 'Production web' }).waitFor();
     await page.locator('tr[data-action="secret.deleted"]').filter({ hasText: 'Legacy web' }).waitFor();
+    await page.locator('tr[data-action="secret.updated"]').filter({ hasText: 'Production web' }).waitFor();
     await shot(page, 'audit-desktop');
 
     await page.getByLabel('Secret deleted').check();
@@ -360,7 +377,8 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     const phone = await newContext(PHONE);
     const p = await phone.newPage();
     const phoneWatch = new PageWatch(p);
-    const fitsWidth = () => p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    // A mobile viewport widens itself to fit overflowing content, so compare with the device width itself.
+    const fitsWidth = () => p.evaluate<boolean>(`document.documentElement.scrollWidth <= ${PHONE.width} && window.innerWidth === ${PHONE.width}`);
     await p.goto(`${app.url}/console`);
     await p.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
     await shot(p, 'signin-phone');
@@ -392,7 +410,10 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     await del.waitFor({ state: 'detached' });
 
     await p.getByRole('link', { name: 'Rotation' }).click();
-    await p.locator('.cutover').waitFor();
+    const oldPick = p.getByLabel('Old secret');
+    const production = await oldPick.locator('option', { hasText: 'Production web' }).getAttribute('value');
+    await oldPick.selectOption(production!);
+    await p.locator('.cutover').getByText(/^Not started: every verification still uses “Production web”/).waitFor();
     assert.ok(await fitsWidth(), 'rotation page fits 390 px');
     await shot(p, 'rotation-phone');
 
@@ -408,7 +429,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
     await page.getByText('You are signed out.').waitFor();
-    assert.deepEqual(await page.evaluate(() => [sessionStorage.length, localStorage.length]), [0, 0]);
+    assert.deepEqual(await page.evaluate<number[]>('[sessionStorage.length, localStorage.length]'), [0, 0]);
     await page.reload();
     await page.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
     assert.deepEqual(

@@ -29,9 +29,10 @@ export function usageSparkline(buckets: readonly UsageBucket[], label: string): 
 }
 
 /** 100%-stacked bars: the new secret's share from the bottom, the old one's above it. */
-export function shareChart(shares: readonly ShareBucket[], windowSeconds: number, label: string): SVGSVGElement {
-  const width = 960;
-  const height = 260;
+export function shareChart(shares: readonly ShareBucket[], windowSeconds: number, label: string, compact: boolean): SVGSVGElement {
+  // The viewBox is chosen for the screen so axis text stays readable when the chart scales to fit.
+  const width = compact ? 400 : 960;
+  const height = compact ? 220 : 260;
   const left = 40;
   const bottom = 24;
   const plotW = width - left - 8;

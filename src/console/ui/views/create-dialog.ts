@@ -68,7 +68,8 @@ export function openCreateDialog(ctx: Ctx, onCreated: (secret: Secret) => void):
     handle.setTitle(`Save the secret for “${secret.name}”`);
     const warnId = uid('secret-warning');
     const valueId = uid('secret-value');
-    const value = h('input', { id: valueId, type: 'text', class: 'secret-value', readonly: true, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': warnId });
+    // A textarea so the whole value wraps into view at any width; the Copy button is the usual way out.
+    const value = h('textarea', { id: valueId, class: 'secret-value', rows: 2, readonly: true, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': warnId });
     value.value = secret.secret;
     const copyStatus = h('p', { class: 'copy-status', role: 'status' });
     const copy = h('button', { type: 'button', class: 'button secondary' }, 'Copy');

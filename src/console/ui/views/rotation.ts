@@ -124,7 +124,7 @@ export function rotationView(ctx: Ctx, container: HTMLElement): void {
           h('li', {}, h('span', { class: 'swatch share-old', 'aria-hidden': 'true' }), `Old: ${oldSecret.name}`),
           h('li', {}, h('span', { class: 'swatch share-new', 'aria-hidden': 'true' }), `New: ${newSecret.name}`),
         ),
-        h('div', { class: 'chart-frame' }, shareChart(shares, window.window, label)),
+        h('div', { class: 'chart-frame' }, shareChart(shares, window.window, label, matchMedia('(max-width: 760px)').matches)),
         h(
           'dl',
           { class: 'facts' },
