@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeApiError } from '../../src/console/ui/api-error.js';
 import { auditPath, detailPairs } from '../../src/console/ui/audit.js';
-import { type Secret, parseLocalDateTime, platformsOf, relativeTime, secretState, toLocalDateTimeValue, trafficIsRecent } from '../../src/console/ui/format.js';
+import { type Secret, formatDateTime, parseLocalDateTime, platformsOf, relativeTime, secretState, toLocalDateTimeValue, trafficIsRecent } from '../../src/console/ui/format.js';
 import { cutoverStatus, platformTotals, rotationShares, type UsageBucket } from '../../src/console/ui/usage.js';
 
 const secret = (over: Partial<Secret> = {}): Secret => ({
@@ -131,6 +131,10 @@ describe('console: audit query and details', () => {
       ['changes name to', 'b'],
       ['ids', '1, 2'],
       ['gone', 'none'],
+    ]);
+    assert.deepEqual(detailPairs({ expires_at: 1_800_000_000, changes: { expires_at: null } }), [
+      ['expires at', formatDateTime(1_800_000_000)],
+      ['changes expires at', 'none'],
     ]);
     assert.deepEqual(detailPairs(null), []);
   });

@@ -1,4 +1,5 @@
 /** GET /audit_events: types, labels and query building; no DOM. */
+import { formatDateTime } from './format.js';
 
 export const AUDIT_ACTIONS = [
   'secret.created',
@@ -65,7 +66,10 @@ function flatten(key: string, value: unknown, out: Array<[string, string]>): voi
     for (const [k, v] of Object.entries(value)) flatten(key === '' ? k : `${key} ${k}`, v, out);
     return;
   }
-  const text = value === null || value === undefined ? 'none' : Array.isArray(value) ? value.map(String).join(', ') : String(value);
+  // Times in details are Unix seconds like everywhere in the API (expires_at, last_verified_at): show them as dates.
+  const isTime = /(^|[ _])at$/.test(key) && typeof value === 'number';
+  const text =
+    value === null || value === undefined ? 'none' : isTime ? formatDateTime(value) : Array.isArray(value) ? value.map(String).join(', ') : String(value);
   out.push([key.replace(/_/g, ' '), text]);
 }
 
