@@ -425,6 +425,36 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     await phone.close();
   });
 
+  it('explains a missing scope, and signs out when the token is revoked', async () => {
+    const { token, value } = await app.runtime.workspaces.createToken(app.workspace, ['read_secure_mode_secret'], 'console read-only');
+    const context = await newContext(DESKTOP);
+    const p = await context.newPage();
+    const readOnly = new PageWatch(p);
+    await p.goto(`${app.url}/console`);
+    await signIn(p, value);
+
+    readOnly.expect(403, '/secure_mode_secrets');
+    await p.getByRole('button', { name: 'Create secret' }).click();
+    const dialog = p.getByRole('dialog', { name: 'Create a secret' });
+    await dialog.getByLabel('Name').fill('Not allowed');
+    await dialog.getByRole('button', { name: 'Create secret' }).click();
+    await dialog
+      .getByRole('alert')
+      .filter({ hasText: 'Not created: You do not have the required scope (write_secure_mode_secret) to access this resource.' })
+      .waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    await app.runtime.workspaces.revokeToken(token.id);
+    readOnly.expect(401, '/secure_mode_secrets');
+    await p.getByRole('button', { name: 'Refresh' }).click();
+    await p.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
+    await p.getByText('That access token is no longer accepted. Sign in again.').waitFor();
+    assert.equal(await p.evaluate<number>('sessionStorage.length'), 0);
+    readOnly.assertClean();
+    await context.close();
+  });
+
   it('signs out, forgetting the token; the token never appears in a URL', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in to the console' }).waitFor();

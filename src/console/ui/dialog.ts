@@ -9,12 +9,16 @@ export interface DialogOptions {
 }
 
 export interface DialogHandle {
-  dialog: HTMLDialogElement;
-  body: HTMLDivElement;
   setTitle(title: string): void;
   setContent(...children: Child[]): void;
-  focus(el: HTMLElement): void;
   close(): void;
+}
+
+const open = new Set<{ canDismiss: () => boolean; close: () => void }>();
+
+/** On sign-out: closes every dialog except one still showing a secret that has not been confirmed saved. */
+export function closeDismissableDialogs(): void {
+  for (const entry of [...open]) if (entry.canDismiss()) entry.close();
 }
 
 /**
@@ -29,6 +33,13 @@ export function openDialog(options: DialogOptions): DialogHandle {
   const dialog = h('dialog', { class: `dialog ${options.className ?? ''}`.trim(), 'aria-labelledby': titleId }, title, body);
   const canDismiss = options.canDismiss ?? (() => true);
   let closing = false;
+  const entry = {
+    canDismiss,
+    close: () => {
+      closing = true;
+      dialog.close();
+    },
+  };
 
   dialog.addEventListener('cancel', (event) => {
     if (!canDismiss()) event.preventDefault();
@@ -39,18 +50,23 @@ export function openDialog(options: DialogOptions): DialogHandle {
       dialog.showModal();
       return;
     }
+    open.delete(entry);
+    // Only take focus back if nothing else has claimed it meanwhile (e.g. the sign-in field after a sign-out).
+    const active = document.activeElement;
+    const focusIsLost = active === null || active === document.body || dialog.contains(active);
     dialog.remove();
-    if (opener?.isConnected) opener.focus();
-    else document.querySelector<HTMLElement>('main h1')?.focus();
+    if (focusIsLost) {
+      if (opener?.isConnected) opener.focus();
+      else document.querySelector<HTMLElement>('main h1')?.focus();
+    }
     options.onClosed?.();
   });
 
   document.body.append(dialog);
   dialog.showModal();
+  open.add(entry);
 
   return {
-    dialog,
-    body,
     setTitle(text) {
       title.textContent = text;
     },
@@ -58,12 +74,6 @@ export function openDialog(options: DialogOptions): DialogHandle {
       body.replaceChildren();
       for (const child of children) if (child !== null && child !== undefined && child !== false) body.append(typeof child === 'object' ? child : String(child));
     },
-    focus(el) {
-      el.focus();
-    },
-    close() {
-      closing = true;
-      dialog.close();
-    },
+    close: entry.close,
   };
 }

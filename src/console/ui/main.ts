@@ -1,4 +1,5 @@
 import { ApiClient } from './api.js';
+import { closeDismissableDialogs } from './dialog.js';
 import { h } from './dom.js';
 import { Session, browserSessionStorage } from './session.js';
 import { auditView } from './views/audit.js';
@@ -33,6 +34,7 @@ let current: string | null = null;
 
 function signOut(notice: string | null): void {
   session.signOut();
+  closeDismissableDialogs();
   shell = null;
   current = null;
   document.title = 'Sign in · secure-mode console';
@@ -68,9 +70,6 @@ function buildShell(token: string): NonNullable<typeof shell> {
       clearNotice = window.setTimeout(() => {
         notice.textContent = '';
       }, 8000);
-    },
-    navigate(hash) {
-      location.hash = hash;
     },
   };
   root.replaceChildren(h('header', { class: 'topbar' }, h('p', { class: 'brand' }, 'secure-mode'), nav, signOutButton), notice, main);

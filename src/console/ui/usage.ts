@@ -69,7 +69,7 @@ export type Cutover =
   | { kind: 'no_traffic' }
   | { kind: 'not_started' }
   | { kind: 'in_progress'; oldShare: number; bucketStart: number }
-  | { kind: 'cut_over'; oldLastSeenBucket: number | null };
+  | { kind: 'cut_over' };
 
 /** "Has traffic cut over?": judged on the latest bucket that saw any traffic. */
 export function cutoverStatus(shares: readonly ShareBucket[]): Cutover {
@@ -78,6 +78,5 @@ export function cutoverStatus(shares: readonly ShareBucket[]): Cutover {
   if (!latest) return { kind: 'no_traffic' };
   if (withTraffic.every((s) => s.new === 0)) return { kind: 'not_started' };
   if (latest.old > 0) return { kind: 'in_progress', oldShare: latest.old / (latest.old + latest.new), bucketStart: latest.start };
-  const lastOld = withTraffic.filter((s) => s.old > 0).at(-1);
-  return { kind: 'cut_over', oldLastSeenBucket: lastOld ? lastOld.start : null };
+  return { kind: 'cut_over' };
 }

@@ -8,7 +8,6 @@ export interface Ctx {
   nowS(): number;
   /** A polite, visible status line that survives page changes (e.g. "Secret deleted"). */
   announce(message: string): void;
-  navigate(hash: string): void;
 }
 
 export function errorText(err: unknown): { message: string; requestId: string | null } {
