@@ -9,7 +9,10 @@ const program = new Command();
 program
   .name('secure-mode')
   .description('Intercom-compatible identity verification secrets: server, administration and signing')
-  .showHelpAfterError()
+  // A usage error is one line like every other CLI error; --help has the rest.
+  .configureOutput({
+    outputError: (message, write) => write(`secure-mode: ${message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)\n`),
+  })
   .exitOverride();
 
 program

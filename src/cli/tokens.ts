@@ -5,6 +5,7 @@ import { withLocalServices } from './local.js';
 import { CliError, EXIT, printResult } from './output.js';
 
 const COLUMNS = ['id', 'name', 'scopes', 'created_at', 'revoked_at'];
+const LIST_COLUMNS = ['id', 'app_id', 'name', 'scopes', 'created_at', 'revoked_at'];
 
 function presentToken(t: AccessToken, appId?: string): Record<string, unknown> {
   return {
@@ -40,11 +41,12 @@ export function registerTokenCommands(program: Command): void {
     .option('--workspace <app_id>', 'only this workspace')
     .option('--json', 'print JSON')
     .action(async (opts: { workspace?: string; json?: boolean }) => {
-      const list = await withLocalServices(async (s) => {
+      const { list, appIds } = await withLocalServices(async (s) => {
         const workspace = opts.workspace ? await s.workspaces.requireWorkspace(opts.workspace) : undefined;
-        return s.workspaces.listTokens(workspace?.id);
+        const appIds = new Map((await s.workspaces.listWorkspaces()).map((w) => [w.id, w.appId]));
+        return { list: await s.workspaces.listTokens(workspace?.id), appIds };
       });
-      printResult(opts.json === true, list.map((t) => presentToken(t)), COLUMNS);
+      printResult(opts.json === true, list.map((t) => presentToken(t, appIds.get(t.workspaceId))), LIST_COLUMNS);
     });
   tokens
     .command('revoke')

@@ -1,8 +1,14 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, fsyncSync, linkSync, mkdirSync, openSync, closeSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { newMasterKeyText } from './keyring.js';
+
+function readKeyFile(path: string): string {
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) throw new ConfigError(`${path} must not be readable by group or others (chmod 600 ${path})`);
+  return readFileSync(path, 'utf8');
+}
 
 /**
  * The embedded default keeps its master key next to the database (mode 0600). Returns the key text and whether
@@ -10,14 +16,26 @@ import { newMasterKeyText } from './keyring.js';
  */
 export function loadOrCreateMasterKeyFile(databaseFile: string): { text: string; path: string; created: boolean } {
   const path = join(dirname(databaseFile), 'master.key');
-  if (existsSync(path)) {
-    const mode = statSync(path).mode & 0o777;
-    if ((mode & 0o077) !== 0) throw new ConfigError(`${path} must not be readable by group or others (chmod 600 ${path})`);
-    return { text: readFileSync(path, 'utf8'), path, created: false };
-  }
+  if (existsSync(path)) return { text: readKeyFile(path), path, created: false };
   mkdirSync(dirname(path), { recursive: true });
   const text = newMasterKeyText();
-  // 'wx': never overwrite a key another process created meanwhile.
-  writeFileSync(path, `${text}\n`, { mode: 0o600, flag: 'wx' });
+  // Written and synced under a temporary name, then linked into place: link() fails if another process got there
+  // first, so processes starting together all end up with the one complete key file, never a half-written one.
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = openSync(temporary, 'wx', 0o600);
+  try {
+    writeSync(fd, `${text}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(temporary, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return { text: readKeyFile(path), path, created: false };
+  } finally {
+    unlinkSync(temporary);
+  }
   return { text, path, created: true };
 }

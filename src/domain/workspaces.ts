@@ -1,11 +1,11 @@
 import { generateAccessToken, generateAppId } from '../crypto/random.js';
 import { hashToken } from '../crypto/token-hash.js';
-import type { AccessToken, Store, Workspace } from '../storage/store.js';
+import type { AccessToken, NewToken, Store, TokenAudit, Workspace } from '../storage/store.js';
 import type { Actor } from './actor.js';
 import { SYSTEM_ACTOR } from './actor.js';
 import { PREVIEW, isKnownVersion } from './api-version.js';
 import { type Clock, nowSeconds } from './clock.js';
-import { SCOPES, isScope, type Scope } from './scopes.js';
+import { SCOPES, isScope } from './scopes.js';
 
 export class DomainInputError extends Error {
   constructor(
@@ -40,19 +40,17 @@ export class WorkspaceService {
   ) {}
 
   async createWorkspace(options: NewWorkspaceOptions): Promise<Workspace> {
+    return this.store.createWorkspace(this.newWorkspace(options));
+  }
+
+  private newWorkspace(options: NewWorkspaceOptions): Omit<Workspace, 'id'> {
     const name = options.name.trim();
     if (name.length === 0 || name.length > 255) throw new DomainInputError('workspace name must be 1 to 255 characters', 'name');
     const defaultVersion = options.defaultVersion ?? PREVIEW;
     if (!isKnownVersion(defaultVersion)) throw new DomainInputError(`unknown API version ${defaultVersion}`, 'default_version');
     const rateLimit = options.rateLimit ?? this.defaultRateLimit;
     if (!Number.isInteger(rateLimit) || rateLimit < 1) throw new DomainInputError('rate limit must be a positive integer', 'rate_limit');
-    return this.store.createWorkspace({
-      appId: generateAppId(),
-      name,
-      defaultVersion,
-      rateLimit,
-      createdAt: nowSeconds(this.clock),
-    });
+    return { appId: generateAppId(), name, defaultVersion, rateLimit, createdAt: nowSeconds(this.clock) };
   }
 
   listWorkspaces(): Promise<Workspace[]> {
@@ -73,17 +71,26 @@ export class WorkspaceService {
     actor: Actor = SYSTEM_ACTOR,
     value: string = generateAccessToken(),
   ): Promise<{ token: AccessToken; value: string }> {
+    const { audit, ...input } = this.newToken(scopes, name, actor, value);
+    const token = await this.store.createToken({ ...input, workspaceId: workspace.id }, audit);
+    return { token, value };
+  }
+
+  private newToken(scopes: string[], name: string, actor: Actor, value: string): NewToken & { audit: TokenAudit } {
     if (scopes.length === 0) throw new DomainInputError(`give at least one scope of: ${SCOPES.join(', ')}`, 'scopes');
     const unknown = scopes.filter((s) => !isScope(s));
     if (unknown.length > 0) throw new DomainInputError(`unknown scope ${unknown.join(', ')}; known: ${SCOPES.join(', ')}`, 'scopes');
     if (value.length < MIN_TOKEN_LENGTH || /\s/.test(value)) {
       throw new DomainInputError(`a token must be at least ${MIN_TOKEN_LENGTH} characters without spaces`, 'token');
     }
-    const token = await this.store.createToken(
-      { workspaceId: workspace.id, name, tokenHash: hashToken(value), scopes: [...new Set(scopes)] as Scope[], createdAt: nowSeconds(this.clock) },
-      { ...actorFields(actor), action: 'token.created', targetType: 'token', at: nowSeconds(this.clock), details: { name, scopes: scopes.join(' ') } },
-    );
-    return { token, value };
+    const at = nowSeconds(this.clock);
+    return {
+      name,
+      tokenHash: hashToken(value),
+      scopes: [...new Set(scopes)],
+      createdAt: at,
+      audit: { ...actorFields(actor), action: 'token.created', targetType: 'token', at, details: { name, scopes: scopes.join(' ') } },
+    };
   }
 
   listTokens(workspaceId?: number): Promise<AccessToken[]> {
@@ -105,10 +112,12 @@ export class WorkspaceService {
    * call generated it, so the caller can print it once.
    */
   async bootstrap(givenToken?: string): Promise<{ workspace: Workspace; token: string; generated: boolean } | undefined> {
-    if ((await this.store.countWorkspaces()) > 0) return undefined;
-    const workspace = await this.createWorkspace({ name: 'Default workspace' });
-    const { value } = await this.createToken(workspace, [...SCOPES], 'bootstrap', SYSTEM_ACTOR, givenToken ?? generateAccessToken());
-    return { workspace, token: value, generated: givenToken === undefined };
+    const value = givenToken ?? generateAccessToken();
+    const workspace = await this.store.bootstrapWorkspace(
+      this.newWorkspace({ name: 'Default workspace' }),
+      this.newToken([...SCOPES], 'bootstrap', SYSTEM_ACTOR, value),
+    );
+    return workspace && { workspace, token: value, generated: givenToken === undefined };
   }
 }
 

@@ -2,7 +2,8 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { registerErrorHandling } from './plugins/error-envelope.js';
+import { errors } from '../errors.js';
+import { registerErrorHandling, sendError } from './plugins/error-envelope.js';
 import type { RouteDeps } from './routes/deps.js';
 import { createSecretRoute } from './routes/secrets/create.js';
 import { deleteSecretRoute } from './routes/secrets/delete.js';
@@ -33,6 +34,11 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: false, allErrors: false, keywords: ['x-secure-mode-extension'] } },
     routerOptions: { maxParamLength: 200 },
+    // A malformed or over-long URL is refused by the router before any hook runs: answer it as an unknown path.
+    frameworkErrors: (err, request, reply) => {
+      reply.header('x-request-id', request.id);
+      return sendError(request, reply, err.code === 'FST_ERR_ASYNC_CONSTRAINT' ? errors.internal() : errors.notFound());
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('auth', null);
@@ -48,8 +54,11 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
 
   // curl and many scripts send JSON without a JSON content type: parse every body as JSON, refusing prototype tricks.
   app.removeAllContentTypeParsers();
+  // An empty body is no body (as without a content type): clients often send `Content-Type: application/json` on DELETE.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('*', { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) =>
+    body.length === 0 ? done(null, undefined) : parseJson(request, body as string, done),
+  );
 
   registerErrorHandling(app, options.bodyLimit);
 

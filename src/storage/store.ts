@@ -120,6 +120,15 @@ export interface IdempotencyRecord {
   expiresAt: number;
 }
 
+export type TokenAudit = Omit<AuditInput, 'targetId' | 'workspaceId'>;
+
+export interface NewToken {
+  name: string;
+  tokenHash: Buffer;
+  scopes: string[];
+  createdAt: number;
+}
+
 export type CreateSecretResult =
   | { ok: true; secret: SecretRecord }
   | { ok: false; reason: 'limit_reached' };
@@ -134,12 +143,14 @@ export interface Store {
   createWorkspace(input: Omit<Workspace, 'id'>): Promise<Workspace>;
   listWorkspaces(): Promise<Workspace[]>;
   findWorkspaceByAppId(appId: string): Promise<Workspace | undefined>;
-  countWorkspaces(): Promise<number>;
 
-  createToken(
-    input: { workspaceId: number; name: string; tokenHash: Buffer; scopes: string[]; createdAt: number },
-    audit: Omit<AuditInput, 'targetId' | 'workspaceId'>,
-  ): Promise<AccessToken>;
+  /**
+   * First start: creates the workspace and its token only if no workspace exists yet, atomically, so nodes
+   * starting together on an empty database bootstrap exactly once. undefined when a workspace already existed.
+   */
+  bootstrapWorkspace(workspace: Omit<Workspace, 'id'>, token: NewToken & { audit: TokenAudit }): Promise<Workspace | undefined>;
+
+  createToken(input: NewToken & { workspaceId: number }, audit: TokenAudit): Promise<AccessToken>;
   /** The live (not revoked) token with this hash, with its workspace. */
   findTokenByHash(tokenHash: Buffer): Promise<{ token: AccessToken; workspace: Workspace } | undefined>;
   listTokens(workspaceId?: number): Promise<AccessToken[]>;

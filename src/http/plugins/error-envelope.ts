@@ -42,8 +42,6 @@ export function toApiError(err: unknown, bodyLimit: number): ApiError {
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return errors.payloadTooLarge(bodyLimit);
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return errors.bodyNotJson('Request body is empty; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return errors.bodyNotJson();

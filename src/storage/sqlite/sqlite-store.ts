@@ -9,6 +9,8 @@ import type {
   AuditInput,
   AuditQuery,
   CreateSecretResult,
+  NewToken,
+  TokenAudit,
   IdempotencyRecord,
   NewSecret,
   Platform,
@@ -99,14 +101,22 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
-    this.db = this.guard(() => new Database(options.filename));
-    this.guard(() => {
-      this.db.pragma('journal_mode = WAL');
-      // FULL: a commit is on disk before the call returns, so a 201/204 is only sent for a durable change.
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('foreign_keys = ON');
-      this.db.pragma('busy_timeout = 5000');
-    });
+    try {
+      this.db = this.guard(() => new Database(options.filename));
+      this.guard(() => {
+        this.db.pragma('journal_mode = WAL');
+        // FULL: a commit is on disk before the call returns, so a 201/204 is only sent for a durable change.
+        this.db.pragma('synchronous = FULL');
+        this.db.pragma('foreign_keys = ON');
+        this.db.pragma('busy_timeout = 5000');
+      });
+    } catch (err) {
+      // Start-up reports this in one line: it must say which file could not be opened.
+      if (err instanceof StorageUnavailableError) {
+        throw new StorageUnavailableError(`cannot open database ${options.filename} (${err.message})`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /** Runs storage work, turning "database cannot serve" failures into StorageUnavailableError (503). */
@@ -150,13 +160,14 @@ export class SqliteStore implements Store {
 
   async migrate(): Promise<void> {
     return this.run(() => {
-      const current = this.db.pragma('user_version', { simple: true }) as number;
-      for (let v = current; v < sqliteMigrations.length; v++) {
-        this.db.transaction(() => {
+      // The version is read inside the write lock, so two processes starting together never run one migration twice.
+      this.db.transaction(() => {
+        const current = this.db.pragma('user_version', { simple: true }) as number;
+        for (let v = current; v < sqliteMigrations.length; v++) {
           this.db.exec(sqliteMigrations[v]!);
           this.db.pragma(`user_version = ${v + 1}`);
-        }).immediate();
-      }
+        }
+      }).immediate();
     });
   }
 
@@ -170,24 +181,37 @@ export class SqliteStore implements Store {
     });
   }
 
+  private insertWorkspace(input: Omit<Workspace, 'id'>): Workspace {
+    const info = this.db
+      .prepare('INSERT INTO workspaces (app_id, name, default_version, rate_limit, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(input.appId, input.name, input.defaultVersion, input.rateLimit, input.createdAt);
+    const id = Number(info.lastInsertRowid);
+    this.insertAudit({
+      workspaceId: id,
+      actorTokenId: null,
+      ip: null,
+      requestId: null,
+      action: 'workspace.created',
+      targetType: 'workspace',
+      targetId: input.appId,
+      at: input.createdAt,
+    });
+    return { id, ...input };
+  }
+
   async createWorkspace(input: Omit<Workspace, 'id'>): Promise<Workspace> {
+    return this.run(() => this.db.transaction(() => this.insertWorkspace(input)).immediate());
+  }
+
+  async bootstrapWorkspace(workspace: Omit<Workspace, 'id'>, token: NewToken & { audit: TokenAudit }): Promise<Workspace | undefined> {
     return this.run(() =>
       this.db.transaction(() => {
-        const info = this.db
-          .prepare('INSERT INTO workspaces (app_id, name, default_version, rate_limit, created_at) VALUES (?, ?, ?, ?, ?)')
-          .run(input.appId, input.name, input.defaultVersion, input.rateLimit, input.createdAt);
-        const id = Number(info.lastInsertRowid);
-        this.insertAudit({
-          workspaceId: id,
-          actorTokenId: null,
-          ip: null,
-          requestId: null,
-          action: 'workspace.created',
-          targetType: 'workspace',
-          targetId: input.appId,
-          at: input.createdAt,
-        });
-        return { id, ...input };
+        const { n } = this.db.prepare('SELECT count(*) AS n FROM workspaces').get() as { n: number };
+        if (n > 0) return undefined;
+        const created = this.insertWorkspace(workspace);
+        const { audit, ...input } = token;
+        this.insertToken({ ...input, workspaceId: created.id }, audit);
+        return created;
       }).immediate(),
     );
   }
@@ -203,31 +227,18 @@ export class SqliteStore implements Store {
     });
   }
 
-  async countWorkspaces(): Promise<number> {
-    return this.run(() => (this.db.prepare('SELECT count(*) AS n FROM workspaces').get() as { n: number }).n);
+
+  private insertToken(input: NewToken & { workspaceId: number }, audit: TokenAudit): AccessToken {
+    const info = this.db
+      .prepare('INSERT INTO access_tokens (workspace_id, name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(input.workspaceId, input.name, input.tokenHash, input.scopes.join(' '), input.createdAt);
+    const id = Number(info.lastInsertRowid);
+    this.insertAudit({ ...audit, workspaceId: input.workspaceId, targetId: String(id) });
+    return { id, workspaceId: input.workspaceId, name: input.name, scopes: [...input.scopes], createdAt: input.createdAt, revokedAt: null };
   }
 
-  async createToken(
-    input: { workspaceId: number; name: string; tokenHash: Buffer; scopes: string[]; createdAt: number },
-    audit: Omit<AuditInput, 'targetId' | 'workspaceId'>,
-  ): Promise<AccessToken> {
-    return this.run(() =>
-      this.db.transaction(() => {
-        const info = this.db
-          .prepare('INSERT INTO access_tokens (workspace_id, name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?, ?)')
-          .run(input.workspaceId, input.name, input.tokenHash, input.scopes.join(' '), input.createdAt);
-        const id = Number(info.lastInsertRowid);
-        this.insertAudit({ ...audit, workspaceId: input.workspaceId, targetId: String(id) });
-        return {
-          id,
-          workspaceId: input.workspaceId,
-          name: input.name,
-          scopes: [...input.scopes],
-          createdAt: input.createdAt,
-          revokedAt: null,
-        };
-      }).immediate(),
-    );
+  async createToken(input: NewToken & { workspaceId: number }, audit: TokenAudit): Promise<AccessToken> {
+    return this.run(() => this.db.transaction(() => this.insertToken(input, audit)).immediate());
   }
 
   async findTokenByHash(tokenHash: Buffer): Promise<{ token: AccessToken; workspace: Workspace } | undefined> {

@@ -13,6 +13,7 @@ export const getSecretRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       onRequest: guard(deps, { scope: READ, previewOnly: true }),
       schema: {
         operationId: 'getIdentityVerificationSecret',
+        'x-secure-mode-extension': true,
         summary: 'Extension: retrieve one identity verification secret (metadata and usage, never the secret)',
         tags: ['Identity Verification Secrets'],
         headers: IntercomVersionHeader,
