@@ -65,6 +65,7 @@ class PageWatch {
         allowedStatuses.push(e.status);
       }
     }
+    for (const a of allowance) out.push(`expected HTTP ${a.status} for ${a.path}, never seen`);
     for (const text of this.consoleErrors) {
       // Chromium reports every 4xx fetch as a console error; those the test provoked on purpose are not problems.
       const status = Number(/the server responded with a status of (\d+)/.exec(text)?.[1]);
