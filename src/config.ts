@@ -17,9 +17,39 @@ export interface Config {
   bodyLimit: number;
   usageFlushMs: number;
   redisUrl: string | undefined;
+  /** Per app_id, per 10-second window, on the public verification API. */
+  verifyRateLimit: number;
+  /** When set, GET /metrics requires this bearer token. */
+  metricsToken: string | undefined;
+  limits: HttpLimits;
   /** Where the built web console is served from; the build writes dist/console/ by default. */
   consoleDir: string | undefined;
 }
+
+/** What one client may hold of the server: bounds on request size and on how long a slow client keeps a socket. */
+export interface HttpLimits {
+  maxHeaderBytes: number;
+  maxUrlLength: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
+/**
+ * Generous: a Messenger verifies once per page load, so 2,000 per app_id per 10 seconds is far above a real site and
+ * still stops one app_id from taking the whole node.
+ */
+export const DEFAULT_VERIFY_RATE_LIMIT = 2000;
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  // Bearer tokens and Intercom headers are short; 16 KiB is Node's own default and curl's limit.
+  maxHeaderBytes: 16 * 1024,
+  maxUrlLength: 2048,
+  // A client that has not sent its headers in 10 s is not a browser or an SDK.
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 72_000,
+};
 
 /** Secret create bodies are tiny; 64 KiB leaves room for long names in any script while refusing floods. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -45,13 +75,21 @@ export function parseDatabaseUrl(url: string): DatabaseLocation {
   throw new ConfigError('SECURE_MODE_DATABASE_URL must start with sqlite: or postgres:// (e.g. sqlite:./data/secure-mode.db)');
 }
 
+function metricsToken(env: Env): string | undefined {
+  const token = env.SECURE_MODE_METRICS_TOKEN || undefined;
+  if (token !== undefined && (token.length < 20 || /\s/.test(token))) {
+    throw new ConfigError('SECURE_MODE_METRICS_TOKEN must be at least 20 characters without spaces');
+  }
+  return token;
+}
+
 /** Environment → typed config. Throws ConfigError with one readable line; never echoes key material. */
 export function loadConfig(env: Env = process.env): Config {
   const bootstrapToken = env.SECURE_MODE_BOOTSTRAP_TOKEN || undefined;
   if (bootstrapToken !== undefined && (bootstrapToken.length < 20 || /\s/.test(bootstrapToken))) {
     throw new ConfigError('SECURE_MODE_BOOTSTRAP_TOKEN must be at least 20 characters without spaces');
   }
-  return {
+  const config: Config = {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 4000, 0, 65535),
     database: parseDatabaseUrl(env.SECURE_MODE_DATABASE_URL || 'sqlite:./data/secure-mode.db'),
@@ -64,6 +102,20 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: integer(env, 'SECURE_MODE_BODY_LIMIT', DEFAULT_BODY_LIMIT, 1024, 10 * 1024 * 1024),
     usageFlushMs: integer(env, 'SECURE_MODE_USAGE_FLUSH_MS', 2000, 10, 60_000),
     redisUrl: env.SECURE_MODE_REDIS_URL || undefined,
+    verifyRateLimit: integer(env, 'SECURE_MODE_VERIFY_RATE_LIMIT', DEFAULT_VERIFY_RATE_LIMIT, 1, 10_000_000),
+    metricsToken: metricsToken(env),
+    limits: {
+      maxHeaderBytes: integer(env, 'SECURE_MODE_MAX_HEADER_BYTES', DEFAULT_HTTP_LIMITS.maxHeaderBytes, 1024, 1024 * 1024),
+      maxUrlLength: integer(env, 'SECURE_MODE_MAX_URL_LENGTH', DEFAULT_HTTP_LIMITS.maxUrlLength, 256, 64 * 1024),
+      headersTimeoutMs: integer(env, 'SECURE_MODE_HEADERS_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.headersTimeoutMs, 100, 600_000),
+      requestTimeoutMs: integer(env, 'SECURE_MODE_REQUEST_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.requestTimeoutMs, 100, 600_000),
+      keepAliveTimeoutMs: integer(env, 'SECURE_MODE_KEEP_ALIVE_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs, 100, 600_000),
+    },
     consoleDir: env.SECURE_MODE_CONSOLE_DIR || undefined,
   };
+  // Node refuses a headers timeout longer than the whole-request timeout.
+  if (config.limits.headersTimeoutMs > config.limits.requestTimeoutMs) {
+    throw new ConfigError('SECURE_MODE_HEADERS_TIMEOUT_MS must not exceed SECURE_MODE_REQUEST_TIMEOUT_MS');
+  }
+  return config;
 }

@@ -40,6 +40,10 @@ export const errors = {
   parameterMissing: (field: string) => new ApiError(422, 'parameter_invalid', `${field} is required`, field),
   bodyNotJson: (message = 'Request body is not valid JSON') => new ApiError(400, 'parameter_invalid', message),
   payloadTooLarge: (limit: number) => new ApiError(413, 'payload_too_large', `Request body exceeds ${limit} bytes`),
+  uriTooLong: (limit: number) => new ApiError(414, 'uri_too_long', `Request URL exceeds ${limit} characters`),
+  headersTooLarge: () => new ApiError(431, 'request_header_fields_too_large', 'Request headers are too large'),
+  requestTimeout: () => new ApiError(408, 'request_timeout', 'The request was not received in time'),
+  malformedRequest: () => new ApiError(400, 'bad_request', 'Malformed HTTP request'),
   versionNotFound: () => new ApiError(400, 'intercom_version_invalid', 'The requested version could not be found'),
   versionUnsupported: () =>
     new ApiError(400, 'intercom_version_invalid', 'Requested resource is not available in current API version.'),

@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { loadOrCreateMasterKeyFile } from './crypto/master-key-file.js';
 import { Keyring, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
+import { SecretCensus } from './domain/census.js';
 import { type Clock, systemClock } from './domain/clock.js';
+import { Readiness } from './domain/readiness.js';
 import { MemoryRateLimiter, type RateLimiter } from './domain/rate-limiter.js';
 import { SecretCache, DEFAULT_CACHE_OPTIONS, openSecret } from './domain/secret-cache.js';
 import { SecretsService } from './domain/secrets.js';
@@ -23,6 +25,8 @@ export interface Services {
   cache: SecretCache;
   usage: UsageRecorder;
   rateLimiter: RateLimiter;
+  census: SecretCensus;
+  readiness: Readiness;
 }
 
 export interface Runtime extends Services {
@@ -92,7 +96,9 @@ export async function createServices(config: Config, options: RuntimeOptions): P
   const cache = new SecretCache(store, keyring, clock, DEFAULT_CACHE_OPTIONS);
   const workspaces = new WorkspaceService(store, clock, config.defaultRateLimit);
   const secrets = new SecretsService(store, keyring, cache, usage, clock, config.maxLiveSecrets);
-  return { store, keyring, clock, workspaces, secrets, cache, usage, rateLimiter: new MemoryRateLimiter() };
+  const census = new SecretCensus(store, usage);
+  const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
+  return { store, keyring, clock, workspaces, secrets, cache, usage, rateLimiter: new MemoryRateLimiter(), census, readiness };
 }
 
 export async function createRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
@@ -107,9 +113,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   const app = await buildApp(services, {
     logger: options.logger,
     bodyLimit: config.bodyLimit,
+    limits: config.limits,
+    metricsToken: config.metricsToken,
     consoleDir: config.consoleDir,
   });
   services.usage.start(config.usageFlushMs);
+  // In the background: /readyz answers 503 until it is done, and retries it when it failed.
+  void services.readiness.warm().catch(() => undefined);
   let closed = false;
   return {
     ...services,

@@ -28,8 +28,10 @@ export interface MasterKey {
 export function parseMasterKey(text: string, source: string): MasterKey {
   const trimmed = text.trim();
   const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
-  if (key.length !== 32) {
-    throw new ConfigError(`${source} must be 32 bytes, given as 64 hex characters or base64 (got ${key.length} bytes)`);
+  // Node's base64 decoder skips what it cannot read: a damaged key ("…=AAAA", stray characters) must not pass as valid.
+  const canonical = /^[0-9a-fA-F]{64}$/.test(trimmed) || key.toString('base64').replace(/=+$/, '') === trimmed.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/');
+  if (key.length !== 32 || !canonical) {
+    throw new ConfigError(`${source} must be 32 bytes, given as 64 hex characters or base64 (got ${canonical ? `${key.length} bytes` : "text that is not valid hex or base64"})`);
   }
   return { id: keyIdOf(key), key };
 }

@@ -1,5 +1,15 @@
-import type { Platform, Store, UsageIncrement } from '../storage/store.js';
+import { PLATFORMS, type Platform, type Store, type UsageIncrement } from '../storage/store.js';
 import type { Clock } from './clock.js';
+
+export interface VerificationOutcome {
+  outcome: 'success' | 'failure';
+  method: string;
+  /** web, ios, android, or `other` for a platform value the request made up. */
+  platform: string;
+  /** Empty for a success. */
+  reason: string;
+  count: number;
+}
 
 export type FailureReason = 'unknown_app' | 'no_secret_for_platform' | 'mismatch' | 'malformed' | 'jwt_invalid' | 'jwt_expired';
 
@@ -55,6 +65,30 @@ export class UsageRecorder {
     return this.failures;
   }
 
+  /**
+   * Every outcome counted since start, summed over workspaces. Read when /metrics is scraped, so verification
+   * itself pays only for the map increments above.
+   */
+  outcomes(): VerificationOutcome[] {
+    const totals = new Map<string, VerificationOutcome>();
+    const add = (o: Omit<VerificationOutcome, 'count'>, count: number) => {
+      const key = `${o.outcome}\0${o.method}\0${o.platform}\0${o.reason}`;
+      const entry = totals.get(key);
+      if (entry) entry.count += count;
+      else totals.set(key, { ...o, count });
+    };
+    for (const [key, count] of this.successes) {
+      const [method = '', platform = ''] = key.split(':');
+      add({ outcome: 'success', method, platform: knownPlatform(platform), reason: '' }, count);
+    }
+    for (const [key, count] of this.failures) {
+      const parts = key.split(':');
+      // workspace:method:platform:reason, where a made-up platform may itself hold colons.
+      add({ outcome: 'failure', method: parts[1] ?? '', platform: knownPlatform(parts.slice(2, -1).join(':')), reason: parts.at(-1) ?? '' }, count);
+    }
+    return [...totals.values()];
+  }
+
   start(intervalMs: number): void {
     this.timer = setInterval(() => void this.flush().catch(() => undefined), intervalMs);
     this.timer.unref();
@@ -94,4 +128,8 @@ export class UsageRecorder {
       throw err;
     }
   }
+}
+
+function knownPlatform(platform: string): string {
+  return (PLATFORMS as readonly string[]).includes(platform) ? platform : 'other';
 }

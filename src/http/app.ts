@@ -2,21 +2,26 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import type { HttpLimits } from '../config.js';
 import { errors } from '../errors.js';
-import { registerErrorHandling, sendError } from './plugins/error-envelope.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './plugins/error-envelope.js';
+import { Metrics, type MetricsDeps } from './plugins/metrics.js';
 import type { RouteDeps } from './routes/deps.js';
 import { createSecretRoute } from './routes/secrets/create.js';
 import { deleteSecretRoute } from './routes/secrets/delete.js';
 import { getSecretRoute } from './routes/secrets/get.js';
 import { listSecretsRoute } from './routes/secrets/list.js';
 import { consoleRoutes, defaultConsoleDir } from './routes/console.js';
-import { opsRoutes, type OpsDeps } from './routes/ops.js';
+import { healthRoutes, type HealthDeps } from './routes/ops/health.js';
+import { metricsRoute } from './routes/ops/metrics.js';
 
-export interface AppDeps extends RouteDeps, OpsDeps {}
+export interface AppDeps extends RouteDeps, HealthDeps, MetricsDeps {}
 
 export interface AppOptions {
   logger: FastifyServerOptions['loggerInstance'] | false;
   bodyLimit: number;
+  limits: HttpLimits;
+  metricsToken: string | undefined;
   /** The built web console (index.html, console.js, console.css, icon.svg); defaults to dist/console/. */
   consoleDir?: string | undefined;
 }
@@ -31,25 +36,35 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
     requestIdHeader: false,
     // One access line per request is written by the onResponse hook below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // While draining, requests already on a kept-alive connection are served (with Connection: close) and answered
+    // in the error.list format, instead of Fastify's own 503 body.
+    return503OnClosing: false,
+    requestTimeout: options.limits.requestTimeoutMs,
+    keepAliveTimeout: options.limits.keepAliveTimeoutMs,
+    http: {
+      maxHeaderSize: options.limits.maxHeaderBytes,
+      // Node checks header and request timeouts on this interval (30 s by default), so a slow client is cut off
+      // within it after its deadline.
+      connectionsCheckingInterval: Math.min(1000, options.limits.headersTimeoutMs),
+    },
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler(options.limits.maxUrlLength),
     ajv: { customOptions: { coerceTypes: false, allErrors: false, keywords: ['x-secure-mode-extension'] } },
     routerOptions: { maxParamLength: 200 },
-    // A malformed or over-long URL is refused by the router before any hook runs: answer it as an unknown path.
-    frameworkErrors: (err, request, reply) => {
-      reply.header('x-request-id', request.id);
-      return sendError(request, reply, err.code === 'FST_ERR_ASYNC_CONSTRAINT' ? errors.internal() : errors.notFound());
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.headersTimeout = options.limits.headersTimeoutMs;
 
+  const metrics = new Metrics(deps);
   app.decorateRequest('auth', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (request.url.length > options.limits.maxUrlLength) throw errors.uriTooLong(options.limits.maxUrlLength);
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      'request',
-    );
+    // The route pattern, never the URL: paths carry ids and a query string may carry anything a client typed.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    request.log.info({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
   // curl and many scripts send JSON without a JSON content type: parse every body as JSON, refusing prototype tricks.
@@ -80,7 +95,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   await app.register(createSecretRoute, deps);
   await app.register(getSecretRoute, deps);
   await app.register(deleteSecretRoute, deps);
-  await app.register(opsRoutes, deps);
+  await app.register(healthRoutes, deps);
+  await app.register(metricsRoute, { metrics, metricsToken: options.metricsToken });
   await app.register(consoleRoutes, { dir: options.consoleDir ?? defaultConsoleDir });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

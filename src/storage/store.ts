@@ -170,6 +170,8 @@ export interface Store {
   listSecrets(workspaceId: number): Promise<SecretRecord[]>;
   /** One secret of a workspace, deleted ones included. */
   getSecret(workspaceId: number, id: number): Promise<SecretRecord | undefined>;
+  /** Live secrets of every workspace, without material: the census behind /metrics. */
+  listAllLiveSecrets(): Promise<SecretRecord[]>;
   /** Live secrets with their ciphertext, for the verification cache. */
   loadLiveSecretMaterial(workspaceId: number): Promise<SecretWithCiphertext[]>;
   /** Deleted secrets with their ciphertext, for diagnosis ("signed with a deleted secret"). */

@@ -9,6 +9,7 @@ import { type Browser, type BrowserContext, type Locator, type Page, chromium } 
 import { buildConsole } from '../../src/console/build.js';
 import { CONSOLE_CSP } from '../../src/http/routes/console.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { recordSensitive } from '../helpers/leaks.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = fileURLToPath(new URL('../../test-output/console/', import.meta.url));
@@ -207,6 +208,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     const shown = page.getByRole('dialog', { name: 'Save the secret for “Legacy web”' });
     await shown.waitFor();
     firstSecret = await shown.getByLabel('Secret', { exact: true }).inputValue();
+    recordSensitive('secret', firstSecret);
     assert.match(firstSecret, /^[A-Za-z0-9_-]{43}$/);
     await shown.getByText('This is the only time this secret is shown.').waitFor();
     const done = shown.getByRole('button', { name: 'Done' });
@@ -260,6 +262,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     const shown = page.getByRole('dialog', { name: 'Save the secret for “Production web”' });
     await shown.waitFor();
     secondSecret = await shown.getByLabel('Secret', { exact: true }).inputValue();
+    recordSensitive('secret', secondSecret);
     assert.match(secondSecret, /^[A-Za-z0-9_-]{43}$/);
     assert.notEqual(secondSecret, firstSecret);
     await page.keyboard.press('Tab'); // Copy
@@ -428,6 +431,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
 
   it('explains a missing scope, and signs out when the token is revoked', async () => {
     const { token, value } = await app.runtime.workspaces.createToken(app.workspace, ['read_secure_mode_secret'], 'console read-only');
+    recordSensitive('token', value);
     const context = await newContext(DESKTOP);
     const p = await context.newPage();
     const readOnly = new PageWatch(p);

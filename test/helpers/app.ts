@@ -8,6 +8,7 @@ import { SCOPES } from '../../src/domain/scopes.js';
 import { createLogger } from '../../src/logger.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import type { Workspace } from '../../src/storage/store.js';
+import { recordArtifact, recordDatabaseFiles, recordRequestCredentials, recordSensitive } from './leaks.js';
 
 /** Everything the service logged during a test, as text, for leak checks. */
 export class LogCapture extends Writable {
@@ -66,23 +67,33 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const workspaces = await runtime.workspaces.listWorkspaces();
   let workspace = workspaces[0]!;
   const { value: token } = await runtime.workspaces.createToken(workspace, [...SCOPES], 'test');
+  recordSensitive('token', token);
+  const url = `http://127.0.0.1:${address.port}`;
   return {
-    url: `http://127.0.0.1:${address.port}`,
+    url,
     runtime,
     dir,
     workspace,
     token,
     logs,
     async tokenWith(scopes) {
-      return (await runtime.workspaces.createToken(workspace, scopes, 'scoped')).value;
+      const { value } = await runtime.workspaces.createToken(workspace, scopes, 'scoped');
+      recordSensitive('token', value);
+      return value;
     },
     async otherWorkspace() {
       const other = await runtime.workspaces.createWorkspace({ name: 'Other' });
       const { value } = await runtime.workspaces.createToken(other, [...SCOPES], 'other');
+      recordSensitive('token', value);
       return { workspace: other, token: value };
     },
     async close() {
+      // The leak scan reads what this app exposed and kept: its metrics, its logs and its database files.
+      const metrics = await fetch(`${url}/metrics`).then((r) => r.text(), () => '');
+      recordArtifact('metrics.txt', metrics);
       await runtime.close();
+      recordArtifact('log.jsonl', logs.text);
+      if (config.database.kind === 'sqlite') recordDatabaseFiles(config.database.filename);
       if (ownDir) rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -106,6 +117,7 @@ export async function api<T = any>(
   const token = options.token === undefined ? app.token : options.token;
   if (token) headers.authorization = `Bearer ${token}`;
   let body: string | Buffer | undefined;
+  recordRequestCredentials(options.body);
   if (options.rawBody !== undefined) body = options.rawBody;
   else if (options.body !== undefined) {
     body = JSON.stringify(options.body);
@@ -119,5 +131,9 @@ export async function api<T = any>(
   } catch {
     parsed = undefined;
   }
+  // A created secret (or its idempotent replay) is the one response allowed to carry material; all others are scanned.
+  const material = (parsed as { secret?: unknown } | undefined)?.secret;
+  if (typeof material === 'string') recordSensitive('secret', material);
+  else recordArtifact(`response-${res.status}.json`, text);
   return { status: res.status, headers: res.headers, body: parsed as T, text };
 }

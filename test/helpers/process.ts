@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { recordArtifact, recordDatabaseFiles, recordSensitive } from './leaks.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -42,6 +43,16 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 20_00
     });
   });
   const exited = once(proc, 'exit');
+  recordSensitive('token', env.SECURE_MODE_BOOTSTRAP_TOKEN);
+  // The leak scan gets what the process printed and its database, once it has exited.
+  void exited.then(() => {
+    // A generated bootstrap token is printed once to the operator, by design: record it, and scan everything else.
+    const lines = out.split('\n');
+    for (const line of lines) recordSensitive('token', /shown only now\): (\S+)/.exec(line)?.[1]);
+    recordArtifact('server-output.txt', lines.filter((l) => !l.includes('shown only now')).join('\n'));
+    const db = env.SECURE_MODE_DATABASE_URL;
+    if (db?.startsWith('sqlite:')) recordDatabaseFiles(db.slice('sqlite:'.length).replace(/^\/\//, ''));
+  });
   return {
     url,
     proc,

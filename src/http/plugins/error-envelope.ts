@@ -1,4 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { ApiError, StorageUnavailableError, errors } from '../../errors.js';
 import type { ErrorListBody } from '../schemas/common.js';
 
@@ -60,10 +63,54 @@ export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): 
   app.setErrorHandler((err, request, reply) => {
     const apiError = toApiError(err, bodyLimit);
     if (apiError.statusCode >= 500) {
-      // The error object is logged by type and message only: never request bodies or headers.
-      request.log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as FastifyError)?.code } }, 'request failed');
+      // The error is logged by type and message only: never request bodies or headers. Not under `err`, whose
+      // serializer would replace the type with "Object".
+      request.log.error({ error: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as FastifyError)?.code } }, 'request failed');
     }
     return sendError(request, reply, apiError);
   });
   app.setNotFoundHandler((request, reply) => sendError(request, reply, errors.notFound()));
+}
+
+/**
+ * Errors Fastify raises while routing, before any hook runs: a URL over the length limit is 414 as it would be
+ * after routing; a path that does not percent-decode or a path parameter over maxParamLength names no resource (404);
+ * anything else is a malformed request. Fastify's own answer would echo the path and not be an error.list.
+ */
+export function frameworkErrorHandler(maxUrlLength: number) {
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    reply.header('x-request-id', request.id);
+    const error =
+      request.raw.url !== undefined && request.raw.url.length > maxUrlLength
+        ? errors.uriTooLong(maxUrlLength)
+        : err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? errors.notFound()
+          : errors.malformedRequest();
+    void sendError(request, reply, error);
+  };
+}
+
+/**
+ * Requests Node rejects before Fastify sees them (headers too large, too slow, malformed) still get an error.list
+ * with a request id, then the connection is closed.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? errors.headersTooLarge()
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? errors.requestTimeout()
+        : errors.malformedRequest();
+  const id = randomUUID();
+  const body = JSON.stringify(errorList(id, error));
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${error.statusCode} ${STATUS_CODES[error.statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }

@@ -126,7 +126,8 @@ export class SqliteStore implements Store {
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) {
-        throw new StorageUnavailableError(`sqlite: ${code}`, { cause: err });
+        // SQLite's messages are fixed texts ("database or disk is full"), never bound values.
+        throw new StorageUnavailableError(`sqlite: ${code} (${(err as Error).message})`, { cause: err });
       }
       if (err instanceof TypeError && /database connection is not open/.test(err.message)) {
         throw new StorageUnavailableError('sqlite: database closed', { cause: err });
@@ -339,6 +340,15 @@ export class SqliteStore implements Store {
         | undefined;
       return r && toSecret(r);
     });
+  }
+
+  async listAllLiveSecrets(): Promise<SecretRecord[]> {
+    return this.run(() =>
+      this.db
+        .prepare(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE deleted_at IS NULL ORDER BY id`)
+        .all()
+        .map((r) => toSecret(r as Row)),
+    );
   }
 
   async loadLiveSecretMaterial(workspaceId: number): Promise<SecretWithCiphertext[]> {

@@ -1,0 +1,40 @@
+import { PLATFORMS, type SecretRecord, type Store } from '../storage/store.js';
+import { supportsPlatform } from './secret-cache.js';
+import type { UsageRecorder } from './usage.js';
+
+export interface SecretCensusCounts {
+  live: number;
+  /** Live secrets that have never verified anything, counting verifications not flushed yet. */
+  neverVerified: number;
+  /**
+   * Workspaces in the middle of a rotation: two or more live secrets accept the same platform, so traffic signed
+   * with either verifies. Outside a rotation each platform has one live secret.
+   */
+  rotationsInProgress: number;
+}
+
+/** Counts over every workspace's live secrets, for /metrics; nothing here is on a request's path. */
+export class SecretCensus {
+  constructor(
+    private readonly store: Store,
+    private readonly usage: UsageRecorder,
+  ) {}
+
+  async count(): Promise<SecretCensusCounts> {
+    const secrets = await this.store.listAllLiveSecrets();
+    const byWorkspace = new Map<number, SecretRecord[]>();
+    let neverVerified = 0;
+    for (const secret of secrets) {
+      if (secret.lastVerifiedAt === null && this.usage.pendingLastVerified(secret.id) === undefined) neverVerified++;
+      const list = byWorkspace.get(secret.workspaceId);
+      if (list) list.push(secret);
+      else byWorkspace.set(secret.workspaceId, [secret]);
+    }
+    let rotationsInProgress = 0;
+    for (const list of byWorkspace.values()) {
+      const overlapping = PLATFORMS.some((p) => list.filter((s) => supportsPlatform({ web: s.supportsWeb, ios: s.supportsIos, android: s.supportsAndroid }, p)).length >= 2);
+      if (overlapping) rotationsInProgress++;
+    }
+    return { live: secrets.length, neverVerified, rotationsInProgress };
+  }
+}

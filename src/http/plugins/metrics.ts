@@ -1,0 +1,136 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SecretCensus, SecretCensusCounts } from '../../domain/census.js';
+import type { SecretCache } from '../../domain/secret-cache.js';
+import type { UsageRecorder } from '../../domain/usage.js';
+
+export interface MetricsDeps {
+  cache: SecretCache;
+  usage: UsageRecorder;
+  census: SecretCensus;
+}
+
+/** Verification answers in well under a millisecond; admin writes wait for a durable commit. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * Prometheus metrics of one app instance (its own registry, so tests can run many apps in one process).
+ * Label values are only route patterns, methods, statuses and fixed vocabularies: never a URL, an app_id, an id
+ * from a path, or anything a client sent as a credential.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly duration: Histogram<'method' | 'route' | 'status'>;
+
+  constructor(deps: MetricsDeps) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.duration = new Histogram({
+      name: 'secure_mode_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by route pattern and status; _count is the number of requests.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    new Counter({
+      name: 'secure_mode_verifications_total',
+      help: 'Verification outcomes since start, by method (user_hash, jwt), platform and failure reason.',
+      labelNames: ['outcome', 'method', 'platform', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const o of deps.usage.outcomes()) {
+          this.inc({ outcome: o.outcome, method: o.method, platform: o.platform, reason: o.reason }, o.count);
+        }
+      },
+    });
+    const cacheStats = () => deps.cache.stats();
+    new Gauge({
+      name: 'secure_mode_cache_workspaces',
+      help: 'Workspaces whose live secrets are held decrypted in the verification cache.',
+      registers,
+      collect() {
+        this.set(cacheStats().workspaces);
+      },
+    });
+    new Gauge({
+      name: 'secure_mode_cache_secrets',
+      help: 'Live secrets held in the verification cache.',
+      registers,
+      collect() {
+        this.set(cacheStats().secrets);
+      },
+    });
+    new Counter({
+      name: 'secure_mode_cache_lookups_total',
+      help: 'Verification cache lookups by result (hit, miss).',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const { hits, misses } = cacheStats();
+        this.reset();
+        this.inc({ result: 'hit' }, hits);
+        this.inc({ result: 'miss' }, misses);
+      },
+    });
+    new Gauge({
+      name: 'secure_mode_cache_hit_ratio',
+      help: 'Share of verification cache lookups answered from memory since start (0 before the first lookup).',
+      registers,
+      collect() {
+        const { hits, misses } = cacheStats();
+        this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
+      },
+    });
+    // One database read per scrape, shared by the three gauges below (a scrape collects them concurrently).
+    let reading: Promise<SecretCensusCounts | undefined> | undefined;
+    const readCensus = () =>
+      (reading ??= deps.census
+        .count()
+        // The database is down: say so (census_up 0) and keep the last counts rather than claim zero secrets.
+        .catch(() => undefined)
+        .finally(() => {
+          reading = undefined;
+        }));
+    new Gauge({
+      name: 'secure_mode_secrets',
+      help: 'Live secrets over all workspaces (state=live) and those never verified since creation (state=never_verified).',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const counts = await readCensus();
+        if (!counts) return;
+        this.set({ state: 'live' }, counts.live);
+        this.set({ state: 'never_verified' }, counts.neverVerified);
+      },
+    });
+    new Gauge({
+      name: 'secure_mode_rotations_in_progress',
+      help: 'Workspaces with two or more live secrets that accept the same platform.',
+      registers,
+      async collect() {
+        const counts = await readCensus();
+        if (counts) this.set(counts.rotationsInProgress);
+      },
+    });
+    new Gauge({
+      name: 'secure_mode_census_up',
+      help: '1 when the secret counts were read from the database at this scrape, 0 when the read failed.',
+      registers,
+      async collect() {
+        this.set((await readCensus()) ? 1 : 0);
+      },
+    });
+  }
+
+  observe(method: string, route: string, status: number, seconds: number): void {
+    this.duration.observe({ method, route, status }, seconds);
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

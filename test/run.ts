@@ -1,0 +1,43 @@
+/**
+ * `npm test`: every test file, then the leak scan over everything they recorded (test/helpers/leaks.ts).
+ * Arguments narrow the run to some files: `npm test -- test/ops/metrics.test.ts`.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { ROOT } from './helpers/process.js';
+import { scanForLeaks } from './helpers/leaks.js';
+
+function allTestFiles(): string[] {
+  const testDir = join(ROOT, 'test');
+  return readdirSync(testDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) => readdirSync(join(testDir, d.name)).filter((f) => f.endsWith('.test.ts')).map((f) => join('test', d.name, f)))
+    .sort();
+}
+
+const files = process.argv.length > 2 ? process.argv.slice(2) : allTestFiles();
+const leakDir = mkdtempSync(join(tmpdir(), 'secure-mode-leaks-'));
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+  cwd: ROOT,
+  env: { ...process.env, SECURE_MODE_LEAK_DIR: leakDir },
+  stdio: 'inherit',
+});
+const [code] = (await once(child, 'exit')) as [number | null];
+
+const started = Date.now();
+const scan = scanForLeaks(leakDir);
+const summary =
+  `leak scan: ${scan.values} recorded secrets, tokens, user_hashes and JWTs searched for in ${scan.artifacts} artifacts ` +
+  `(${(scan.bytes / 1024 / 1024).toFixed(1)} MiB of logs, response bodies, metrics and database files) in ${Date.now() - started} ms`;
+if (scan.hits.length > 0) {
+  process.stderr.write(`${summary}: ${scan.hits.length} LEAK(S)\n`);
+  for (const hit of scan.hits) process.stderr.write(`  ${hit.kind} ${hit.valuePrefix} found as ${hit.as} in ${hit.artifact}\n`);
+  process.stderr.write(`artifacts kept in ${relative(process.cwd(), leakDir) || leakDir}\n`);
+  process.exit(1);
+}
+process.stdout.write(`${summary}: no leaks\n`);
+rmSync(leakDir, { recursive: true, force: true });
+process.exit(code ?? 1);
