@@ -6,10 +6,12 @@ import { Keyring, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
 import { SecretCensus } from './domain/census.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import { Readiness } from './domain/readiness.js';
+import { Diagnoser } from './domain/diagnose.js';
 import { MemoryRateLimiter, type RateLimiter } from './domain/rate-limiter.js';
 import { SecretCache, DEFAULT_CACHE_OPTIONS, openSecret } from './domain/secret-cache.js';
 import { SecretsService } from './domain/secrets.js';
 import { UsageRecorder } from './domain/usage.js';
+import { Verifier } from './domain/verifier.js';
 import { WorkspaceService } from './domain/workspaces.js';
 import { ConfigError } from './errors.js';
 import { buildApp } from './http/app.js';
@@ -24,7 +26,11 @@ export interface Services {
   secrets: SecretsService;
   cache: SecretCache;
   usage: UsageRecorder;
+  verifier: Verifier;
+  diagnoser: Diagnoser;
   rateLimiter: RateLimiter;
+  verifyLimiter: MemoryRateLimiter;
+  verifyRateLimit: number;
   census: SecretCensus;
   readiness: Readiness;
 }
@@ -98,7 +104,13 @@ export async function createServices(config: Config, options: RuntimeOptions): P
   const secrets = new SecretsService(store, keyring, cache, usage, clock, config.maxLiveSecrets);
   const census = new SecretCensus(store, usage);
   const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
-  return { store, keyring, clock, workspaces, secrets, cache, usage, rateLimiter: new MemoryRateLimiter(), census, readiness };
+  const verifier = new Verifier(cache, usage, clock);
+  const diagnoser = new Diagnoser(store, keyring, cache, clock);
+  return {
+    store, keyring, clock, workspaces, secrets, cache, usage, verifier, diagnoser,
+    rateLimiter: new MemoryRateLimiter(), census, readiness,
+    verifyLimiter: new MemoryRateLimiter(), verifyRateLimit: config.verifyRateLimit,
+  };
 }
 
 export async function createRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
@@ -130,6 +142,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       await app.close();
       await services.usage.stop().catch(() => undefined);
       await services.rateLimiter.close();
+      await services.verifyLimiter.close();
       await services.store.close();
     },
   };

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../errors.js';
 import { DomainInputError } from '../domain/workspaces.js';
 import { CliError, EXIT } from './output.js';
+import { registerSignCommand } from './sign.js';
 import { registerTokenCommands } from './tokens.js';
 import { registerWorkspaceCommands } from './workspaces.js';
 
@@ -24,6 +25,7 @@ program
 
 registerWorkspaceCommands(program);
 registerTokenCommands(program);
+registerSignCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -30,6 +30,11 @@ export class MemoryRateLimiter implements RateLimiter {
   private readonly windows = new Map<string, { start: number; count: number }>();
 
   async hit(key: string, limit: number, nowMs: number): Promise<RateLimitResult> {
+    return this.hitNow(key, limit, nowMs);
+  }
+
+  /** Synchronous, for the verify route's hot path, which must not await. */
+  hitNow(key: string, limit: number, nowMs: number): RateLimitResult {
     const { start, reset } = windowOf(nowMs);
     let w = this.windows.get(key);
     if (!w || w.start !== start) {

@@ -13,12 +13,22 @@ export interface VerificationOutcome {
 
 export type FailureReason = 'unknown_app' | 'no_secret_for_platform' | 'mismatch' | 'malformed' | 'jwt_invalid' | 'jwt_expired';
 
+const PLATFORM_SLOT: Record<Platform, number> = { web: 0, ios: 1, android: 2 };
+/** Metric keys built once: a template string per verification costs more than the rest of the bookkeeping. */
+const SUCCESS_KEY: Record<'user_hash' | 'jwt', Record<Platform, string>> = {
+  user_hash: { web: 'user_hash:web', ios: 'user_hash:ios', android: 'user_hash:android' },
+  jwt: { web: 'jwt:web', ios: 'jwt:ios', android: 'jwt:android' },
+};
+
+/** Pending counts by minute, then by secret and platform as one number (ids stay far below 2^51). */
+type PendingCounts = Map<number, Map<number, UsageIncrement>>;
+
 /**
  * Verification counts, in memory, flushed to the store in batches: a verification never waits for a write.
  * Counters that fail to flush are kept and retried, so nothing counted is dropped while the process lives.
  */
 export class UsageRecorder {
-  private pending = new Map<string, UsageIncrement>();
+  private pending: PendingCounts = new Map();
   private lastVerified = new Map<number, number>();
   private readonly failures = new Map<string, number>();
   private readonly successes = new Map<string, number>();
@@ -32,14 +42,19 @@ export class UsageRecorder {
 
   recordSuccess(secretId: number, platform: Platform, method: 'user_hash' | 'jwt'): void {
     const nowS = Math.floor(this.clock.nowMs() / 1000);
-    const minute = Math.floor(nowS / 60);
-    const key = `${secretId}:${platform}:${minute}`;
-    const entry = this.pending.get(key);
-    if (entry) entry.count++;
-    else this.pending.set(key, { secretId, platform, minute, count: 1 });
+    this.count(secretId, platform, Math.floor(nowS / 60), 1);
     this.lastVerified.set(secretId, nowS);
-    const outcome = `${method}:${platform}`;
+    const outcome = SUCCESS_KEY[method][platform];
     this.successes.set(outcome, (this.successes.get(outcome) ?? 0) + 1);
+  }
+
+  private count(secretId: number, platform: Platform, minute: number, n: number): void {
+    let counts = this.pending.get(minute);
+    if (!counts) this.pending.set(minute, (counts = new Map()));
+    const slot = secretId * 3 + PLATFORM_SLOT[platform];
+    const entry = counts.get(slot);
+    if (entry) entry.count += n;
+    else counts.set(slot, { secretId, platform, minute, count: n });
   }
 
   recordFailure(workspaceId: number | null, method: 'user_hash' | 'jwt', platform: string, reason: FailureReason): void {
@@ -54,7 +69,7 @@ export class UsageRecorder {
 
   /** Counts not yet flushed, for totals that must include the last few seconds. */
   pendingIncrements(): UsageIncrement[] {
-    return [...this.pending.values()];
+    return [...this.pending.values()].flatMap((counts) => [...counts.values()]);
   }
 
   successCounts(): ReadonlyMap<string, number> {
@@ -112,18 +127,14 @@ export class UsageRecorder {
 
   private async flushOnce(): Promise<void> {
     if (this.pending.size === 0 && this.lastVerified.size === 0) return;
-    const batch = this.pending;
+    const batch = this.pendingIncrements();
     const last = this.lastVerified;
     this.pending = new Map();
     this.lastVerified = new Map();
     try {
-      await this.store.recordUsage([...batch.values()], last);
+      await this.store.recordUsage(batch, last);
     } catch (err) {
-      for (const [key, inc] of batch) {
-        const current = this.pending.get(key);
-        if (current) current.count += inc.count;
-        else this.pending.set(key, inc);
-      }
+      for (const inc of batch) this.count(inc.secretId, inc.platform, inc.minute, inc.count);
       for (const [id, at] of last) if ((this.lastVerified.get(id) ?? 0) < at) this.lastVerified.set(id, at);
       throw err;
     }

@@ -14,6 +14,8 @@ import { listSecretsRoute } from './routes/secrets/list.js';
 import { consoleRoutes, defaultConsoleDir } from './routes/console.js';
 import { healthRoutes, type HealthDeps } from './routes/ops/health.js';
 import { metricsRoute } from './routes/ops/metrics.js';
+import { diagnoseRoute } from './routes/verification/diagnose.js';
+import { verifyRoute } from './routes/verification/verify.js';
 
 export interface AppDeps extends RouteDeps, HealthDeps, MetricsDeps {}
 
@@ -97,6 +99,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   await app.register(deleteSecretRoute, deps);
   await app.register(healthRoutes, deps);
   await app.register(metricsRoute, { metrics, metricsToken: options.metricsToken });
+  await app.register(verifyRoute, deps);
+  await app.register(diagnoseRoute, deps);
   await app.register(consoleRoutes, { dir: options.consoleDir ?? defaultConsoleDir });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -129,7 +129,7 @@ describe('verification rate limit by app_id', () => {
       reply.header('x-request-id', request.id);
     });
     const limiter = new MemoryRateLimiter();
-    app.post('/probe', { preHandler: verifyRateLimit({ rateLimiter: limiter, clock: new ManualClock(1_700_000_000_000), verifyRateLimit: 3 }) }, async () => ({ ok: true }));
+    app.post('/probe', { preHandler: verifyRateLimit({ verifyLimiter: limiter, clock: new ManualClock(1_700_000_000_000), verifyRateLimit: 3 }) }, async () => ({ ok: true }));
     const send = (appId: unknown) => app.inject({ method: 'POST', url: '/probe', payload: { app_id: appId } });
 
     for (let i = 0; i < 3; i++) {

@@ -1,0 +1,146 @@
+import { digestEquals, hmacSha256, parseHexDigest } from '../crypto/hmac.js';
+import { checkClaims, checkHeader, decodeJwt, jwtSignatureMatches } from '../crypto/jwt.js';
+import { errors } from '../errors.js';
+import type { Platform } from '../storage/store.js';
+import type { Clock } from './clock.js';
+import { type CachedWorkspace, type LiveSecret, type SecretCache, supportsPlatform } from './secret-cache.js';
+import type { FailureReason, UsageRecorder } from './usage.js';
+
+export type VerificationMethod = 'user_hash' | 'jwt';
+
+/** The verify body after schema validation: every field typed, none yet cross-checked. */
+export interface VerificationBody {
+  app_id: string;
+  platform: Platform;
+  user_id?: string | undefined;
+  email?: string | undefined;
+  user_hash?: string | undefined;
+  intercom_user_jwt?: string | undefined;
+}
+
+export type VerificationRequest =
+  | { method: 'user_hash'; appId: string; platform: Platform; userId: string | null; email: string | null; userHash: string }
+  | { method: 'jwt'; appId: string; platform: Platform; userId: string | null; email: string | null; jwt: string };
+
+export type VerifyOutcome =
+  | { verified: true; method: VerificationMethod; userId: string | null; email: string | null; secretId: number }
+  | { verified: false; method: VerificationMethod; reason: FailureReason };
+
+/** Which of the two request shapes this is; a body that is neither (or both) is a 422, not a failed check. */
+export function parseVerificationRequest(body: VerificationBody): VerificationRequest {
+  const userId = body.user_id ?? null;
+  const email = body.email ?? null;
+  if (body.intercom_user_jwt !== undefined) {
+    if (body.user_hash !== undefined) {
+      throw errors.parameterInvalid('send either user_hash or intercom_user_jwt, not both', 'user_hash');
+    }
+    return { method: 'jwt', appId: body.app_id, platform: body.platform, userId, email, jwt: body.intercom_user_jwt };
+  }
+  if (body.user_hash === undefined) throw errors.parameterInvalid('user_hash or intercom_user_jwt is required', 'user_hash');
+  if (userId === null && email === null) throw errors.parameterInvalid('user_id or email is required with user_hash', 'user_id');
+  return { method: 'user_hash', appId: body.app_id, platform: body.platform, userId, email, userHash: body.user_hash };
+}
+
+/** What user_hash is computed over: user_id when present, else email (Intercom's rule). */
+export function userHashMessage(request: { userId: string | null; email: string | null }): string {
+  return request.userId ?? request.email ?? '';
+}
+
+function isLiveAt(secret: { expiresAtMs: number | null }, nowMs: number): boolean {
+  return secret.expiresAtMs === null || secret.expiresAtMs > nowMs;
+}
+
+/**
+ * The live secret for this platform that `matches`, trying the one that matched most recently first so a
+ * workspace in the middle of a rotation still pays one HMAC per request.
+ */
+export function findMatchingSecret(
+  entry: CachedWorkspace,
+  platform: Platform,
+  nowMs: number,
+  matches: (key: Buffer) => boolean,
+): LiveSecret | 'mismatch' | 'no_secret_for_platform' {
+  const secrets = entry.secrets;
+  const last = entry.lastMatchId;
+  let tried = 0;
+  for (const s of secrets) {
+    if (s.id !== last) continue;
+    if (supportsPlatform(s, platform) && isLiveAt(s, nowMs)) {
+      tried++;
+      if (matches(s.key)) return s;
+    }
+    break;
+  }
+  for (const s of secrets) {
+    if (s.id === last || !supportsPlatform(s, platform) || !isLiveAt(s, nowMs)) continue;
+    tried++;
+    if (matches(s.key)) return s;
+  }
+  return tried === 0 ? 'no_secret_for_platform' : 'mismatch';
+}
+
+function failed(method: VerificationMethod, reason: FailureReason): VerifyOutcome {
+  return { verified: false, method, reason };
+}
+
+/** The verdict for a request against a workspace's cached secrets at `nowMs`. Records no usage; only moves the
+ * entry's most-recent-match hint. */
+export function evaluate(entry: CachedWorkspace | null, request: VerificationRequest, nowMs: number): VerifyOutcome {
+  if (!entry) return failed(request.method, 'unknown_app');
+  return request.method === 'user_hash' ? evaluateUserHash(entry, request, nowMs) : evaluateJwt(entry, request, nowMs);
+}
+
+function evaluateUserHash(
+  entry: CachedWorkspace,
+  request: Extract<VerificationRequest, { method: 'user_hash' }>,
+  nowMs: number,
+): VerifyOutcome {
+  const claimed = parseHexDigest(request.userHash, request.platform === 'web');
+  if (!claimed) return failed('user_hash', 'malformed');
+  const message = userHashMessage(request);
+  const match = findMatchingSecret(entry, request.platform, nowMs, (key) => digestEquals(hmacSha256(key, message), claimed));
+  if (typeof match === 'string') return failed('user_hash', match);
+  entry.lastMatchId = match.id;
+  return { verified: true, method: 'user_hash', userId: request.userId, email: request.email, secretId: match.id };
+}
+
+function evaluateJwt(entry: CachedWorkspace, request: Extract<VerificationRequest, { method: 'jwt' }>, nowMs: number): VerifyOutcome {
+  const jwt = decodeJwt(request.jwt);
+  if ('problem' in jwt || checkHeader(jwt.header)) return failed('jwt', 'malformed');
+  const match = findMatchingSecret(entry, request.platform, nowMs, (key) => jwtSignatureMatches(jwt, key));
+  if (typeof match === 'string') return failed('jwt', match);
+  entry.lastMatchId = match.id;
+  const claims = checkClaims(jwt.payload, nowMs / 1000);
+  if (!claims.ok) return failed('jwt', claims.problem.code === 'expired' ? 'jwt_expired' : 'jwt_invalid');
+  const { userId, email } = claims.identity;
+  // Identity sent beside the token must be the signed one: otherwise an unsigned field would ride along a valid token.
+  if ((request.userId !== null && request.userId !== userId) || (request.email !== null && request.email !== email)) {
+    return failed('jwt', 'jwt_invalid');
+  }
+  return { verified: true, method: 'jwt', userId, email, secretId: match.id };
+}
+
+/**
+ * Verifies user_hash values and JWTs against the workspace's live secrets. On a cache hit the whole call is
+ * synchronous: no await, no database; only a cache miss returns a promise.
+ */
+export class Verifier {
+  constructor(
+    private readonly cache: SecretCache,
+    private readonly usage: UsageRecorder,
+    private readonly clock: Clock,
+  ) {}
+
+  verify(request: VerificationRequest): VerifyOutcome | Promise<VerifyOutcome> {
+    const entry = this.cache.peek(request.appId);
+    if (entry === undefined) return this.cache.load(request.appId).then((loaded) => this.settle(loaded, request));
+    return this.settle(entry, request);
+  }
+
+  private settle(entry: CachedWorkspace | null, request: VerificationRequest): VerifyOutcome {
+    const outcome = evaluate(entry, request, this.clock.nowMs());
+    if (outcome.verified) this.usage.recordSuccess(outcome.secretId, request.platform, outcome.method);
+    else this.usage.recordFailure(entry?.workspaceId ?? null, outcome.method, request.platform, outcome.reason);
+    return outcome;
+  }
+}
