@@ -1,6 +1,7 @@
 import { ConfigError } from './errors.js';
 import { DEFAULT_MAX_LIVE_SECRETS } from './domain/secrets.js';
 import { DEFAULT_RATE_LIMIT } from './domain/workspaces.js';
+import { DEFAULT_CACHE_OPTIONS } from './domain/secret-cache.js';
 
 export type DatabaseLocation = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
 
@@ -22,6 +23,21 @@ export interface Config {
   /** When set, GET /metrics requires this bearer token. */
   metricsToken: string | undefined;
   limits: HttpLimits;
+  /** Prefix of the rate-limit keys in Redis, so several deployments can share one Redis. */
+  redisPrefix: string;
+  /** Processes serving on one port (node:cluster); 1 runs the server in this process. */
+  workers: number;
+  /** A cached workspace older than this is reloaded before use, whatever the change feed says. */
+  cacheMaxStalenessMs: number;
+  /**
+   * How long a node may serve verifications from its cache without proof that it has seen every change (its change
+   * feed silent, PostgreSQL unreachable). Past it, verification answers 503: the bound on revocation in every case.
+   */
+  offlineGraceMs: number;
+  pgPoolSize: number;
+  pgConnectTimeoutMs: number;
+  /** A statement running longer is cancelled (503): a request never hangs on a dead connection. */
+  pgQueryTimeoutMs: number;
   /** Where the built web console is served from; the build writes dist/console/ by default. */
   consoleDir: string | undefined;
 }
@@ -89,10 +105,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (bootstrapToken !== undefined && (bootstrapToken.length < 20 || /\s/.test(bootstrapToken))) {
     throw new ConfigError('SECURE_MODE_BOOTSTRAP_TOKEN must be at least 20 characters without spaces');
   }
+  const database = parseDatabaseUrl(env.SECURE_MODE_DATABASE_URL || 'sqlite:./data/secure-mode.db');
+  const workers = integer(env, 'SECURE_MODE_WORKERS', 1, 1, 64);
+  if (workers > 1 && database.kind === 'sqlite' && database.filename === ':memory:') {
+    throw new ConfigError('SECURE_MODE_WORKERS needs a database file or PostgreSQL: each worker would get its own in-memory database');
+  }
   const config: Config = {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 4000, 0, 65535),
-    database: parseDatabaseUrl(env.SECURE_MODE_DATABASE_URL || 'sqlite:./data/secure-mode.db'),
+    database,
     masterKey: env.SECURE_MODE_MASTER_KEY || undefined,
     previousMasterKeys: (env.SECURE_MODE_PREVIOUS_MASTER_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
     bootstrapToken,
@@ -111,6 +132,13 @@ export function loadConfig(env: Env = process.env): Config {
       requestTimeoutMs: integer(env, 'SECURE_MODE_REQUEST_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.requestTimeoutMs, 100, 600_000),
       keepAliveTimeoutMs: integer(env, 'SECURE_MODE_KEEP_ALIVE_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs, 100, 600_000),
     },
+    redisPrefix: env.SECURE_MODE_REDIS_PREFIX || 'secure-mode:rl:',
+    workers,
+    cacheMaxStalenessMs: integer(env, 'SECURE_MODE_CACHE_MAX_STALENESS_MS', DEFAULT_CACHE_OPTIONS.maxStalenessMs, 100, 3_600_000),
+    offlineGraceMs: integer(env, 'SECURE_MODE_OFFLINE_GRACE_MS', DEFAULT_CACHE_OPTIONS.offlineGraceMs, 250, 3_600_000),
+    pgPoolSize: integer(env, 'SECURE_MODE_PG_POOL_SIZE', 10, 1, 1000),
+    pgConnectTimeoutMs: integer(env, 'SECURE_MODE_PG_CONNECT_TIMEOUT_MS', 2000, 100, 60_000),
+    pgQueryTimeoutMs: integer(env, 'SECURE_MODE_PG_QUERY_TIMEOUT_MS', 5000, 100, 600_000),
     consoleDir: env.SECURE_MODE_CONSOLE_DIR || undefined,
   };
   // Node refuses a headers timeout longer than the whole-request timeout.

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { loadOrCreateMasterKeyFile } from './crypto/master-key-file.js';
 import { Keyring, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
 import { SecretCensus } from './domain/census.js';
+import { type ChangeFeed, InProcessChangeFeed } from './domain/change-feed.js';
 import { type Clock, systemClock } from './domain/clock.js';
 import { Readiness } from './domain/readiness.js';
 import { Diagnoser } from './domain/diagnose.js';
@@ -15,7 +17,7 @@ import { Verifier } from './domain/verifier.js';
 import { WorkspaceService } from './domain/workspaces.js';
 import { ConfigError } from './errors.js';
 import { buildApp } from './http/app.js';
-import { openStore } from './storage/open.js';
+import { openChangeFeed, openRateLimiter, openStore, type StorageContext } from './storage/open.js';
 import type { Store } from './storage/store.js';
 
 export interface Services {
@@ -33,6 +35,8 @@ export interface Services {
   verifyRateLimit: number;
   census: SecretCensus;
   readiness: Readiness;
+  /** How this node hears of other nodes' changes (started by createRuntime; the CLI does not need it). */
+  changes: ChangeFeed;
 }
 
 export interface Runtime extends Services {
@@ -45,6 +49,25 @@ export interface RuntimeOptions {
   clock?: Clock;
   /** Told what start-up did that an operator must know (a generated key file, a bootstrap token). */
   notice?: (message: string) => void;
+  /**
+   * How changes reach this process when the database has no change feed of its own (SQLite): cluster workers relay
+   * them through the primary. Without it, the process is taken to be the only one serving its database.
+   */
+  localChangeFeed?: ChangeFeed;
+}
+
+function storageContext(options: RuntimeOptions, clock: Clock): StorageContext {
+  const logger = options.logger;
+  return {
+    nodeId: randomUUID(),
+    clock,
+    log: (level, message, err) => {
+      if (!logger) return;
+      // Only what failed, by type and message: never a connection string.
+      const detail = err === undefined ? {} : { err: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as { code?: unknown })?.code } };
+      logger[level](detail, message);
+    },
+  };
 }
 
 export function loadKeyring(config: Config, notice: (m: string) => void): Keyring {
@@ -90,7 +113,8 @@ export async function createServices(config: Config, options: RuntimeOptions): P
   const notice = options.notice ?? (() => undefined);
   const clock = options.clock ?? systemClock;
   const keyring = loadKeyring(config, notice);
-  const store = await openStore(config.database);
+  const context = storageContext(options, clock);
+  const store = await openStore(config, context);
   try {
     await store.migrate();
     await checkKeyring(store, keyring);
@@ -99,28 +123,46 @@ export async function createServices(config: Config, options: RuntimeOptions): P
     throw err;
   }
   const usage = new UsageRecorder(store, clock);
-  const cache = new SecretCache(store, keyring, clock, DEFAULT_CACHE_OPTIONS);
+  const changes = openChangeFeed(config, context) ?? options.localChangeFeed ?? new InProcessChangeFeed(clock);
+  const cache = new SecretCache(
+    store,
+    keyring,
+    clock,
+    { ...DEFAULT_CACHE_OPTIONS, maxStalenessMs: config.cacheMaxStalenessMs, offlineGraceMs: config.offlineGraceMs },
+    () => changes.syncedAtMs(),
+  );
   const workspaces = new WorkspaceService(store, clock, config.defaultRateLimit);
-  const secrets = new SecretsService(store, keyring, cache, usage, clock, config.maxLiveSecrets);
+  const secrets = new SecretsService(store, keyring, cache, usage, clock, config.maxLiveSecrets, changes);
   const census = new SecretCensus(store, usage);
   const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
   const verifier = new Verifier(cache, usage, clock);
   const diagnoser = new Diagnoser(store, keyring, cache, clock);
   return {
-    store, keyring, clock, workspaces, secrets, cache, usage, verifier, diagnoser,
-    rateLimiter: new MemoryRateLimiter(), census, readiness,
-    verifyLimiter: new MemoryRateLimiter(), verifyRateLimit: config.verifyRateLimit,
+    store, keyring, clock, workspaces, secrets, cache, usage, verifier, diagnoser, changes, census, readiness,
+    rateLimiter: new MemoryRateLimiter(),
+    verifyLimiter: new MemoryRateLimiter(),
+    verifyRateLimit: config.verifyRateLimit,
   };
 }
 
 export async function createRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
-  const services = await createServices(config, options);
-  const notice = options.notice ?? (() => undefined);
-  const boot = await services.workspaces.bootstrap(config.bootstrapToken);
-  if (boot) {
-    notice(`created workspace "${boot.workspace.name}" with app_id ${boot.workspace.appId}`);
-    if (boot.generated) notice(`created an all-scopes access token (shown only now): ${boot.token}`);
-    else notice('created an all-scopes access token from SECURE_MODE_BOOTSTRAP_TOKEN');
+  const local = await createServices(config, options);
+  let services: Services = local;
+  try {
+    const shared = await openRateLimiter(config, storageContext(options, local.clock));
+    if (shared) services = { ...local, rateLimiter: shared };
+    const notice = options.notice ?? (() => undefined);
+    const boot = await services.workspaces.bootstrap(config.bootstrapToken);
+    if (boot) {
+      notice(`created workspace "${boot.workspace.name}" with app_id ${boot.workspace.appId}`);
+      if (boot.generated) notice(`created an all-scopes access token (shown only now): ${boot.token}`);
+      else notice('created an all-scopes access token from SECURE_MODE_BOOTSTRAP_TOKEN');
+    }
+    const cache = services.cache;
+    await services.changes.start({ apply: (change) => cache.applyChange(change), resync: () => cache.invalidateAll() });
+  } catch (err) {
+    await releaseServices(services);
+    throw err;
   }
   const app = await buildApp(services, {
     logger: options.logger,
@@ -141,9 +183,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       closed = true;
       await app.close();
       await services.usage.stop().catch(() => undefined);
-      await services.rateLimiter.close();
-      await services.verifyLimiter.close();
-      await services.store.close();
+      await releaseServices(services);
     },
   };
+}
+
+async function releaseServices(services: Services): Promise<void> {
+  await services.rateLimiter.close().catch(() => undefined);
+  await services.verifyLimiter.close();
+  await services.changes.close().catch(() => undefined);
+  await services.store.close();
 }

@@ -1,6 +1,8 @@
 import { type Keyring, secretAad } from '../crypto/keyring.js';
 import type { Platform, SecretRecord, SecretWithCiphertext, Store, Workspace } from '../storage/store.js';
+import { StorageUnavailableError } from '../errors.js';
 import type { Clock } from './clock.js';
+import type { SecretChange } from './secrets.js';
 
 /** A live secret as the verifier needs it: the HMAC key is the secret string's UTF-8 bytes. */
 export interface LiveSecret {
@@ -28,9 +30,20 @@ export interface SecretCacheOptions {
   maxStalenessMs: number;
   /** How long an unknown app_id is remembered as unknown, so a flood of them does not reach the database. */
   negativeTtlMs: number;
+  /**
+   * An entry is only served while it is known to be current as of less than this long ago: known current when it was
+   * loaded, and kept current while the change feed is in sync. This bounds how long a deleted secret can verify on a
+   * node that lost its change feed or its database, and how long a node serves verifications through an outage.
+   */
+  offlineGraceMs: number;
 }
 
-export const DEFAULT_CACHE_OPTIONS: SecretCacheOptions = { maxWorkspaces: 10_000, maxStalenessMs: 30_000, negativeTtlMs: 1_000 };
+export const DEFAULT_CACHE_OPTIONS: SecretCacheOptions = {
+  maxWorkspaces: 10_000,
+  maxStalenessMs: 30_000,
+  negativeTtlMs: 1_000,
+  offlineGraceMs: 10_000,
+};
 
 export function supportsPlatform(secret: { web: boolean; ios: boolean; android: boolean }, platform: Platform): boolean {
   return platform === 'web' ? secret.web : platform === 'ios' ? secret.ios : secret.android;
@@ -66,19 +79,35 @@ export class SecretCache {
   private generation = 0;
   private hits = 0;
   private misses = 0;
+  /** After the store failed to load, entries within the grace are served without retrying until this instant. */
+  private storeRetryAtMs = 0;
 
+  /**
+   * `syncedAtMs`: every change committed before the returned instant has been applied to this cache (see ChangeFeed).
+   * The default suits a process that is the only writer of its database.
+   */
   constructor(
     private readonly store: Store,
     private readonly keyring: Keyring,
     private readonly clock: Clock,
     private readonly options: SecretCacheOptions = DEFAULT_CACHE_OPTIONS,
+    private readonly syncedAtMs: () => number = () => clock.nowMs(),
   ) {}
+
+  /** Within the offline grace: the entry reflects every change committed up to less than offlineGraceMs ago. */
+  private withinGrace(entry: CachedWorkspace, now: number): boolean {
+    return now - Math.max(entry.loadedAtMs, this.syncedAtMs()) < this.options.offlineGraceMs;
+  }
 
   /** The fresh entry for app_id, or undefined when it must be loaded. null: known not to exist (recently). */
   peek(appId: string): CachedWorkspace | null | undefined {
     const now = this.clock.nowMs();
     const entry = this.entries.get(appId);
-    if (entry && now - entry.loadedAtMs < this.options.maxStalenessMs) {
+    if (
+      entry &&
+      (now - entry.loadedAtMs < this.options.maxStalenessMs || now < this.storeRetryAtMs) &&
+      this.withinGrace(entry, now)
+    ) {
       // Re-insert to keep Map order = recency order for LRU eviction.
       if (this.mostRecent !== appId) {
         this.entries.delete(appId);
@@ -115,7 +144,18 @@ export class SecretCache {
   private async fetch(appId: string): Promise<CachedWorkspace | null> {
     for (;;) {
       const generation = this.generation;
-      const entry = await this.read(appId);
+      let entry: CachedWorkspace | null;
+      try {
+        entry = await this.read(appId);
+      } catch (err) {
+        if (!(err instanceof StorageUnavailableError)) throw err;
+        // Through an outage, what is cached keeps verifying until the grace runs out, then the caller refuses (503).
+        const now = this.clock.nowMs();
+        this.storeRetryAtMs = now + Math.min(1000, this.options.offlineGraceMs / 4);
+        const cached = this.entries.get(appId);
+        if (cached && this.withinGrace(cached, now)) return cached;
+        throw err;
+      }
       if (generation !== this.generation) continue;
       if (entry) this.put(entry);
       return entry;
@@ -196,6 +236,12 @@ export class SecretCache {
     const appId = this.appIdByWorkspace.get(workspaceId);
     if (appId !== undefined) this.entries.delete(appId);
     this.appIdByWorkspace.delete(workspaceId);
+  }
+
+  /** A change made by another node or process. */
+  applyChange(change: SecretChange): void {
+    if (change.kind === 'deleted' || change.kind === 'expired') this.secretRemoved(change.workspaceId, change.secretId);
+    else this.invalidate(change.workspaceId);
   }
 
   invalidateAll(): void {

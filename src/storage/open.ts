@@ -1,9 +1,56 @@
-import type { DatabaseLocation } from '../config.js';
-import { ConfigError } from '../errors.js';
+import type { Config } from '../config.js';
+import type { ChangeFeed } from '../domain/change-feed.js';
+import type { Clock } from '../domain/clock.js';
+import type { RateLimiter } from '../domain/rate-limiter.js';
+import { PostgresChangeFeed } from './postgres/change-feed.js';
+import { PostgresStore } from './postgres/postgres-store.js';
+import { RedisRateLimiter } from './redis/redis-rate-limiter.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
-export async function openStore(location: DatabaseLocation): Promise<Store> {
+export interface StorageContext {
+  /** This process's identity in change notifications. */
+  nodeId: string;
+  clock: Clock;
+  log?: (level: 'info' | 'warn', message: string, err?: unknown) => void;
+}
+
+export async function openStore(config: Config, context: StorageContext): Promise<Store> {
+  const location = config.database;
   if (location.kind === 'sqlite') return new SqliteStore({ filename: location.filename });
-  throw new ConfigError('PostgreSQL is not supported by this build yet');
+  return new PostgresStore({
+    url: location.url,
+    nodeId: context.nodeId,
+    poolSize: config.pgPoolSize,
+    connectTimeoutMs: config.pgConnectTimeoutMs,
+    queryTimeoutMs: config.pgQueryTimeoutMs,
+  });
+}
+
+/** The database's own change feed, where it has one (PostgreSQL LISTEN/NOTIFY); undefined for SQLite. */
+export function openChangeFeed(config: Config, context: StorageContext): ChangeFeed | undefined {
+  if (config.database.kind !== 'postgres') return undefined;
+  return new PostgresChangeFeed({
+    url: config.database.url,
+    nodeId: context.nodeId,
+    clock: context.clock,
+    // Five heartbeats fit in the grace, so a healthy feed never lets the cache's entries run out.
+    heartbeatMs: Math.max(50, Math.min(1000, Math.floor(config.offlineGraceMs / 5))),
+    connectTimeoutMs: config.pgConnectTimeoutMs,
+    onStatus: (status, err) =>
+      context.log?.(status === 'connected' ? 'info' : 'warn', `change feed ${status}`, err),
+  });
+}
+
+/** Shared limits in Redis when SECURE_MODE_REDIS_URL is set; undefined means per-node memory. */
+export async function openRateLimiter(config: Config, context: StorageContext): Promise<RateLimiter | undefined> {
+  if (config.redisUrl === undefined) return undefined;
+  return RedisRateLimiter.connect({
+    url: config.redisUrl,
+    prefix: config.redisPrefix,
+    onStatus: (status, err) =>
+      status === 'available'
+        ? context.log?.('info', 'redis rate limiter available again')
+        : context.log?.('warn', 'redis rate limiter unavailable, counting per node meanwhile', err),
+  });
 }

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -9,6 +10,7 @@ import { createLogger } from '../../src/logger.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import type { Workspace } from '../../src/storage/store.js';
 import { recordArtifact, recordDatabaseFiles, recordRequestCredentials, recordSensitive } from './leaks.js';
+import { createTestDatabase, testBackend, testDatabaseUrl } from './postgres.js';
 
 /** Everything the service logged during a test, as text, for leak checks. */
 export class LogCapture extends Writable {
@@ -45,15 +47,37 @@ export interface TestAppOptions {
 }
 
 /**
- * A real listening server on 127.0.0.1 with its own temporary SQLite database, in this process.
- * SECURE_MODE_TEST_DATABASE_URL switches the suite to another backend.
+ * The database a test app in `dir` uses. SQLite: a file in the directory. PostgreSQL: a fresh database whose name
+ * (and master key) are kept in the directory, so an app restarted on the same directory finds the same data.
+ * `drop` is set when this call created a database that the app's close() must remove.
+ */
+async function databaseFor(dir: string, ownDir: boolean): Promise<{ env: Record<string, string>; drop?: () => Promise<void> }> {
+  if (testBackend() === 'sqlite') return { env: { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}` } };
+  const nameFile = join(dir, 'postgres-database');
+  const keyFile = join(dir, 'master-key');
+  if (existsSync(nameFile)) {
+    return { env: { SECURE_MODE_DATABASE_URL: testDatabaseUrl(readFileSync(nameFile, 'utf8')), SECURE_MODE_MASTER_KEY: readFileSync(keyFile, 'utf8') } };
+  }
+  const database = await createTestDatabase();
+  const key = randomBytes(32).toString('base64');
+  writeFileSync(nameFile, database.name);
+  writeFileSync(keyFile, key, { mode: 0o600 });
+  // A directory the test owns goes away on close, and its database with it; a given directory may be restarted on,
+  // so its database stays until the test process ends (abandoned test databases are swept by the next run).
+  return { env: { SECURE_MODE_DATABASE_URL: database.url, SECURE_MODE_MASTER_KEY: key }, ...(ownDir ? { drop: database.drop } : {}) };
+}
+
+/**
+ * A real listening server on 127.0.0.1 with its own temporary database, in this process: SQLite, or PostgreSQL
+ * when SECURE_MODE_TEST_BACKEND=postgres (a database created for this app and dropped on close).
  */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'secure-mode-test-'));
   const logs = new LogCapture();
+  const database = options.env?.SECURE_MODE_DATABASE_URL === undefined ? await databaseFor(dir, ownDir) : { env: {} };
   const config: Config = loadConfig({
-    SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`,
+    ...database.env,
     SECURE_MODE_LOG_LEVEL: 'info',
     ...options.env,
   });
@@ -94,6 +118,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       await runtime.close();
       recordArtifact('log.jsonl', logs.text);
       if (config.database.kind === 'sqlite') recordDatabaseFiles(config.database.filename);
+      await database.drop?.();
       if (ownDir) rmSync(dir, { recursive: true, force: true });
     },
   };

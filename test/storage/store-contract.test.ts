@@ -1,0 +1,383 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Keyring, envelopeKeyId, parseMasterKey, secretAad } from '../../src/crypto/keyring.js';
+import { StorageUnavailableError } from '../../src/errors.js';
+import { PostgresStore } from '../../src/storage/postgres/postgres-store.js';
+import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import type { AuditInput, NewSecret, Store, Workspace } from '../../src/storage/store.js';
+import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from '../helpers/postgres.js';
+
+/** One Store contract, run against every adapter: the domain must not be able to tell them apart. */
+interface Backend {
+  name: string;
+  skip: string | false;
+  /** A fresh, migrated store on its own empty database. */
+  open(): Promise<Store>;
+  /** Another store on the same database as the last open(), as a second node would have. */
+  openPeer(): Promise<Store>;
+  /** A store whose database cannot be reached. */
+  openUnreachable(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+function sqliteBackend(): Backend {
+  const dirs: string[] = [];
+  let last = '';
+  return {
+    name: 'sqlite',
+    skip: false,
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'secure-mode-store-'));
+      dirs.push(dir);
+      last = join(dir, 'db.sqlite');
+      const store = new SqliteStore({ filename: last });
+      await store.migrate();
+      return store;
+    },
+    async openPeer() {
+      const store = new SqliteStore({ filename: last });
+      await store.migrate();
+      return store;
+    },
+    async openUnreachable() {
+      const store = new SqliteStore({ filename: ':memory:' });
+      await store.close();
+      return store;
+    },
+    async cleanup() {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresBackend(skip: string | false): Backend {
+  const databases: TestDatabase[] = [];
+  const nodeOptions = { nodeId: 'contract', poolSize: 4, connectTimeoutMs: 2000 };
+  return {
+    name: 'postgres',
+    skip,
+    async open() {
+      const db = await createTestDatabase();
+      databases.push(db);
+      const store = new PostgresStore({ url: db.url, ...nodeOptions });
+      await store.migrate();
+      return store;
+    },
+    async openPeer() {
+      const store = new PostgresStore({ url: databases.at(-1)!.url, ...nodeOptions });
+      await store.migrate();
+      return store;
+    },
+    async openUnreachable() {
+      // Port 9 (discard) on loopback: nothing listens there, so every connection is refused.
+      return new PostgresStore({ url: 'postgres://postgres@127.0.0.1:9/none', ...nodeOptions, connectTimeoutMs: 500 });
+    },
+    async cleanup() {
+      for (const db of databases) await db.drop();
+    },
+  };
+}
+
+const keyring = new Keyring(parseMasterKey(randomBytes(32).toString('base64'), 'test key'));
+
+function auditFor(workspaceId: number, action: AuditInput['action'], at = 1000): Omit<AuditInput, 'targetId'> {
+  return { workspaceId, actorTokenId: null, ip: '127.0.0.1', requestId: 'req', action, targetType: 'secret', at };
+}
+
+function newSecret(workspaceId: number, name = 'web', createdAt = 1000): NewSecret {
+  return { workspaceId, name, supportsWeb: true, supportsIos: false, supportsAndroid: true, createdAt, expiresAt: null };
+}
+
+async function addWorkspace(store: Store, appId = `app${randomBytes(4).toString('hex')}`): Promise<Workspace> {
+  return store.createWorkspace({ appId, name: 'W', defaultVersion: 'Preview', rateLimit: 100, createdAt: 1000 });
+}
+
+async function addSecret(store: Store, workspace: Workspace, name = 'web', maxLive = 5) {
+  const result = await store.createSecret(
+    newSecret(workspace.id, name),
+    maxLive,
+    (id) => keyring.encrypt(Buffer.from(`material-${id}`), secretAad(workspace.id, id)),
+    auditFor(workspace.id, 'secret.created'),
+  );
+  assert.ok(result.ok);
+  return result.secret;
+}
+
+function contract(backend: Backend): void {
+  describe(`Store contract: ${backend.name}`, { skip: backend.skip }, () => {
+    let store: Store;
+    before(async () => {
+      store = await backend.open();
+    });
+    after(async () => {
+      await store?.close();
+      await backend.cleanup();
+    });
+
+    it('migrates idempotently and answers ping', async () => {
+      await store.migrate();
+      await store.ping();
+      assert.equal(store.kind, backend.name);
+    });
+
+    it('creates, finds and counts workspaces, with an audit event', async () => {
+      const before = (await store.listWorkspaces()).length;
+      const w = await addWorkspace(store, 'appcontract1');
+      assert.ok(Number.isSafeInteger(w.id));
+      assert.deepEqual(await store.findWorkspaceByAppId('appcontract1'), w);
+      assert.equal(await store.findWorkspaceByAppId('nope'), undefined);
+      assert.equal((await store.listWorkspaces()).length, before + 1);
+      assert.deepEqual((await store.listWorkspaces()).at(-1), w);
+      const audit = await store.listAudit({ workspaceId: w.id, limit: 10 });
+      assert.deepEqual(
+        audit.map((a) => [a.action, a.targetType, a.targetId]),
+        [['workspace.created', 'workspace', 'appcontract1']],
+      );
+    });
+
+    it('stores tokens by hash, finds live ones with their workspace, revokes once', async () => {
+      const w = await addWorkspace(store);
+      const hash = randomBytes(32);
+      const audit = { actorTokenId: null, ip: null, requestId: null, action: 'token.created' as const, targetType: 'token' as const, at: 1000 };
+      const token = await store.createToken({ workspaceId: w.id, name: 't', tokenHash: hash, scopes: ['read_all', 'write_secure_mode_secret'], createdAt: 1000 }, audit);
+      assert.deepEqual(token.scopes, ['read_all', 'write_secure_mode_secret']);
+      const found = await store.findTokenByHash(hash);
+      assert.deepEqual(found, { token, workspace: w });
+      assert.deepEqual(await store.listTokens(w.id), [token]);
+      const revoked = await store.revokeToken(token.id, 2000, { ...audit, action: 'token.revoked' });
+      assert.equal(revoked?.revokedAt, 2000);
+      assert.equal(await store.findTokenByHash(hash), undefined);
+      assert.equal((await store.revokeToken(token.id, 3000, { ...audit, action: 'token.revoked' }))?.revokedAt, 2000);
+      assert.equal(await store.revokeToken(999_999, 3000, { ...audit, action: 'token.revoked' }), undefined);
+      const actions = (await store.listAudit({ workspaceId: w.id, limit: 10 })).map((a) => a.action);
+      assert.deepEqual(actions, ['token.revoked', 'token.created', 'workspace.created']);
+    });
+
+    it('creates a secret sealed with its own id, lists it, and keeps its audit event', async () => {
+      const w = await addWorkspace(store);
+      const sealedWith: number[] = [];
+      const result = await store.createSecret(
+        newSecret(w.id, 'Production'),
+        5,
+        (id) => {
+          sealedWith.push(id);
+          return keyring.encrypt(Buffer.from('plain'), secretAad(w.id, id));
+        },
+        { ...auditFor(w.id, 'secret.created'), details: { name: 'Production', supports_web: true } },
+      );
+      assert.ok(result.ok);
+      assert.deepEqual(sealedWith, [result.secret.id]);
+      assert.deepEqual(await store.listSecrets(w.id), [result.secret]);
+      assert.deepEqual(await store.getSecret(w.id, result.secret.id), result.secret);
+      const [material] = await store.loadLiveSecretMaterial(w.id);
+      assert.equal(keyring.decrypt(material!.ciphertext, secretAad(w.id, result.secret.id)).toString(), 'plain');
+      const [event] = await store.listAudit({ workspaceId: w.id, actions: ['secret.created'], limit: 10 });
+      assert.equal(event?.targetId, String(result.secret.id));
+      assert.deepEqual(event?.details, { name: 'Production', supports_web: true });
+    });
+
+    it('refuses a create past the live-secret cap, and a failed seal leaves nothing behind', async () => {
+      const w = await addWorkspace(store);
+      await addSecret(store, w, 'a', 2);
+      await addSecret(store, w, 'b', 2);
+      const refused = await store.createSecret(newSecret(w.id, 'c'), 2, () => assert.fail('no seal past the cap'), auditFor(w.id, 'secret.created'));
+      assert.deepEqual(refused, { ok: false, reason: 'limit_reached' });
+      await assert.rejects(
+        store.createSecret(newSecret(w.id, 'd'), 5, () => {
+          throw new Error('seal failed');
+        }, auditFor(w.id, 'secret.created')),
+        /seal failed/,
+      );
+      assert.deepEqual((await store.listSecrets(w.id)).map((s) => s.name), ['a', 'b']);
+      assert.equal((await store.listAudit({ workspaceId: w.id, actions: ['secret.created'], limit: 10 })).length, 2);
+    });
+
+    it('never exceeds the cap when two nodes create at once', async () => {
+      const w = await addWorkspace(store);
+      const peer = await backend.openPeer();
+      try {
+        const attempts = Array.from({ length: 12 }, (_, i) =>
+          (i % 2 === 0 ? store : peer).createSecret(
+            newSecret(w.id, `s${i}`),
+            3,
+            (id) => keyring.encrypt(Buffer.from('x'), secretAad(w.id, id)),
+            auditFor(w.id, 'secret.created'),
+          ),
+        );
+        const results = await Promise.all(attempts);
+        assert.equal(results.filter((r) => r.ok).length, 3);
+        assert.equal((await store.listSecrets(w.id)).length, 3);
+      } finally {
+        await peer.close();
+      }
+    });
+
+    it('updates, soft-deletes and expires secrets; deleted ones stay readable for diagnosis', async () => {
+      const w = await addWorkspace(store);
+      const a = await addSecret(store, w, 'a');
+      const b = await addSecret(store, w, 'b');
+      const updated = await store.updateSecret(w.id, a.id, { supportsIos: true, expiresAt: 5000 }, auditFor(w.id, 'secret.updated'));
+      assert.equal(updated?.supportsIos, true);
+      assert.equal(updated?.expiresAt, 5000);
+      assert.equal(await store.updateSecret(w.id, 999_999, { name: 'x' }, auditFor(w.id, 'secret.updated')), undefined);
+      assert.deepEqual((await store.listExpiredSecrets(4999, 10)).map((s) => s.id), []);
+      assert.deepEqual((await store.listExpiredSecrets(5000, 10)).map((s) => s.id), [a.id]);
+
+      const deleted = await store.deleteSecret(w.id, b.id, 2000, 'deleted', auditFor(w.id, 'secret.deleted', 2000));
+      assert.equal(deleted?.deletedAt, 2000);
+      assert.equal(deleted?.deletedReason, 'deleted');
+      assert.equal(await store.deleteSecret(w.id, b.id, 2001, 'deleted', auditFor(w.id, 'secret.deleted')), undefined);
+      const other = await addWorkspace(store);
+      assert.equal(await store.deleteSecret(other.id, a.id, 2001, 'deleted', auditFor(other.id, 'secret.deleted')), undefined);
+      assert.equal(await store.updateSecret(w.id, b.id, { name: 'z' }, auditFor(w.id, 'secret.updated')), undefined);
+
+      const expired = await store.deleteSecret(w.id, a.id, 5000, 'expired', auditFor(w.id, 'secret.expired', 5000));
+      assert.equal(expired?.deletedReason, 'expired');
+      assert.deepEqual(await store.listSecrets(w.id), []);
+      assert.deepEqual(await store.loadLiveSecretMaterial(w.id), []);
+      assert.equal((await store.getSecret(w.id, b.id))?.deletedAt, 2000);
+      assert.deepEqual((await store.loadDeletedSecretMaterial(w.id, 10)).map((s) => s.id), [a.id, b.id]);
+      assert.deepEqual((await store.loadDeletedSecretMaterial(w.id, 1)).map((s) => s.id), [a.id]);
+      const actions = (await store.listAudit({ workspaceId: w.id, limit: 10 })).map((e) => e.action);
+      assert.deepEqual(actions.slice(0, 3), ['secret.expired', 'secret.deleted', 'secret.updated']);
+    });
+
+    it('adds usage from several nodes and only moves last_verified_at forward', async () => {
+      const w = await addWorkspace(store);
+      const s = await addSecret(store, w);
+      const peer = await backend.openPeer();
+      try {
+        await Promise.all([
+          store.recordUsage([{ secretId: s.id, platform: 'web', minute: 100, count: 3 }], new Map([[s.id, 6000]])),
+          peer.recordUsage(
+            [
+              { secretId: s.id, platform: 'web', minute: 100, count: 4 },
+              { secretId: s.id, platform: 'android', minute: 101, count: 1 },
+            ],
+            new Map([[s.id, 6030]]),
+          ),
+        ]);
+        await store.recordUsage([{ secretId: s.id, platform: 'web', minute: 101, count: 2 }], new Map([[s.id, 5000]]));
+      } finally {
+        await peer.close();
+      }
+      assert.equal((await store.getSecret(w.id, s.id))?.lastVerifiedAt, 6030);
+      const totals = await store.usageTotals([s.id], 0);
+      assert.deepEqual(
+        totals.sort((a, b) => a.platform.localeCompare(b.platform)),
+        [
+          { secretId: s.id, platform: 'android', count: 1 },
+          { secretId: s.id, platform: 'web', count: 9 },
+        ],
+      );
+      assert.deepEqual(await store.usageTotals([s.id], 102), []);
+      const series = await store.usageSeries([s.id], 101);
+      assert.deepEqual(
+        series.sort((a, b) => a.platform.localeCompare(b.platform)),
+        [
+          { secretId: s.id, platform: 'android', minute: 101, count: 1 },
+          { secretId: s.id, platform: 'web', minute: 101, count: 2 },
+        ],
+      );
+      assert.deepEqual(await store.usageTotals([], 0), []);
+    });
+
+    it('finds ciphertexts per key and swaps one only if it is unchanged', async () => {
+      const w = await addWorkspace(store);
+      const s = await addSecret(store, w);
+      const other = new Keyring(parseMasterKey(randomBytes(32).toString('base64'), 'other'));
+      const mine = (await store.listSecretsNotUnderKey(other.current.id, 0, 1000)).find((p) => p.id === s.id);
+      assert.ok(mine);
+      const rewrapped = other.encrypt(Buffer.from('material'), secretAad(w.id, s.id));
+      assert.equal(await store.replaceCiphertext(s.id, Buffer.from('stale'), rewrapped), false);
+      assert.equal(await store.replaceCiphertext(s.id, mine.ciphertext, rewrapped), true);
+      assert.ok(!(await store.listSecretsNotUnderKey(other.current.id, 0, 1000)).some((p) => p.id === s.id));
+      const perKey = await store.oneSecretPerKey();
+      assert.deepEqual(perKey.filter((r) => envelopeKeyId(r.ciphertext) === other.current.id).map((r) => r.id), [s.id]);
+      assert.equal(new Set(perKey.map((r) => envelopeKeyId(r.ciphertext))).size, perKey.length);
+    });
+
+    it('filters and pages the audit log, newest first', async () => {
+      const w = await addWorkspace(store);
+      for (let i = 0; i < 5; i++) await store.writeAudit({ ...auditFor(w.id, i % 2 ? 'secret.deleted' : 'secret.created', 100 + i), targetId: String(i) });
+      const all = await store.listAudit({ workspaceId: w.id, limit: 100, actions: ['secret.created', 'secret.deleted'] });
+      assert.deepEqual(all.map((e) => e.targetId), ['4', '3', '2', '1', '0']);
+      const page = await store.listAudit({ workspaceId: w.id, limit: 2, beforeId: all[1]!.id });
+      assert.deepEqual(page.map((e) => e.targetId), ['2', '1']);
+      const window = await store.listAudit({ workspaceId: w.id, limit: 100, since: 101, until: 103, actions: ['secret.deleted'] });
+      assert.deepEqual(window.map((e) => e.targetId), ['3', '1']);
+    });
+
+    it('keeps idempotency records until they expire', async () => {
+      const w = await addWorkspace(store);
+      const record = { workspaceId: w.id, key: 'k1', requestHash: Buffer.from('h'), response: Buffer.from('r'), expiresAt: 2000 };
+      await store.putIdempotency(record);
+      assert.deepEqual(await store.getIdempotency(w.id, 'k1', 1999), record);
+      assert.equal(await store.getIdempotency(w.id, 'k1', 2000), undefined);
+      await store.putIdempotency({ ...record, response: Buffer.from('r2'), expiresAt: 3000 });
+      assert.deepEqual((await store.getIdempotency(w.id, 'k1', 2500))?.response, Buffer.from('r2'));
+      assert.ok((await store.deleteExpiredIdempotency(3000)) >= 1);
+      assert.equal(await store.getIdempotency(w.id, 'k1', 0), undefined);
+    });
+
+    it('bootstraps an empty database exactly once when two nodes race', async () => {
+      const fresh = await backend.open();
+      const peer = await backend.openPeer();
+      try {
+        const boot = (s: Store, name: string) =>
+          s.bootstrapWorkspace(
+            { appId: `boot${name}`, name, defaultVersion: 'Preview', rateLimit: 100, createdAt: 1000 },
+            {
+              name: 'bootstrap',
+              tokenHash: randomBytes(32),
+              scopes: ['read_all'],
+              createdAt: 1000,
+              audit: { actorTokenId: null, ip: null, requestId: null, action: 'token.created', targetType: 'token', at: 1000 },
+            },
+          );
+        const results = await Promise.all([boot(fresh, 'a'), boot(peer, 'b'), boot(fresh, 'c'), boot(peer, 'd')]);
+        const created = results.filter((r) => r !== undefined);
+        assert.equal(created.length, 1);
+        assert.deepEqual(await fresh.listWorkspaces(), created);
+        assert.equal((await fresh.listTokens(created[0]!.id)).length, 1);
+        assert.equal(await boot(fresh, 'e'), undefined);
+      } finally {
+        await peer.close();
+        await fresh.close();
+      }
+    });
+
+    it('reports an unreachable database as StorageUnavailableError', async () => {
+      const down = await backend.openUnreachable();
+      try {
+        await assert.rejects(down.ping(), StorageUnavailableError);
+        await assert.rejects(down.listWorkspaces(), StorageUnavailableError);
+        await assert.rejects(addWorkspace(down), StorageUnavailableError);
+      } finally {
+        await down.close();
+      }
+    });
+  });
+}
+
+contract(sqliteBackend());
+contract(postgresBackend(await skipWithoutPostgres()));
+
+describe('PostgreSQL migrations', { skip: await skipWithoutPostgres() }, () => {
+  it('apply once when several nodes start at once on an empty database', async () => {
+    const db = await createTestDatabase();
+    const stores = Array.from({ length: 4 }, (_, i) => new PostgresStore({ url: db.url, nodeId: `n${i}`, poolSize: 2, connectTimeoutMs: 2000 }));
+    try {
+      await Promise.all(stores.map((s) => s.migrate()));
+      const w = await addWorkspace(stores[0]!);
+      assert.deepEqual(await stores[3]!.findWorkspaceByAppId(w.appId), w);
+    } finally {
+      for (const s of stores) await s.close();
+      await db.drop();
+    }
+  });
+});
