@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js';
+import { DEFAULT_IDEMPOTENCY_WINDOW_SECONDS } from './domain/idempotency.js';
 import { DEFAULT_MAX_LIVE_SECRETS } from './domain/secrets.js';
 import { DEFAULT_RATE_LIMIT } from './domain/workspaces.js';
 import { DEFAULT_CACHE_OPTIONS } from './domain/secret-cache.js';
@@ -17,6 +18,10 @@ export interface Config {
   defaultRateLimit: number;
   bodyLimit: number;
   usageFlushMs: number;
+  /** How long an Idempotency-Key replays its create (and the encrypted secret is kept for that). */
+  idempotencyWindowSeconds: number;
+  /** How often expired secrets are retired and expired idempotency records purged. */
+  sweepIntervalMs: number;
   redisUrl: string | undefined;
   /** Per app_id, per 10-second window, on the public verification API. */
   verifyRateLimit: number;
@@ -122,6 +127,8 @@ export function loadConfig(env: Env = process.env): Config {
     defaultRateLimit: integer(env, 'SECURE_MODE_RATE_LIMIT', DEFAULT_RATE_LIMIT, 1, 10_000_000),
     bodyLimit: integer(env, 'SECURE_MODE_BODY_LIMIT', DEFAULT_BODY_LIMIT, 1024, 10 * 1024 * 1024),
     usageFlushMs: integer(env, 'SECURE_MODE_USAGE_FLUSH_MS', 2000, 10, 60_000),
+    idempotencyWindowSeconds: integer(env, 'SECURE_MODE_IDEMPOTENCY_WINDOW', DEFAULT_IDEMPOTENCY_WINDOW_SECONDS, 1, 86_400),
+    sweepIntervalMs: integer(env, 'SECURE_MODE_SWEEP_INTERVAL_MS', 1000, 10, 60_000),
     redisUrl: env.SECURE_MODE_REDIS_URL || undefined,
     verifyRateLimit: integer(env, 'SECURE_MODE_VERIFY_RATE_LIMIT', DEFAULT_VERIFY_RATE_LIMIT, 1, 10_000_000),
     metricsToken: metricsToken(env),

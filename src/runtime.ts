@@ -4,9 +4,11 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { loadOrCreateMasterKeyFile } from './crypto/master-key-file.js';
 import { Keyring, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
+import { AuditService } from './domain/audit.js';
 import { SecretCensus } from './domain/census.js';
 import { type ChangeFeed, InProcessChangeFeed } from './domain/change-feed.js';
 import { type Clock, systemClock } from './domain/clock.js';
+import { ExpirySweeper } from './domain/expiry-sweeper.js';
 import { Readiness } from './domain/readiness.js';
 import { Diagnoser } from './domain/diagnose.js';
 import { MemoryRateLimiter, type RateLimiter } from './domain/rate-limiter.js';
@@ -26,6 +28,8 @@ export interface Services {
   clock: Clock;
   workspaces: WorkspaceService;
   secrets: SecretsService;
+  audit: AuditService;
+  sweeper: ExpirySweeper;
   cache: SecretCache;
   usage: UsageRecorder;
   verifier: Verifier;
@@ -132,13 +136,24 @@ export async function createServices(config: Config, options: RuntimeOptions): P
     () => changes.syncedAtMs(),
   );
   const workspaces = new WorkspaceService(store, clock, config.defaultRateLimit);
-  const secrets = new SecretsService(store, keyring, cache, usage, clock, config.maxLiveSecrets, changes);
+  const secrets = new SecretsService(
+    store,
+    keyring,
+    cache,
+    usage,
+    clock,
+    config.maxLiveSecrets,
+    changes,
+    config.idempotencyWindowSeconds,
+  );
+  const audit = new AuditService(store);
+  const sweeper = new ExpirySweeper(secrets, store, clock);
   const census = new SecretCensus(store, usage);
   const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
   const verifier = new Verifier(cache, usage, clock);
   const diagnoser = new Diagnoser(store, keyring, cache, clock);
   return {
-    store, keyring, clock, workspaces, secrets, cache, usage, verifier, diagnoser, changes, census, readiness,
+    store, keyring, clock, workspaces, secrets, audit, sweeper, cache, usage, verifier, diagnoser, changes, census, readiness,
     rateLimiter: new MemoryRateLimiter(),
     verifyLimiter: new MemoryRateLimiter(),
     verifyRateLimit: config.verifyRateLimit,
@@ -172,6 +187,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     consoleDir: config.consoleDir,
   });
   services.usage.start(config.usageFlushMs);
+  services.sweeper.start(config.sweepIntervalMs, (err) =>
+    app.log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'expiry sweep failed'),
+  );
   // In the background: /readyz answers 503 until it is done, and retries it when it failed.
   void services.readiness.warm().catch(() => undefined);
   let closed = false;
@@ -182,6 +200,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       if (closed) return;
       closed = true;
       await app.close();
+      await services.sweeper.stop();
       await services.usage.stop().catch(() => undefined);
       await releaseServices(services);
     },

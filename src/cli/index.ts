@@ -1,7 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../errors.js';
 import { DomainInputError } from '../domain/workspaces.js';
+import { registerAuditCommands } from './audit.js';
+import { toCliError } from './http-options.js';
+import { registerKeyCommands } from './keys.js';
 import { CliError, EXIT } from './output.js';
+import { registerSecretCommands } from './secrets.js';
 import { registerSignCommand } from './sign.js';
 import { registerTokenCommands } from './tokens.js';
 import { registerWorkspaceCommands } from './workspaces.js';
@@ -25,11 +29,15 @@ program
 
 registerWorkspaceCommands(program);
 registerTokenCommands(program);
+registerSecretCommands(program);
+registerAuditCommands(program);
+registerKeyCommands(program);
 registerSignCommand(program);
 
 try {
   await program.parseAsync(process.argv);
-} catch (err) {
+} catch (thrown) {
+  const err = toCliError(thrown);
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else if (err instanceof CliError) {

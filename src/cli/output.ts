@@ -21,7 +21,7 @@ export function printResult(json: boolean, value: Record<string, unknown> | Reco
 }
 
 /** Exit codes, documented in the README: scripts can tell a usage error from a server refusal. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, refused: 3, unavailable: 4, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, refused: 3, unavailable: 4, timedOut: 5, interrupted: 130 } as const;
 
 export class CliError extends Error {
   constructor(

@@ -95,3 +95,8 @@ export function envelopeKeyId(envelope: Buffer): string {
 export function secretAad(workspaceId: number, secretId: number): string {
   return `secure-mode/secret/v1/${workspaceId}/${secretId}`;
 }
+
+/** Associated data of a kept create response: it opens only for the workspace and Idempotency-Key it was made for. */
+export function idempotencyAad(workspaceId: number, key: string): string {
+  return `secure-mode/idempotency/v1/${workspaceId}/${key}`;
+}

@@ -1,9 +1,24 @@
 import { type Keyring, secretAad } from '../crypto/keyring.js';
 import { generateSecret } from '../crypto/random.js';
 import { errors } from '../errors.js';
-import { PLATFORMS, type Platform, type SecretRecord, type Store, type Workspace } from '../storage/store.js';
-import { type Actor } from './actor.js';
+import {
+  PLATFORMS,
+  type Platform,
+  type IdempotentCreate,
+  type SecretPatch,
+  type SecretRecord,
+  type Store,
+  type Workspace,
+} from '../storage/store.js';
+import { type Actor, SYSTEM_ACTOR } from './actor.js';
 import { type Clock, nowSeconds } from './clock.js';
+import {
+  DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
+  createRequestHash,
+  openKeptCreate,
+  sameRequest,
+  sealKeptCreate,
+} from './idempotency.js';
 import type { SecretCache } from './secret-cache.js';
 import { type PlatformFlags, normaliseSecretName, requireSomePlatform } from './secret-input.js';
 import type { UsageRecorder } from './usage.js';
@@ -18,6 +33,38 @@ export interface CreateSecretInput {
   supports_ios?: boolean | undefined;
   supports_android?: boolean | undefined;
 }
+
+export interface UpdateSecretInput {
+  name?: unknown;
+  supports_web?: boolean | undefined;
+  supports_ios?: boolean | undefined;
+  supports_android?: boolean | undefined;
+  /** Unix seconds in the future; null cancels a scheduled retirement. */
+  expires_at?: number | null | undefined;
+}
+
+export interface CreatedSecret {
+  view: SecretView;
+  secret: string;
+  /** True when an Idempotency-Key matched an earlier create and this is its kept result. */
+  replayed: boolean;
+}
+
+export interface UsageBucket {
+  /** Unix seconds at which the bucket starts. */
+  start: number;
+  counts: PlatformUsage;
+}
+
+export interface UsageSeries {
+  record: SecretRecord;
+  lastVerifiedAt: number | null;
+  windowSeconds: number;
+  bucketSeconds: number;
+  buckets: UsageBucket[];
+}
+
+export const MAX_USAGE_BUCKETS = 1000;
 
 export interface SecretView {
   record: SecretRecord;
@@ -55,6 +102,7 @@ export class SecretsService {
     private readonly clock: Clock,
     private readonly maxLiveSecrets: number = DEFAULT_MAX_LIVE_SECRETS,
     private readonly changes: ChangePublisher = noChangePublisher,
+    private readonly idempotencyWindowSeconds: number = DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
   ) {}
 
   async list(workspace: Workspace): Promise<SecretView[]> {
@@ -67,7 +115,11 @@ export class SecretsService {
     return this.view(record);
   }
 
-  async create(workspace: Workspace, input: CreateSecretInput, actor: Actor): Promise<{ view: SecretView; secret: string }> {
+  /**
+   * With an Idempotency-Key, the first create keeps its result (secret included, encrypted) for the window, in the
+   * same transaction as the secret: a retry with the same body gets that result again, a different body a 409.
+   */
+  async create(workspace: Workspace, input: CreateSecretInput, actor: Actor, idempotencyKey?: string): Promise<CreatedSecret> {
     const name = normaliseSecretName(input.name);
     const flags: PlatformFlags = {
       supportsWeb: input.supports_web === true,
@@ -77,6 +129,16 @@ export class SecretsService {
     requireSomePlatform(flags);
     const secret = generateSecret();
     const at = nowSeconds(this.clock);
+    const idempotency: IdempotentCreate | undefined =
+      idempotencyKey === undefined
+        ? undefined
+        : {
+            key: idempotencyKey,
+            requestHash: createRequestHash(input),
+            now: at,
+            expiresAt: at + this.idempotencyWindowSeconds,
+            seal: (record) => sealKeptCreate(this.keyring, workspace.id, idempotencyKey, { record, secret }),
+          };
     const result = await this.store.createSecret(
       { workspaceId: workspace.id, name, ...flags, createdAt: at, expiresAt: null },
       this.maxLiveSecrets,
@@ -87,13 +149,98 @@ export class SecretsService {
         action: 'secret.created',
         targetType: 'secret',
         at,
-        details: { name, supports_web: flags.supportsWeb, supports_ios: flags.supportsIos, supports_android: flags.supportsAndroid },
+        details: {
+          name,
+          supports_web: flags.supportsWeb,
+          supports_ios: flags.supportsIos,
+          supports_android: flags.supportsAndroid,
+          idempotent: idempotencyKey !== undefined,
+        },
       },
+      idempotency,
     );
-    if (!result.ok) throw errors.secretLimitReached(this.maxLiveSecrets);
+    if (!result.ok) {
+      if (result.reason === 'limit_reached') throw errors.secretLimitReached(this.maxLiveSecrets);
+      if (!idempotency || !sameRequest(result.record.requestHash, idempotency.requestHash)) throw errors.idempotencyConflict();
+      const kept = openKeptCreate(this.keyring, workspace.id, result.record.key, result.record.response);
+      // The kept record as it was at creation, so the replayed body is byte-for-byte the original.
+      return { view: { record: kept.record, lastVerifiedAt: kept.record.lastVerifiedAt }, secret: kept.secret, replayed: true };
+    }
     this.cache.secretCreated(workspace, result.secret, secret);
     await this.announce({ workspaceId: workspace.id, secretId: result.secret.id, kind: 'created' });
-    return { view: this.view(result.secret), secret };
+    return { view: this.view(result.secret), secret, replayed: false };
+  }
+
+  /** Renames, changes platforms (at least one stays enabled) or schedules/cancels retirement. */
+  async update(workspace: Workspace, id: string, input: UpdateSecretInput, actor: Actor): Promise<SecretView> {
+    const record = await this.findLive(workspace, id);
+    const at = nowSeconds(this.clock);
+    const patch: SecretPatch = {};
+    const details: Record<string, string | number | boolean | null> = {};
+    if (input.name !== undefined) {
+      patch.name = normaliseSecretName(input.name);
+      details.name = patch.name;
+    }
+    const touchesPlatforms = [input.supports_web, input.supports_ios, input.supports_android].some((v) => v !== undefined);
+    if (touchesPlatforms) {
+      // All three flags are written together, so two concurrent updates can never leave none enabled.
+      const flags: PlatformFlags = {
+        supportsWeb: input.supports_web ?? record.supportsWeb,
+        supportsIos: input.supports_ios ?? record.supportsIos,
+        supportsAndroid: input.supports_android ?? record.supportsAndroid,
+      };
+      requireSomePlatform(flags);
+      Object.assign(patch, flags);
+      Object.assign(details, { supports_web: flags.supportsWeb, supports_ios: flags.supportsIos, supports_android: flags.supportsAndroid });
+    }
+    if (input.expires_at !== undefined) {
+      if (input.expires_at !== null && input.expires_at <= at) {
+        throw errors.parameterInvalid('expires_at must be a Unix timestamp in the future, or null to cancel', 'expires_at');
+      }
+      patch.expiresAt = input.expires_at;
+      details.expires_at = input.expires_at;
+    }
+    if (Object.keys(patch).length === 0) return this.view(record);
+    const updated = await this.store.updateSecret(workspace.id, record.id, patch, {
+      ...actorFields(actor),
+      workspaceId: workspace.id,
+      action: 'secret.updated',
+      targetType: 'secret',
+      at,
+      details,
+    });
+    if (!updated) throw errors.secretNotFound();
+    this.cache.secretUpdated(updated);
+    await this.announce({ workspaceId: workspace.id, secretId: updated.id, kind: 'updated' });
+    return this.view(updated);
+  }
+
+  /**
+   * Retires every secret whose expires_at has passed: soft-deleted with reason 'expired' and audited as such.
+   * Verification already refuses them from that second on; this makes it permanent and visible. Safe to run on
+   * every node at once: a secret another node retired first is skipped without a second event.
+   */
+  async expireDue(batch = 100): Promise<number> {
+    const at = nowSeconds(this.clock);
+    let expired = 0;
+    for (;;) {
+      const due = await this.store.listExpiredSecrets(at, batch);
+      for (const record of due) {
+        const done = await this.store.deleteSecret(record.workspaceId, record.id, at, 'expired', {
+          ...actorFields(SYSTEM_ACTOR),
+          workspaceId: record.workspaceId,
+          action: 'secret.expired',
+          targetType: 'secret',
+          at,
+          details: { name: record.name, expires_at: record.expiresAt },
+        });
+        if (!done) continue;
+        expired++;
+        this.cache.secretRemoved(record.workspaceId, record.id);
+        await this.announce({ workspaceId: record.workspaceId, secretId: record.id, kind: 'expired' });
+      }
+      if (due.length < batch) return expired;
+    }
   }
 
   /**
@@ -135,6 +282,34 @@ export class SecretsService {
       if (age < 7 * 24 * 60) usage.last_week[u.platform] += u.count;
     }
     return usage;
+  }
+
+  /**
+   * Verifications per platform in buckets of `bucketSeconds` (aligned to the epoch), oldest first, every bucket
+   * present; the last one holds the current time. Includes counts this node has not flushed yet.
+   */
+  async usageSeries(workspace: Workspace, id: string, windowSeconds: number, bucketSeconds: number): Promise<UsageSeries> {
+    if (!Number.isInteger(bucketSeconds) || bucketSeconds < 60 || bucketSeconds % 60 !== 0) {
+      throw errors.parameterInvalid('bucket must be a whole number of minutes, in seconds (60, 120, …)', 'bucket');
+    }
+    if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw errors.parameterInvalid('window must be a positive number of seconds', 'window');
+    const count = Math.ceil(windowSeconds / bucketSeconds);
+    if (count > MAX_USAGE_BUCKETS) {
+      throw errors.parameterInvalid(`window / bucket gives ${count} buckets; at most ${MAX_USAGE_BUCKETS}`, 'bucket');
+    }
+    const record = await this.findLive(workspace, id);
+    const now = nowSeconds(this.clock);
+    const lastStart = Math.floor(now / bucketSeconds) * bucketSeconds;
+    const firstStart = lastStart - (count - 1) * bucketSeconds;
+    const buckets: UsageBucket[] = Array.from({ length: count }, (_, i) => ({ start: firstStart + i * bucketSeconds, counts: zeroUsage() }));
+    const series = await this.store.usageSeries([record.id], firstStart / 60);
+    const pending = this.usage.pendingIncrements().filter((u) => u.secretId === record.id);
+    for (const u of [...series, ...pending]) {
+      const index = Math.floor((u.minute * 60 - firstStart) / bucketSeconds);
+      const bucket = buckets[index];
+      if (bucket) bucket.counts[u.platform] += u.count;
+    }
+    return { record, lastVerifiedAt: this.lastVerifiedAt(record), windowSeconds, bucketSeconds, buckets };
   }
 
   private async findLive(workspace: Workspace, id: string): Promise<SecretRecord> {

@@ -120,6 +120,17 @@ export interface IdempotencyRecord {
   expiresAt: number;
 }
 
+/** Makes a create idempotent: the replay record is written in the same transaction as the secret. */
+export interface IdempotentCreate {
+  key: string;
+  requestHash: Buffer;
+  /** A record for this key that expired at or before `now` no longer counts (and is removed). */
+  now: number;
+  expiresAt: number;
+  /** Called inside the transaction with the new secret; returns the encrypted response to keep for replays. */
+  seal: (secret: SecretRecord) => Buffer;
+}
+
 export type TokenAudit = Omit<AuditInput, 'targetId' | 'workspaceId'>;
 
 export interface NewToken {
@@ -131,7 +142,9 @@ export interface NewToken {
 
 export type CreateSecretResult =
   | { ok: true; secret: SecretRecord }
-  | { ok: false; reason: 'limit_reached' };
+  | { ok: false; reason: 'limit_reached' }
+  /** A live record for the key exists: nothing was written; the caller compares the request hash and replays. */
+  | { ok: false; reason: 'idempotent_replay'; record: IdempotencyRecord };
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -159,12 +172,17 @@ export interface Store {
   /**
    * Inserts a secret unless the workspace already has maxLive live secrets. `seal` is called inside the
    * transaction with the new row's id, so the ciphertext can bind that id as associated data.
+   * With `idempotency`, a live record for (workspace, key) is looked up first (before the limit) and returned
+   * instead of creating anything; otherwise the record is inserted in the same transaction as the secret.
+   * Concurrent calls with one key must create at most one secret: the (workspace_id, key) primary key makes the
+   * second insert fail, and the adapter then answers with the record the first call committed.
    */
   createSecret(
     input: NewSecret,
     maxLive: number,
     seal: (secretId: number) => Buffer,
     audit: Omit<AuditInput, 'targetId'>,
+    idempotency?: IdempotentCreate,
   ): Promise<CreateSecretResult>;
   /** Live secrets (not deleted) of a workspace, oldest first. */
   listSecrets(workspaceId: number): Promise<SecretRecord[]>;

@@ -343,7 +343,7 @@ describe('secure_mode_secrets contract', () => {
         ['PUT', PATHS],
         ['PATCH', PATHS],
         ['DELETE', PATHS],
-        ['PUT', `${PATHS}/1`],
+        ['POST', `${PATHS}/1/usage`],
         ['PATCH', `${PATHS}/1`],
         ['OPTIONS', PATHS],
         ['GET', `${PATHS}/1/extra`],

@@ -1,3 +1,4 @@
+import type { AuditService } from '../../domain/audit.js';
 import type { Diagnoser } from '../../domain/diagnose.js';
 import type { SecretsService } from '../../domain/secrets.js';
 import type { Verifier } from '../../domain/verifier.js';
@@ -7,6 +8,7 @@ import type { VerifyRateLimitDeps } from '../plugins/verify-rate-limit.js';
 /** What route plugins are given; each route takes only what it uses. */
 export interface RouteDeps extends GuardDeps, VerifyRateLimitDeps {
   secrets: SecretsService;
+  audit: AuditService;
   verifier: Verifier;
   diagnoser: Diagnoser;
 }

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Nullable } from './common.js';
+import { IntercomVersionHeader, Nullable } from './common.js';
 
 const EXT = { 'x-secure-mode-extension': true };
 
@@ -77,3 +77,53 @@ export const DeleteSecretQuery = Type.Object({
     }),
   ),
 });
+
+export const CreateSecretHeaders = Type.Object({
+  ...IntercomVersionHeader.properties,
+  'idempotency-key': Type.Optional(
+    Type.String({
+      ...EXT,
+      description:
+        'Extension: 1–255 printable ASCII characters. Within the replay window, the same key with the same body replays the original 201 (secret included, header Idempotent-Replayed: true); with a different body, 409 idempotency_key_reused.',
+    }),
+  ),
+});
+
+export const UpdateSecretRequest = Type.Object(
+  {
+    name: Type.Optional(Type.String({ description: 'New human-readable name.' })),
+    supports_android: Type.Optional(Type.Boolean()),
+    supports_ios: Type.Optional(Type.Boolean()),
+    supports_web: Type.Optional(Type.Boolean()),
+    expires_at: Type.Optional(
+      Nullable('integer', {
+        minimum: 0,
+        maximum: 253402300799,
+        description: 'Unix seconds in the future at which the secret stops verifying and is retired; null cancels.',
+      }),
+    ),
+  },
+  { ...EXT, description: 'Fields to change; at least one platform stays enabled.' },
+);
+
+export const UsageQuery = Type.Object({
+  window: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'Seconds of history, default 86400' })),
+  bucket: Type.Optional(
+    Type.String({ pattern: '^[0-9]{1,9}$', description: 'Bucket width in seconds, a multiple of 60, default 3600; at most 1000 buckets' }),
+  ),
+});
+
+export const IdentityVerificationSecretUsage = Type.Object(
+  {
+    type: Type.Literal('identity_verification_secret.usage'),
+    id: Type.String(),
+    window_seconds: Type.Integer(),
+    bucket_seconds: Type.Integer(),
+    last_verified_at: Nullable('integer'),
+    buckets: Type.Array(
+      Type.Object({ start: Type.Integer(), web: Type.Integer(), ios: Type.Integer(), android: Type.Integer() }),
+      { description: 'Oldest first; every bucket present; the last one holds the current time' },
+    ),
+  },
+  { ...EXT, description: 'Successful verifications per platform over time' },
+);

@@ -9,6 +9,7 @@ import type {
   AuditQuery,
   CreateSecretResult,
   IdempotencyRecord,
+  IdempotentCreate,
   NewSecret,
   NewToken,
   Platform,
@@ -78,6 +79,16 @@ function toToken(r: Row): AccessToken {
     scopes: (r.scopes as string).split(' ').filter(Boolean),
     createdAt: r.created_at as number,
     revokedAt: (r.revoked_at as number | null) ?? null,
+  };
+}
+
+function toIdempotency(r: Row): IdempotencyRecord {
+  return {
+    workspaceId: r.workspace_id as number,
+    key: r.key as string,
+    requestHash: r.request_hash as Buffer,
+    response: r.response as Buffer,
+    expiresAt: r.expires_at as number,
   };
 }
 
@@ -388,10 +399,21 @@ export class PostgresStore implements Store {
     maxLive: number,
     seal: (secretId: number) => Buffer,
     audit: Omit<AuditInput, 'targetId'>,
+    idempotency?: IdempotentCreate,
   ): Promise<CreateSecretResult> {
     return this.transaction(async (c): Promise<CreateSecretResult> => {
-      // The workspace row lock serialises creates per workspace across nodes, so the count below cannot race.
+      // The workspace row lock serialises creates per workspace across nodes, so neither the Idempotency-Key lookup
+      // nor the count below can race (keys are per workspace).
       await c.query('SELECT id FROM workspaces WHERE id = $1 FOR UPDATE', [input.workspaceId]);
+      if (idempotency) {
+        await c.query('DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND expires_at <= $3', [
+          input.workspaceId,
+          idempotency.key,
+          idempotency.now,
+        ]);
+        const kept = await c.query('SELECT * FROM idempotency_keys WHERE workspace_id = $1 AND key = $2', [input.workspaceId, idempotency.key]);
+        if (kept.rows[0]) return { ok: false, reason: 'idempotent_replay', record: toIdempotency(kept.rows[0]) };
+      }
       const counted = await c.query('SELECT count(*) AS n FROM secrets WHERE workspace_id = $1 AND deleted_at IS NULL', [input.workspaceId]);
       if ((counted.rows[0].n as number) >= maxLive) return { ok: false, reason: 'limit_reached' };
       const next = await c.query(`SELECT nextval(pg_get_serial_sequence('secrets', 'id')) AS id`);
@@ -414,8 +436,18 @@ export class PostgresStore implements Store {
         ],
       );
       await this.insertAudit(c, { ...audit, targetId: String(id) });
+      const secret: SecretRecord = { id, ...input, deletedAt: null, deletedReason: null, lastVerifiedAt: null };
+      if (idempotency) {
+        await c.query('INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+          input.workspaceId,
+          idempotency.key,
+          idempotency.requestHash,
+          idempotency.seal(secret),
+          idempotency.expiresAt,
+        ]);
+      }
       await this.notify(c, { workspaceId: input.workspaceId, secretId: id, kind: 'created' });
-      return { ok: true, secret: { id, ...input, deletedAt: null, deletedReason: null, lastVerifiedAt: null } };
+      return { ok: true, secret };
     });
   }
 
@@ -624,14 +656,7 @@ export class PostgresStore implements Store {
 
   async getIdempotency(workspaceId: number, key: string, now: number): Promise<IdempotencyRecord | undefined> {
     const [r] = await this.read('SELECT * FROM idempotency_keys WHERE workspace_id = $1 AND key = $2 AND expires_at > $3', [workspaceId, key, now]);
-    if (!r) return undefined;
-    return {
-      workspaceId: r.workspace_id as number,
-      key: r.key as string,
-      requestHash: r.request_hash as Buffer,
-      response: r.response as Buffer,
-      expiresAt: r.expires_at as number,
-    };
+    return r && toIdempotency(r);
   }
 
   async deleteExpiredIdempotency(now: number): Promise<number> {

@@ -12,6 +12,7 @@ import type {
   NewToken,
   TokenAudit,
   IdempotencyRecord,
+  IdempotentCreate,
   NewSecret,
   Platform,
   SecretPatch,
@@ -90,6 +91,16 @@ function toAudit(r: Row): AuditEvent {
   return event;
 }
 
+function toIdempotency(r: Row): IdempotencyRecord {
+  return {
+    workspaceId: r.workspace_id as number,
+    key: r.key as string,
+    requestHash: r.request_hash as Buffer,
+    response: r.response as Buffer,
+    expiresAt: r.expires_at as number,
+  };
+}
+
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
   filename: string;
@@ -109,6 +120,8 @@ export class SqliteStore implements Store {
         this.db.pragma('synchronous = FULL');
         this.db.pragma('foreign_keys = ON');
         this.db.pragma('busy_timeout = 5000');
+        // Deleted rows are zeroed, not left in free pages: a purged idempotency record (an encrypted secret) is gone.
+        this.db.pragma('secure_delete = ON');
       });
     } catch (err) {
       // Start-up reports this in one line: it must say which file could not be opened.
@@ -285,9 +298,21 @@ export class SqliteStore implements Store {
     maxLive: number,
     seal: (secretId: number) => Buffer,
     audit: Omit<AuditInput, 'targetId'>,
+    idempotency?: IdempotentCreate,
   ): Promise<CreateSecretResult> {
     return this.run(() =>
       this.db.transaction((): CreateSecretResult => {
+        // The immediate transaction holds the write lock, so the lookup and the insert below cannot interleave
+        // with another create for the same key, in this process or another.
+        if (idempotency) {
+          this.db
+            .prepare('DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND expires_at <= ?')
+            .run(input.workspaceId, idempotency.key, idempotency.now);
+          const existing = this.db
+            .prepare('SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?')
+            .get(input.workspaceId, idempotency.key) as Row | undefined;
+          if (existing) return { ok: false, reason: 'idempotent_replay', record: toIdempotency(existing) };
+        }
         const { n } = this.db
           .prepare('SELECT count(*) AS n FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL')
           .get(input.workspaceId) as { n: number };
@@ -310,16 +335,13 @@ export class SqliteStore implements Store {
         const ciphertext = seal(id);
         this.db.prepare('UPDATE secrets SET ciphertext = ?, key_id = ? WHERE id = ?').run(ciphertext, envelopeKeyId(ciphertext), id);
         this.insertAudit({ ...audit, targetId: String(id) });
-        return {
-          ok: true,
-          secret: {
-            id,
-            ...input,
-            deletedAt: null,
-            deletedReason: null,
-            lastVerifiedAt: null,
-          },
-        };
+        const secret: SecretRecord = { id, ...input, deletedAt: null, deletedReason: null, lastVerifiedAt: null };
+        if (idempotency) {
+          this.db
+            .prepare('INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, expires_at) VALUES (?, ?, ?, ?, ?)')
+            .run(input.workspaceId, idempotency.key, idempotency.requestHash, idempotency.seal(secret), idempotency.expiresAt);
+        }
+        return { ok: true, secret };
       }).immediate(),
     );
   }
@@ -562,14 +584,7 @@ export class SqliteStore implements Store {
       const r = this.db
         .prepare('SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND expires_at > ?')
         .get(workspaceId, key, now) as Row | undefined;
-      if (!r) return undefined;
-      return {
-        workspaceId: r.workspace_id as number,
-        key: r.key as string,
-        requestHash: r.request_hash as Buffer,
-        response: r.response as Buffer,
-        expiresAt: r.expires_at as number,
-      };
+      return r && toIdempotency(r);
     });
   }
 

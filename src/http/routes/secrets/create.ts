@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WRITE } from '../../../domain/scopes.js';
 import { actorOf, guard, workspaceOf } from '../../plugins/guard.js';
-import { IntercomVersionHeader, errorResponses } from '../../schemas/common.js';
-import { CreateSecretRequest, IdentityVerificationSecretWithMaterial } from '../../schemas/secrets.js';
+import { errorResponses } from '../../schemas/common.js';
+import { parseIdempotencyKey } from '../../../domain/idempotency.js';
+import { CreateSecretHeaders, CreateSecretRequest, IdentityVerificationSecretWithMaterial } from '../../schemas/secrets.js';
 import type { RouteDeps } from '../deps.js';
 import { presentSecret } from './present.js';
 
@@ -15,13 +16,15 @@ export const createSecretRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
         operationId: 'createIdentityVerificationSecret',
         summary: 'Create an identity verification secret',
         tags: ['Identity Verification Secrets'],
-        headers: IntercomVersionHeader,
+        headers: CreateSecretHeaders,
         body: CreateSecretRequest,
-        response: { 201: IdentityVerificationSecretWithMaterial, ...errorResponses(400, 401, 403, 413, 422, 429, 503) },
+        response: { 201: IdentityVerificationSecretWithMaterial, ...errorResponses(400, 401, 403, 409, 413, 422, 429, 503) },
       },
     },
     async (request, reply) => {
-      const { view, secret } = await deps.secrets.create(workspaceOf(request), request.body, actorOf(request));
+      const key = parseIdempotencyKey(request.headers['idempotency-key']);
+      const { view, secret, replayed } = await deps.secrets.create(workspaceOf(request), request.body, actorOf(request), key);
+      if (replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(201).send({ ...presentSecret(view), secret });
     },
   );

@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { MAX_NAME_LENGTH } from '../domain/secret-input.js';
+import { type ApiClient, ApiRequestError, ApiUnreachableError, type CreatedSecretBody, type SecretBody, type UsageBody } from './api-client.js';
+import { durationSeconds, formatSeconds, parseDuration } from './duration.js';
+import { type HttpOptions, clientFrom } from './http-options.js';
+import { CliError, EXIT, printTable } from './output.js';
+import { SecretFile } from './secret-file.js';
+import { SECRET_COLUMNS, deliverSecret, parsePlatforms, platformsOf, secretRow } from './secrets.js';
+
+export interface RotateOptions extends HttpOptions {
+  from: string;
+  to?: string;
+  name?: string;
+  platforms?: string;
+  idleFor: string;
+  timeout: string;
+  /** commander's --no-wait. */
+  wait: boolean;
+  outputSecret?: string;
+  pollInterval: string;
+}
+
+export interface Progress {
+  oldCount: number;
+  newCount: number;
+  /** Share of the window's verifications made with the new secret, 0–1; null with no traffic at all. */
+  newShare: number | null;
+  oldLastVerifiedAt: number | null;
+  /** Seconds since the old secret last verified; null if it never did. */
+  oldIdleSeconds: number | null;
+}
+
+/** --json output: one event per line, so a script can act on each as it comes. */
+function emit(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+const sum = (usage: UsageBody) => usage.buckets.reduce((n, b) => n + b.web + b.ios + b.android, 0);
+
+export function measure(oldUsage: UsageBody, newUsage: UsageBody, nowSeconds: number): Progress {
+  const oldCount = sum(oldUsage);
+  const newCount = sum(newUsage);
+  const last = oldUsage.last_verified_at;
+  return {
+    oldCount,
+    newCount,
+    newShare: oldCount + newCount === 0 ? null : newCount / (oldCount + newCount),
+    oldLastVerifiedAt: last,
+    oldIdleSeconds: last === null ? null : Math.max(0, nowSeconds - last),
+  };
+}
+
+/** Minute buckets over the idle window (coarser past 1000 minutes, the API's bucket limit). */
+export function usageWindow(idleSeconds: number): { window: number; bucket: number } {
+  const bucket = 60 * Math.max(1, Math.ceil(idleSeconds / 60 / 1000));
+  return { window: Math.max(bucket, Math.ceil(idleSeconds / bucket) * bucket), bucket };
+}
+
+export function defaultNewName(oldName: string, nowMs: number): string {
+  const suffix = ` (rotated ${new Date(nowMs).toISOString().slice(0, 10)})`;
+  return `${[...oldName].slice(0, MAX_NAME_LENGTH - suffix.length).join('')}${suffix}`;
+}
+
+function progressLine(oldId: string, newId: string, p: Progress, idleSeconds: number, windowSeconds: number): string {
+  const share =
+    p.newShare === null
+      ? `no verifications in the last ${formatSeconds(windowSeconds)}`
+      : `old ${oldId} ${Math.round((1 - p.newShare) * 100)}% · new ${newId} ${Math.round(p.newShare * 100)}% of ${p.oldCount + p.newCount} verifications in the last ${formatSeconds(windowSeconds)}`;
+  const idle =
+    p.oldIdleSeconds === null
+      ? `old ${oldId} never verified`
+      : `old ${oldId} last verified ${formatSeconds(p.oldIdleSeconds)} ago (needs ${formatSeconds(idleSeconds)})`;
+  return `${share}; ${idle}`;
+}
+
+const isTransient = (err: unknown) =>
+  err instanceof ApiUnreachableError || (err instanceof ApiRequestError && (err.status === 429 || err.status >= 500));
+
+/**
+ * Creates the new secret (or takes --to), then waits until the old one has verified nothing for the idle window and
+ * deletes it with the server-side guard. An interruption (SIGINT/SIGTERM) or timeout deletes nothing: both secrets
+ * stay valid and the resume command is printed.
+ */
+export async function rotate(client: ApiClient, opts: RotateOptions): Promise<void> {
+  const json = opts.json === true;
+  const idleSeconds = durationSeconds(opts.idleFor, '--idle-for');
+  const timeoutMs = parseDuration(opts.timeout, '--timeout');
+  const pollMs = Math.max(100, parseDuration(opts.pollInterval, '--poll-interval'));
+  const flags = opts.platforms === undefined ? undefined : parsePlatforms(opts.platforms);
+  if (opts.to !== undefined && (opts.name !== undefined || flags !== undefined || opts.outputSecret !== undefined)) {
+    throw new CliError('--to resumes with an existing secret: --name, --platforms and --output-secret do not apply', EXIT.usage);
+  }
+  const note = (message: string) => process.stderr.write(`secure-mode: ${message}\n`);
+
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const live = await client.listSecrets();
+    const old = live.find((s) => s.id === opts.from);
+    if (!old) throw new CliError(`no live secret with id ${opts.from}`, EXIT.refused);
+    let fresh: SecretBody;
+    if (opts.to !== undefined) {
+      const existing = live.find((s) => s.id === opts.to);
+      if (!existing) throw new CliError(`no live secret with id ${opts.to}`, EXIT.refused);
+      if (existing.id === old.id) throw new CliError('--from and --to name the same secret', EXIT.usage);
+      fresh = existing;
+      note(`resuming rotation from ${old.id} "${old.name}" to ${fresh.id} "${fresh.name}"`);
+      if (json) emit({ event: 'resumed', old, new: fresh });
+    } else {
+      const file = opts.outputSecret === undefined ? undefined : await SecretFile.reserve(opts.outputSecret);
+      let created: CreatedSecretBody;
+      try {
+        created = await createOnce(client, {
+          name: opts.name ?? defaultNewName(old.name, Date.now()),
+          ...(flags ?? { supports_web: old.supports_web, supports_ios: old.supports_ios, supports_android: old.supports_android }),
+        });
+      } catch (err) {
+        await file?.abandon();
+        throw err;
+      }
+      await deliverSecret(created, file, json);
+      const { secret: _secret, ...metadata } = created;
+      if (json) emit({ event: 'created', old, new: file ? metadata : created });
+      else note(`created ${created.id} "${created.name}" (${platformsOf(created).join(',')}) to replace ${old.id} "${old.name}"`);
+      fresh = metadata;
+    }
+
+    const resume = [
+      'secure-mode secrets rotate',
+      ...(opts.url ? [`--url ${opts.url}`] : []),
+      `--from ${old.id} --to ${fresh.id} --idle-for ${opts.idleFor} --timeout ${opts.timeout}`,
+    ].join(' ');
+    if (!opts.wait) {
+      note(`not waiting: both secrets stay valid. Once traffic has moved to ${fresh.id}, finish with: ${resume}`);
+      if (json) emit({ event: 'created_only', old_id: old.id, new_id: fresh.id, resume });
+      return;
+    }
+    if (stop.signal.aborted) return interrupted(old.id, fresh.id, resume, json);
+
+    note(
+      `deploy the new secret; waiting until ${old.id} has verified nothing for ${formatSeconds(idleSeconds)} (timeout ${formatSeconds(timeoutMs / 1000)}; Ctrl-C stops and keeps both secrets valid)`,
+    );
+    const { window, bucket } = usageWindow(idleSeconds);
+    const deadline = Date.now() + timeoutMs;
+    const tty = process.stderr.isTTY === true;
+    let lastLine = '';
+    let lastLineAt = 0;
+    for (;;) {
+      try {
+        const [oldUsage, newUsage] = await Promise.all([client.usage(old.id, window, bucket), client.usage(fresh.id, window, bucket)]);
+        const p = measure(oldUsage, newUsage, Math.floor(Date.now() / 1000));
+        if (json) {
+          emit({
+            event: 'progress',
+            old_id: old.id,
+            new_id: fresh.id,
+            window_seconds: window,
+            old_count: p.oldCount,
+            new_count: p.newCount,
+            new_share: p.newShare,
+            old_last_verified_at: p.oldLastVerifiedAt,
+            old_idle_seconds: p.oldIdleSeconds,
+          });
+        } else {
+          const line = progressLine(old.id, fresh.id, p, idleSeconds, window);
+          // On a terminal the line updates in place; in a log, a line when it changes or once a minute.
+          if (tty) process.stderr.write(`\r\x1b[2K${line}`);
+          else if (line !== lastLine || Date.now() - lastLineAt >= 60_000) {
+            process.stderr.write(`${line}\n`);
+            lastLineAt = Date.now();
+          }
+          lastLine = line;
+        }
+        if (p.oldIdleSeconds === null || p.oldIdleSeconds >= idleSeconds) {
+          try {
+            await client.deleteSecret(old.id, idleSeconds);
+            if (tty && !json) process.stderr.write('\n');
+            if (json) emit({ event: 'deleted', old_id: old.id, new_id: fresh.id });
+            else {
+              note(`${old.id} verified nothing for ${formatSeconds(idleSeconds)}: deleted. Rotation complete.`);
+              printTable([secretRow(fresh)], SECRET_COLUMNS);
+            }
+            return;
+          } catch (err) {
+            // 409: it verified again between our look and the delete; keep waiting.
+            if (!(err instanceof ApiRequestError && err.status === 409)) throw err;
+          }
+        }
+      } catch (err) {
+        if (err instanceof ApiRequestError && err.code === 'not_found') {
+          throw new CliError(
+            `this server has no usage API (Intercom?): both secrets stay valid; delete ${old.id} yourself once traffic has moved (secure-mode secrets delete ${old.id})`,
+            EXIT.refused,
+          );
+        }
+        if (err instanceof ApiRequestError && err.code === 'identity_verification_secret_not_found') {
+          throw new CliError(`secret ${old.id} or ${fresh.id} was deleted by someone else; check with: secure-mode secrets list`, EXIT.refused);
+        }
+        if (!isTransient(err)) throw err;
+        note(`${(err as Error).message}; retrying`);
+      }
+      if (stop.signal.aborted) return interrupted(old.id, fresh.id, resume, json);
+      if (Date.now() + pollMs > deadline) {
+        if (json) emit({ event: 'timed_out', old_id: old.id, new_id: fresh.id, resume });
+        throw new CliError(
+          `${old.id} was still in use after ${formatSeconds(timeoutMs / 1000)}: nothing deleted, both secrets stay valid. Resume with: ${resume}`,
+          EXIT.timedOut,
+        );
+      }
+      await sleep(pollMs, undefined, { signal: stop.signal }).catch(() => undefined);
+      if (stop.signal.aborted) return interrupted(old.id, fresh.id, resume, json);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function interrupted(oldId: string, newId: string, resume: string, json: boolean): never {
+  if (json) emit({ event: 'interrupted', old_id: oldId, new_id: newId, resume });
+  throw new CliError(`\ninterrupted: nothing was deleted; ${oldId} and ${newId} both stay valid. Resume with: ${resume}`, EXIT.interrupted);
+}
+
+/** One create, retried once with the same Idempotency-Key if the answer was lost: never two new secrets. */
+async function createOnce(client: ApiClient, params: Parameters<ApiClient['createSecret']>[0]): Promise<CreatedSecretBody> {
+  const key = `rotate-${randomUUID()}`;
+  try {
+    return await client.createSecret(params, key);
+  } catch (err) {
+    if (!isTransient(err)) throw err;
+    return client.createSecret(params, key);
+  }
+}
+
+export function registerRotateCommand(secrets: Command): void {
+  secrets
+    .command('rotate')
+    .description(
+      'create a new secret, wait until the old one has verified nothing for the idle window, then delete it (with the server-side guard)',
+    )
+    .requiredOption('--from <id>', 'the secret being replaced')
+    .option('--to <id>', 'resume: the replacement already exists (as printed by an interrupted rotate)')
+    .option('--name <name>', 'name of the new secret (default: the old name + " (rotated DATE)")')
+    .option('--platforms <list>', "platforms of the new secret (default: the old secret's)")
+    .option('--idle-for <duration>', 'how long the old secret must verify nothing before it is deleted', '15m')
+    .option('--timeout <duration>', 'give up waiting after this long (nothing is deleted)', '24h')
+    .option('--no-wait', 'create the new secret and stop; finish later with --to')
+    .option('--output-secret <file>', 'write the new secret to this new file (mode 0600) instead of printing it')
+    .option('--poll-interval <duration>', 'how often to look at usage', '5s')
+    .option('--json', 'print JSON lines (events: created, progress, deleted, interrupted, timed_out)')
+    .action(async (_o: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<RotateOptions>();
+      await rotate(clientFrom(opts), opts);
+    });
+}

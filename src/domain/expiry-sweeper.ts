@@ -1,0 +1,54 @@
+import type { Store } from '../storage/store.js';
+import { type Clock, nowSeconds } from './clock.js';
+import type { SecretsService } from './secrets.js';
+
+export interface SweepResult {
+  secretsExpired: number;
+  idempotencyPurged: number;
+}
+
+/**
+ * Makes time-limited things end: secrets past expires_at are retired (audited as expired), and Idempotency-Key
+ * records past their window are deleted, so the encrypted copy of a created secret does not outlive the window.
+ * Verification does not wait for this: it refuses an expired secret from that second on.
+ */
+export class ExpirySweeper {
+  private timer: NodeJS.Timeout | undefined;
+  /** Passes run one after another; this settles when the last one queued has. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+
+  constructor(
+    private readonly secrets: SecretsService,
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  /** A pass that starts after this call (and after any pass in progress), so it sees the clock as it is now. */
+  sweep(): Promise<SweepResult> {
+    this.queued++;
+    const pass = this.tail.then(() => this.sweepOnce()).finally(() => this.queued--);
+    this.tail = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async sweepOnce(): Promise<SweepResult> {
+    const secretsExpired = await this.secrets.expireDue();
+    const idempotencyPurged = await this.store.deleteExpiredIdempotency(nowSeconds(this.clock));
+    return { secretsExpired, idempotencyPurged };
+  }
+
+  start(intervalMs: number, onError: (err: unknown) => void): void {
+    // A tick while a pass is still queued adds nothing: skip it rather than pile passes up.
+    this.timer = setInterval(() => {
+      if (this.queued === 0) this.sweep().catch(onError);
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.tail;
+  }
+}

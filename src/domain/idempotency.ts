@@ -1,0 +1,50 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { type Keyring, idempotencyAad } from '../crypto/keyring.js';
+import { errors } from '../errors.js';
+import type { SecretRecord } from '../storage/store.js';
+
+/** Ten minutes: long enough to retry a lost response, short enough that the kept secret does not linger. */
+export const DEFAULT_IDEMPOTENCY_WINDOW_SECONDS = 600;
+
+export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
+
+/** 1–255 printable ASCII characters, as Stripe accepts; anything else is a 422 naming the header. */
+export function parseIdempotencyKey(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[\x20-\x7e]{1,255}$/.test(value)) {
+    throw errors.parameterInvalid(`${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters`, IDEMPOTENCY_HEADER);
+  }
+  return value;
+}
+
+/**
+ * What makes two creates "the same request": the fields the operation reads, as sent. Key order, whitespace and
+ * fields the operation ignores do not matter.
+ */
+export function createRequestHash(body: {
+  name: unknown;
+  supports_web?: unknown;
+  supports_ios?: unknown;
+  supports_android?: unknown;
+}): Buffer {
+  const canonical = JSON.stringify([body.name, body.supports_web ?? null, body.supports_ios ?? null, body.supports_android ?? null]);
+  return createHash('sha256').update('secure-mode/create-secret/v1\0').update(canonical).digest();
+}
+
+export function sameRequest(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The original create's result, kept encrypted so a replay answers with exactly the same body. */
+export interface KeptCreate {
+  record: SecretRecord;
+  secret: string;
+}
+
+export function sealKeptCreate(keyring: Keyring, workspaceId: number, key: string, kept: KeptCreate): Buffer {
+  return keyring.encrypt(Buffer.from(JSON.stringify(kept), 'utf8'), idempotencyAad(workspaceId, key));
+}
+
+export function openKeptCreate(keyring: Keyring, workspaceId: number, key: string, sealed: Buffer): KeptCreate {
+  return JSON.parse(keyring.decrypt(sealed, idempotencyAad(workspaceId, key)).toString('utf8')) as KeptCreate;
+}
