@@ -43,6 +43,8 @@ export interface Config {
   pgConnectTimeoutMs: number;
   /** A statement running longer is cancelled (503): a request never hangs on a dead connection. */
   pgQueryTimeoutMs: number;
+  /** Where the built web console is served from; the build writes dist/console/ by default. */
+  consoleDir: string | undefined;
 }
 
 /** What one client may hold of the server: bounds on request size and on how long a slow client keeps a socket. */
@@ -144,6 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
     pgPoolSize: integer(env, 'SECURE_MODE_PG_POOL_SIZE', 10, 1, 1000),
     pgConnectTimeoutMs: integer(env, 'SECURE_MODE_PG_CONNECT_TIMEOUT_MS', 2000, 100, 60_000),
     pgQueryTimeoutMs: integer(env, 'SECURE_MODE_PG_QUERY_TIMEOUT_MS', 5000, 100, 600_000),
+    consoleDir: env.SECURE_MODE_CONSOLE_DIR || undefined,
   };
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (config.limits.headersTimeoutMs > config.limits.requestTimeoutMs) {

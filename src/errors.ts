@@ -68,6 +68,8 @@ export const errors = {
   serviceUnavailable: () =>
     new ApiError(503, 'service_unavailable', 'The service is temporarily unavailable, please retry shortly'),
   internal: () => new ApiError(500, 'server_error', 'An unexpected error occurred'),
+  consoleNotBuilt: () =>
+    new ApiError(503, 'console_unavailable', 'The web console is not built on this server; run npm run build:console'),
 } as const;
 
 /** Raised by the storage layer when the database cannot be reached or written; mapped to 503. */

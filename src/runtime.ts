@@ -184,6 +184,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     bodyLimit: config.bodyLimit,
     limits: config.limits,
     metricsToken: config.metricsToken,
+    consoleDir: config.consoleDir,
   });
   services.usage.start(config.usageFlushMs);
   services.sweeper.start(config.sweepIntervalMs, (err) =>

@@ -14,6 +14,7 @@ import { listSecretsRoute } from './routes/secrets/list.js';
 import { updateSecretRoute } from './routes/secrets/update.js';
 import { secretUsageRoute } from './routes/secrets/usage.js';
 import { listAuditEventsRoute } from './routes/audit/list.js';
+import { consoleRoutes, defaultConsoleDir } from './routes/console.js';
 import { healthRoutes, type HealthDeps } from './routes/ops/health.js';
 import { metricsRoute } from './routes/ops/metrics.js';
 import { diagnoseRoute } from './routes/verification/diagnose.js';
@@ -26,6 +27,8 @@ export interface AppOptions {
   bodyLimit: number;
   limits: HttpLimits;
   metricsToken: string | undefined;
+  /** The built web console (index.html, console.js, console.css, icon.svg); defaults to dist/console/. */
+  consoleDir?: string | undefined;
 }
 
 /** The whole HTTP API as one Fastify instance; server.ts only listens. */
@@ -104,6 +107,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   await app.register(metricsRoute, { metrics, metricsToken: options.metricsToken });
   await app.register(verifyRoute, deps);
   await app.register(diagnoseRoute, deps);
+  await app.register(consoleRoutes, { dir: options.consoleDir ?? defaultConsoleDir });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -1,0 +1,109 @@
+import { describeApiError, networkErrorMessage } from './api-error.js';
+import type { AuditFilter, AuditPage } from './audit.js';
+import { auditPath } from './audit.js';
+import type { Secret } from './format.js';
+import type { UsageSeries, UsageWindow } from './usage.js';
+
+/** A failed request, already turned into a sentence for people. */
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly codes: string[] = [],
+    readonly field: string | null = null,
+    readonly requestId: string | null = null,
+  ) {
+    super(message);
+    this.name = 'ApiFailure';
+  }
+}
+
+export interface SecretDetail extends Secret {
+  usage: Record<'last_hour' | 'last_day' | 'last_week', Record<'web' | 'ios' | 'android', number>>;
+}
+
+export interface CreatedSecret extends Secret {
+  secret: string;
+}
+
+export interface SecretInput {
+  name: string;
+  supports_web: boolean;
+  supports_ios: boolean;
+  supports_android: boolean;
+}
+
+export interface SecretUpdate extends Partial<SecretInput> {
+  expires_at?: number | null;
+}
+
+/** The console's only way to the server: same origin, bearer token, no cookies, nothing cached. */
+export class ApiClient {
+  constructor(
+    private readonly token: string,
+    private readonly onUnauthorized: () => void = () => undefined,
+  ) {}
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      authorization: `Bearer ${this.token}`,
+      // The /secure_mode_secrets paths are Preview-only; say so rather than depend on the workspace default.
+      'intercom-version': 'Preview',
+    };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        cache: 'no-store',
+        credentials: 'omit',
+        redirect: 'error',
+      });
+    } catch {
+      throw new ApiFailure(0, networkErrorMessage());
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      const d = describeApiError(response.status, text);
+      if (response.status === 401) this.onUnauthorized();
+      throw new ApiFailure(response.status, d.message, d.codes, d.field, d.requestId);
+    }
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiFailure(response.status, 'The server sent an answer the console cannot read.');
+    }
+  }
+
+  listSecrets(): Promise<{ type: 'list'; data: Secret[] }> {
+    return this.request('GET', '/secure_mode_secrets');
+  }
+
+  getSecret(id: string): Promise<SecretDetail> {
+    return this.request('GET', `/secure_mode_secrets/${encodeURIComponent(id)}`);
+  }
+
+  createSecret(input: SecretInput): Promise<CreatedSecret> {
+    return this.request('POST', '/secure_mode_secrets', input);
+  }
+
+  updateSecret(id: string, update: SecretUpdate): Promise<Secret> {
+    return this.request('PUT', `/secure_mode_secrets/${encodeURIComponent(id)}`, update);
+  }
+
+  deleteSecret(id: string): Promise<void> {
+    return this.request('DELETE', `/secure_mode_secrets/${encodeURIComponent(id)}`);
+  }
+
+  usage(id: string, window: UsageWindow): Promise<UsageSeries> {
+    return this.request('GET', `/secure_mode_secrets/${encodeURIComponent(id)}/usage?window=${window.window}&bucket=${window.bucket}`);
+  }
+
+  auditEvents(filter: AuditFilter, startingAfter: string | null): Promise<AuditPage> {
+    return this.request('GET', auditPath(filter, startingAfter));
+  }
+}

@@ -1,0 +1,81 @@
+/** GET /audit_events: types, labels and query building; no DOM. */
+import { formatDateTime } from './format.js';
+
+export const AUDIT_ACTIONS = [
+  'secret.created',
+  'secret.updated',
+  'secret.deleted',
+  'secret.expired',
+  'token.created',
+  'token.revoked',
+  'workspace.created',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export const AUDIT_ACTION_LABELS: Readonly<Record<AuditAction, string>> = {
+  'secret.created': 'Secret created',
+  'secret.updated': 'Secret updated',
+  'secret.deleted': 'Secret deleted',
+  'secret.expired': 'Secret expired',
+  'token.created': 'Token created',
+  'token.revoked': 'Token revoked',
+  'workspace.created': 'Workspace created',
+};
+
+export function actionLabel(action: string): string {
+  return (AUDIT_ACTION_LABELS as Record<string, string>)[action] ?? action;
+}
+
+export interface AuditEvent {
+  type: 'audit_event';
+  id: string;
+  action: string;
+  created_at: number;
+  actor: { token_id: string | null; ip: string | null } | null;
+  request_id: string | null;
+  target: { type: string; id: string } | null;
+  details: Record<string, unknown> | null;
+}
+
+export interface AuditPage {
+  type: 'list';
+  data: AuditEvent[];
+  pages?: { type: 'pages'; next: { starting_after: string } | null } | null;
+}
+
+export interface AuditFilter {
+  actions: readonly string[];
+  since: number | null;
+  until: number | null;
+}
+
+export const AUDIT_PAGE_SIZE = 50;
+
+export function auditPath(filter: AuditFilter, startingAfter: string | null = null, limit: number = AUDIT_PAGE_SIZE): string {
+  const q = new URLSearchParams();
+  if (filter.since !== null) q.set('since', String(filter.since));
+  if (filter.until !== null) q.set('until', String(filter.until));
+  if (filter.actions.length > 0) q.set('action', filter.actions.join(','));
+  q.set('limit', String(limit));
+  if (startingAfter !== null) q.set('starting_after', startingAfter);
+  return `/audit_events?${q.toString()}`;
+}
+
+function flatten(key: string, value: unknown, out: Array<[string, string]>): void {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(key === '' ? k : `${key} ${k}`, v, out);
+    return;
+  }
+  // Times in details are Unix seconds like everywhere in the API (expires_at, last_verified_at): show them as dates.
+  const isTime = /(^|[ _])at$/.test(key) && typeof value === 'number';
+  const text =
+    value === null || value === undefined ? 'none' : isTime ? formatDateTime(value) : Array.isArray(value) ? value.map(String).join(', ') : String(value);
+  out.push([key.replace(/_/g, ' '), text]);
+}
+
+/** Event details as "key: value" pairs of plain text (nested objects flattened), in the order the server sent them. */
+export function detailPairs(details: Record<string, unknown> | null): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (details) flatten('', details, out);
+  return out;
+}

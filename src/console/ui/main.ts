@@ -1,0 +1,115 @@
+import { ApiClient } from './api.js';
+import { closeDismissableDialogs } from './dialog.js';
+import { h } from './dom.js';
+import { Session, browserSessionStorage } from './session.js';
+import { auditView } from './views/audit.js';
+import { rotationView } from './views/rotation.js';
+import { secretsView } from './views/secrets.js';
+import { signInView } from './views/signin.js';
+import type { Ctx } from './widgets.js';
+
+interface Page {
+  title: string;
+  render(ctx: Ctx, container: HTMLElement): void;
+}
+
+const PAGES: Readonly<Record<string, Page>> = {
+  secrets: { title: 'Secrets', render: secretsView },
+  rotation: { title: 'Rotation', render: rotationView },
+  audit: { title: 'Audit log', render: auditView },
+};
+
+const root = document.getElementById('app')!;
+const session = new Session(browserSessionStorage());
+
+/** The page named by the hash (#/secrets); anything else is not a route (e.g. the skip link's #main). */
+function pageFromHash(): string | null {
+  const match = /^#\/([a-z]+)/.exec(location.hash);
+  if (!match) return null;
+  return match[1]! in PAGES ? match[1]! : 'secrets';
+}
+
+let shell: { main: HTMLElement; links: Map<string, HTMLAnchorElement>; ctx: Ctx } | null = null;
+let current: string | null = null;
+
+function signOut(notice: string | null): void {
+  session.signOut();
+  closeDismissableDialogs();
+  shell = null;
+  current = null;
+  document.title = 'Sign in · secure-mode console';
+  signInView(root, notice, (token) => {
+    session.signIn(token);
+    if (pageFromHash() === null) history.replaceState(null, '', '#/secrets');
+    show(true);
+  });
+}
+
+function buildShell(token: string): NonNullable<typeof shell> {
+  const notice = h('p', { class: 'announcer', role: 'status', 'aria-live': 'polite' });
+  let clearNotice: number | undefined;
+  const main = h('main', { id: 'main', tabindex: '-1' });
+  const links = new Map<string, HTMLAnchorElement>();
+  const nav = h(
+    'nav',
+    { 'aria-label': 'Console' },
+    h('ul', {}, ...Object.entries(PAGES).map(([id, page]) => {
+      const link = h('a', { href: `#/${id}` }, page.title);
+      links.set(id, link);
+      return h('li', {}, link);
+    })),
+  );
+  const signOutButton = h('button', { type: 'button', class: 'button ghost signout' }, 'Sign out');
+  signOutButton.addEventListener('click', () => signOut('You are signed out. The access token was removed from this tab.'));
+  const ctx: Ctx = {
+    api: new ApiClient(token, () => signOut('That access token is no longer accepted. Sign in again.')),
+    nowS: () => Math.floor(Date.now() / 1000),
+    announce(message) {
+      notice.textContent = message;
+      window.clearTimeout(clearNotice);
+      clearNotice = window.setTimeout(() => {
+        notice.textContent = '';
+      }, 8000);
+    },
+  };
+  root.replaceChildren(h('header', { class: 'topbar' }, h('p', { class: 'brand' }, 'secure-mode'), nav, signOutButton), notice, main);
+  return { main, links, ctx };
+}
+
+function show(moveFocus: boolean): void {
+  const token = session.token;
+  if (token === null) {
+    signOut(null);
+    return;
+  }
+  const id = pageFromHash() ?? current ?? 'secrets';
+  shell ??= buildShell(token);
+  if (id === current) return;
+  current = id;
+  const page = PAGES[id]!;
+  for (const [key, link] of shell.links) {
+    if (key === id) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  document.title = `${page.title} · secure-mode console`;
+  // Each page renders into a fresh container, so a slow answer for a page already left lands nowhere.
+  const container = h('div', { class: `page page-${id}` });
+  shell.main.replaceChildren(container);
+  page.render(shell.ctx, container);
+  if (moveFocus) container.querySelector('h1')?.focus();
+}
+
+window.addEventListener('hashchange', () => {
+  if (pageFromHash() !== null) show(true);
+});
+
+// The skip link targets <main> without touching the hash, which is the router's.
+document.addEventListener('click', (event) => {
+  const link = (event.target as Element | null)?.closest?.('a.skip-link');
+  if (!link) return;
+  event.preventDefault();
+  document.getElementById('main')?.focus();
+});
+
+if (session.token === null) signOut(null);
+else show(false);

@@ -1,0 +1,102 @@
+import { usageSparkline } from '../chart.js';
+import { h } from '../dom.js';
+import { PLATFORMS, PLATFORM_LABELS, type Secret, formatDateTime, plural } from '../format.js';
+import { DEFAULT_WINDOW, platformTotals } from '../usage.js';
+import { type Ctx, button, errorText, errorBox, loading, pageHeader, platformBadges, stateBadge, whenEl } from '../widgets.js';
+import { openCreateDialog } from './create-dialog.js';
+import { openDeleteDialog } from './delete-dialog.js';
+import { openEditDialog } from './edit-dialog.js';
+
+export function platformLegend(): HTMLUListElement {
+  return h(
+    'ul',
+    { class: 'legend', 'aria-label': 'Chart colours' },
+    ...PLATFORMS.map((p) => h('li', {}, h('span', { class: `swatch bar-${p}`, 'aria-hidden': 'true' }), PLATFORM_LABELS[p])),
+  );
+}
+
+function usageCell(ctx: Ctx, secret: Secret): HTMLTableCellElement {
+  const cell = h('td', { class: 'usage', 'data-label': 'Last 24 hours' }, h('span', { class: 'muted small' }, 'Loading…'));
+  ctx.api.usage(secret.id, DEFAULT_WINDOW).then(
+    (series) => {
+      const totals = platformTotals(series.buckets);
+      const total = totals.web + totals.ios + totals.android;
+      const label = `Verifications of “${secret.name}” in the last 24 hours: ${PLATFORMS.map((p) => `${PLATFORM_LABELS[p]} ${totals[p]}`).join(', ')}`;
+      cell.replaceChildren(usageSparkline(series.buckets, label), h('span', { class: 'small' }, plural(total, 'verification')));
+    },
+    (err: unknown) => {
+      cell.replaceChildren(h('span', { class: 'small muted' }, `Usage unavailable: ${errorText(err).message}`));
+    },
+  );
+  return cell;
+}
+
+export function secretsView(ctx: Ctx, container: HTMLElement): void {
+  const content = h('div', { class: 'page-content' });
+  const reload = () => void load();
+  container.append(
+    pageHeader(
+      'Identity verification secrets',
+      'Each secret signs user_hash values and JWTs for the platforms it supports. During a rotation two are live; delete the old one once its traffic has moved.',
+      button('Refresh', reload),
+      button('Create secret', () => openCreateDialog(ctx, (s) => {
+        ctx.announce(`Secret “${s.name}” created.`);
+        reload();
+      }), 'primary'),
+    ),
+    content,
+  );
+
+  function row(secret: Secret, now: number): HTMLTableRowElement {
+    const edit = button('Edit', () => openEditDialog(ctx, secret, (s) => {
+      ctx.announce(`Secret “${s.name}” saved.`);
+      reload();
+    }), 'ghost', { 'aria-label': `Edit “${secret.name}”` });
+    const del = button('Delete', () => openDeleteDialog(ctx, secret, () => {
+      ctx.announce(`Secret “${secret.name}” deleted.`);
+      reload();
+    }), 'danger-ghost', { 'aria-label': `Delete “${secret.name}”` });
+    return h(
+      'tr',
+      { 'data-secret-id': secret.id },
+      h('th', { scope: 'row', class: 'name' }, h('span', { class: 'secret-name' }, secret.name), h('span', { class: 'muted small' }, `id ${secret.id}`)),
+      h('td', { 'data-label': 'Platforms' }, platformBadges(secret)),
+      h('td', { 'data-label': 'Created' }, whenEl(secret.created_at, now)),
+      h('td', { 'data-label': 'Last verified', class: 'last-verified' }, whenEl(secret.last_verified_at, now)),
+      usageCell(ctx, secret),
+      h('td', { 'data-label': 'State' }, stateBadge(secret, now)),
+      h('td', { class: 'row-actions' }, edit, del),
+    );
+  }
+
+  async function load(): Promise<void> {
+    content.replaceChildren(loading('Loading secrets…'));
+    let secrets: Secret[];
+    try {
+      secrets = (await ctx.api.listSecrets()).data;
+    } catch (err) {
+      content.replaceChildren(errorBox(err, 'Could not load the secrets'));
+      return;
+    }
+    const now = ctx.nowS();
+    if (secrets.length === 0) {
+      content.replaceChildren(h('div', { class: 'empty' }, h('p', {}, 'No secrets yet. Create one, give it to your servers, and users signed with it verify.')));
+      return;
+    }
+    secrets.sort((a, b) => b.created_at - a.created_at || Number(b.id) - Number(a.id));
+    const head = h(
+      'thead',
+      {},
+      h('tr', {}, ...['Name', 'Platforms', 'Created', 'Last verified', 'Last 24 hours', 'State'].map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions'))),
+    );
+    const table = h('table', { class: 'secrets' }, h('caption', { class: 'visually-hidden' }, 'Identity verification secrets, newest first'), head, h('tbody', {}, ...secrets.map((s) => row(s, now))));
+    content.replaceChildren(
+      secrets.length > 1 ? h('p', { class: 'hint' }, `${secrets.length} secrets are live. `, h('a', { href: '#/rotation' }, 'See which one your traffic uses'), '.') : '',
+      platformLegend(),
+      h('div', { class: 'table-wrap' }, table),
+      h('p', { class: 'muted small updated' }, `Updated ${formatDateTime(now)}`),
+    );
+  }
+
+  reload();
+}

@@ -1,0 +1,476 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
+import { buildConsole } from '../../src/console/build.js';
+import { CONSOLE_CSP } from '../../src/http/routes/console.js';
+import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { recordSensitive } from '../helpers/leaks.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = fileURLToPath(new URL('../../test-output/console/', import.meta.url));
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+const XSS_NAME = '<img src=x onerror=alert(1)>';
+
+function userHash(secret: string, userId: string): string {
+  return createHmac('sha256', Buffer.from(secret, 'utf8')).update(userId, 'utf8').digest('hex');
+}
+
+// Page-side code is passed as strings: this project's type-check has Node's globals, not the DOM's.
+
+/**
+ * Everything that went wrong in a page: console errors, uncaught exceptions, failed requests, HTTP errors and
+ * alert() calls. A test names the HTTP errors it provokes on purpose; anything else fails it.
+ */
+class PageWatch {
+  private readonly events: string[] = [];
+  private readonly httpErrors: Array<{ status: number; path: string }> = [];
+  private readonly consoleErrors: string[] = [];
+  private readonly expected: Array<{ status: number; path: string }> = [];
+  readonly urls: string[] = [];
+
+  constructor(page: Page) {
+    page.on('console', (m) => {
+      if (m.type() === 'error') this.consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => this.events.push(`uncaught exception: ${e.message}`));
+    page.on('requestfailed', (r) => this.events.push(`request failed: ${r.method()} ${r.url()} (${r.failure()?.errorText})`));
+    page.on('request', (r) => this.urls.push(r.url()));
+    page.on('response', (r) => {
+      if (r.status() >= 400) this.httpErrors.push({ status: r.status(), path: new URL(r.url()).pathname });
+    });
+    page.on('dialog', (d) => {
+      this.events.push(`a script opened a ${d.type()} dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+  }
+
+  expect(status: number, path: string): void {
+    this.expected.push({ status, path });
+  }
+
+  problems(): string[] {
+    const out = [...this.events];
+    const allowance = [...this.expected];
+    const allowedStatuses: number[] = [];
+    for (const e of this.httpErrors) {
+      const i = allowance.findIndex((a) => a.status === e.status && a.path === e.path);
+      if (i === -1) out.push(`HTTP ${e.status} for ${e.path}`);
+      else {
+        allowance.splice(i, 1);
+        allowedStatuses.push(e.status);
+      }
+    }
+    for (const a of allowance) out.push(`expected HTTP ${a.status} for ${a.path}, never seen`);
+    for (const text of this.consoleErrors) {
+      // Chromium reports every 4xx fetch as a console error; those the test provoked on purpose are not problems.
+      const status = Number(/the server responded with a status of (\d+)/.exec(text)?.[1]);
+      const i = allowedStatuses.indexOf(status);
+      if (i === -1) out.push(`console error: ${text}`);
+      else allowedStatuses.splice(i, 1);
+    }
+    return out;
+  }
+
+  assertClean(): void {
+    assert.deepEqual(this.problems(), []);
+  }
+}
+
+describe('web console in Chromium', { timeout: 180_000 }, () => {
+  let app: TestApp;
+  let browser: Browser;
+  let consoleDir: string;
+  let desktop: BrowserContext;
+  let page: Page;
+  let watch: PageWatch;
+  let firstSecret = '';
+  let secondSecret = '';
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`Chromium is not at ${CHROMIUM}: install it with apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`);
+    }
+    consoleDir = mkdtempSync(join(tmpdir(), 'secure-mode-console-'));
+    await buildConsole(consoleDir);
+    mkdirSync(SHOTS, { recursive: true });
+    app = await startTestApp({ env: { SECURE_MODE_CONSOLE_DIR: consoleDir } });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    desktop = await newContext(DESKTOP);
+    page = await desktop.newPage();
+    watch = new PageWatch(page);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
+  });
+
+  async function newContext(viewport: { width: number; height: number }): Promise<BrowserContext> {
+    const context = await browser.newContext({
+      viewport,
+      locale: 'en-GB',
+      timezoneId: 'UTC',
+      ...(viewport.width < 500 ? { isMobile: true, hasTouch: true } : {}),
+    });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
+    // Any CSP violation becomes a console error, which fails the test.
+    await context.addInitScript({
+      content: "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
+    });
+    context.setDefaultTimeout(15_000);
+    return context;
+  }
+
+  async function shot(p: Page, name: string): Promise<void> {
+    await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  }
+
+  async function signIn(p: Page, token: string): Promise<void> {
+    await p.getByLabel('Access token').fill(token);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByRole('heading', { name: 'Identity verification secrets' }).waitFor();
+  }
+
+  function secretRow(p: Page, name: string): Locator {
+    const exact = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+    return p.locator('tr[data-secret-id]').filter({ has: p.locator('.secret-name', { hasText: exact }) });
+  }
+
+  async function verify(secret: string, userId: string) {
+    return api(app, 'POST', '/identity_verification/verify', {
+      token: null,
+      body: { app_id: app.workspace.appId, platform: 'web', user_id: userId, user_hash: userHash(secret, userId) },
+    });
+  }
+
+  async function hasFocus(locator: Locator): Promise<boolean> {
+    return locator.evaluate((el) => el === el.ownerDocument.activeElement);
+  }
+
+  it('serves the console with a strict CSP and security headers', async () => {
+    for (const path of ['/console', '/console/console.js', '/console/console.css']) {
+      const res = await fetch(`${app.url}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers.get('content-security-policy'), CONSOLE_CSP);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+      assert.equal(res.headers.get('x-frame-options'), 'DENY');
+      assert.equal(res.headers.get('cross-origin-opener-policy'), 'same-origin');
+      await res.arrayBuffer();
+    }
+    assert.match(CONSOLE_CSP, /default-src 'none'/);
+    assert.doesNotMatch(CONSOLE_CSP, /unsafe-inline|unsafe-eval/);
+  });
+
+  it('signs in with a pasted token, refusing a bad one with a readable message', async () => {
+    const response = await page.goto(`${app.url}/console`);
+    assert.equal(response?.headers()['content-security-policy'], CONSOLE_CSP);
+    await page.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
+    assert.ok(await hasFocus(page.getByLabel('Access token')));
+    await shot(page, 'signin-desktop');
+
+    watch.expect(401, '/secure_mode_secrets');
+    await page.getByLabel('Access token').fill('smt_this-token-does-not-exist-anywhere');
+    await page.keyboard.press('Enter');
+    await page.getByRole('alert').filter({ hasText: 'Not signed in: Access Token Invalid.' }).waitFor();
+    assert.doesNotMatch(await page.locator('body').innerText(), /error\.list|"errors"|request_id/);
+
+    await signIn(page, app.token);
+    await page.getByText('No secrets yet.').waitFor();
+    const stored = await page.evaluate<object>('({ local: localStorage.length, cookie: document.cookie, href: location.href })');
+    assert.deepEqual(stored, { local: 0, cookie: '', href: `${app.url}/console#/secrets` });
+    assert.deepEqual(await desktop.cookies(), []);
+    watch.assertClean();
+  });
+
+  it('creates a secret and shows it once, with a copy button, until confirmed saved', async () => {
+    const create = page.getByRole('button', { name: 'Create secret' });
+    await create.click();
+    const dialog = page.getByRole('dialog', { name: 'Create a secret' });
+    await dialog.waitFor();
+    assert.ok(await hasFocus(dialog.getByLabel('Name')));
+    await dialog.getByLabel('Name').fill('Legacy web');
+    await dialog.getByLabel('iOS').check();
+    await shot(page, 'create-desktop');
+    await dialog.getByLabel('Name').press('Enter');
+
+    const shown = page.getByRole('dialog', { name: 'Save the secret for “Legacy web”' });
+    await shown.waitFor();
+    firstSecret = await shown.getByLabel('Secret', { exact: true }).inputValue();
+    recordSensitive('secret', firstSecret);
+    assert.match(firstSecret, /^[A-Za-z0-9_-]{43}$/);
+    await shown.getByText('This is the only time this secret is shown.').waitFor();
+    const done = shown.getByRole('button', { name: 'Done' });
+    assert.ok(await done.isDisabled());
+
+    // Escape does not close it while the secret has not been confirmed saved (Chromium closes on a second Escape).
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+    await page.evaluate('new Promise((resolve) => setTimeout(resolve, 0))');
+    assert.equal(await page.evaluate<boolean>("document.querySelector('dialog')?.open"), true);
+    assert.equal(await shown.getByLabel('Secret', { exact: true }).inputValue(), firstSecret);
+
+    await shown.getByRole('button', { name: 'Copy' }).click();
+    await shown.getByText('Copied to the clipboard.').waitFor();
+    assert.equal(await page.evaluate<string>('navigator.clipboard.readText()'), firstSecret);
+    await shot(page, 'secret-shown-desktop');
+
+    await shown.getByLabel('I have saved this secret somewhere safe').check();
+    await done.click();
+    await shown.waitFor({ state: 'detached' });
+    assert.ok(await hasFocus(create), 'focus returns to the button that opened the dialog');
+    await page.getByRole('status').filter({ hasText: 'Secret “Legacy web” created.' }).waitFor();
+    const row = secretRow(page, 'Legacy web');
+    await row.locator('.last-verified').getByText('Never').waitFor();
+    assert.equal(await row.getByRole('listitem').allInnerTexts().then((t) => t.join(',')), 'Web,iOS');
+    assert.equal(await page.locator('body').innerText().then((t) => t.includes(firstSecret)), false, 'the secret is gone from the page');
+    watch.assertClean();
+  });
+
+  it('shows last-verified and usage after a user_hash signed with it verifies', async () => {
+    const verified = await verify(firstSecret, 'user-1');
+    assert.equal(verified.status, 200, verified.text);
+    assert.equal(verified.body.verified, true);
+    await app.runtime.usage.flush();
+
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const row = secretRow(page, 'Legacy web');
+    await row.locator('.last-verified').getByText('just now').waitFor();
+    await row.locator('.usage').getByText('1 verification').waitFor();
+    const chart = row.locator('.usage svg[role="img"]');
+    assert.match((await chart.getAttribute('aria-label')) ?? '', /Web 1, iOS 0, Android 0/);
+    watch.assertClean();
+  });
+
+  it('creates a second secret with the keyboard alone', async () => {
+    await page.getByRole('button', { name: 'Create secret' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog', { name: 'Create a secret' }).waitFor();
+    await page.keyboard.type('Production web');
+    await page.keyboard.press('Enter');
+    const shown = page.getByRole('dialog', { name: 'Save the secret for “Production web”' });
+    await shown.waitFor();
+    secondSecret = await shown.getByLabel('Secret', { exact: true }).inputValue();
+    recordSensitive('secret', secondSecret);
+    assert.match(secondSecret, /^[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(secondSecret, firstSecret);
+    await page.keyboard.press('Tab'); // Copy
+    await page.keyboard.press('Tab'); // the confirmation box
+    await page.keyboard.press('Space');
+    await page.keyboard.press('Tab'); // Done
+    await page.keyboard.press('Enter');
+    await shown.waitFor({ state: 'detached' });
+    await secretRow(page, 'Production web').waitFor();
+
+    const verified = await verify(secondSecret, 'user-2');
+    assert.equal(verified.status, 200, verified.text);
+    await app.runtime.usage.flush();
+    watch.assertClean();
+  });
+
+  it('shows the old and new secrets’ share of verifications on the rotation page', async () => {
+    await page.getByRole('link', { name: 'Rotation' }).click();
+    await page.getByRole('heading', { name: 'Rotation' }).waitFor();
+    assert.equal(await page.getByLabel('Old secret').locator('option:checked').innerText().then((t) => t.startsWith('Legacy web')), true);
+    assert.equal(await page.getByLabel('New secret').locator('option:checked').innerText().then((t) => t.startsWith('Production web')), true);
+    await page.locator('.cutover').getByText(/^In progress: 50% of verifications/).waitFor();
+    await page.locator('.share-chart rect.share-new').first().waitFor();
+    await page.getByText('Show the numbers').click();
+    await shot(page, 'rotation-desktop');
+    watch.assertClean();
+  });
+
+  it('deletes the first secret only after a loud warning about its recent traffic', async () => {
+    await page.getByRole('link', { name: 'Secrets' }).click();
+    await secretRow(page, 'Legacy web').getByRole('button', { name: 'Delete “Legacy web”' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete “Legacy web”?' });
+    await dialog.getByText('It last verified a user just now').waitFor();
+    const warning = dialog.getByRole('alert');
+    await warning.getByText('Traffic is still signed with this secret.').waitFor();
+    await warning.getByText('1 verification in the last hour').waitFor();
+    const confirm = dialog.getByRole('button', { name: 'Delete secret' });
+    assert.ok(await confirm.isDisabled());
+    assert.ok(await hasFocus(dialog.getByRole('button', { name: 'Cancel' })), 'the safe choice has focus');
+    await shot(page, 'delete-desktop');
+
+    await warning.getByLabel('I understand that users signed with this secret will fail verification').check();
+    await confirm.click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByRole('status').filter({ hasText: 'Secret “Legacy web” deleted.' }).waitFor();
+    await secretRow(page, 'Legacy web').waitFor({ state: 'detached' });
+    await secretRow(page, 'Production web').waitFor();
+    await shot(page, 'secrets-desktop');
+
+    const refused = await verify(firstSecret, 'user-1');
+    assert.equal(refused.status, 401);
+    watch.assertClean();
+  });
+
+  it('schedules a retirement time from the edit dialog', async () => {
+    await secretRow(page, 'Production web').getByRole('button', { name: 'Edit “Production web”' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit “Production web”' });
+    assert.ok(await hasFocus(dialog.getByLabel('Name')));
+    // The browser runs in UTC, so an ISO string cut to minutes is its local datetime-local value.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 16);
+    await dialog.getByLabel('Retire automatically at (your local time)').fill(tomorrow);
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByRole('status').filter({ hasText: 'Secret “Production web” saved.' }).waitFor();
+    await secretRow(page, 'Production web').locator('.state-expiring').getByText(/^Expires /).waitFor();
+    watch.assertClean();
+  });
+
+  it('finds all of it on the audit page, filterable by action and time', async () => {
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    const rows = page.locator('table.audit tbody tr');
+    await rows.first().waitFor();
+    const created = page.locator('tr[data-action="secret.created"]');
+    await created.filter({ hasText: 'Legacy web' }).waitFor();
+    await created.filter({ hasText: 'Production web' }).waitFor();
+    await page.locator('tr[data-action="secret.deleted"]').filter({ hasText: 'Legacy web' }).waitFor();
+    await page.locator('tr[data-action="secret.updated"]').filter({ hasText: 'Production web' }).waitFor();
+    await shot(page, 'audit-desktop');
+
+    await page.getByLabel('Secret deleted').check();
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('Showing 1 event.').waitFor();
+    assert.equal(await rows.count(), 1);
+    assert.equal(await rows.first().getAttribute('data-action'), 'secret.deleted');
+
+    const inAnHour = new Date(Date.now() + 3_600_000).toISOString().slice(0, 16);
+    await page.getByLabel('From (your local time)').fill(inAnHour);
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('No events match these filters.').waitFor();
+
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.locator('tr[data-action="secret.created"]').first().waitFor();
+    assert.ok((await rows.count()) >= 3);
+    watch.assertClean();
+  });
+
+  it('shows a name made of markup as text', async () => {
+    const created = await api(app, 'POST', '/secure_mode_secrets', { body: { name: XSS_NAME, supports_android: true } });
+    assert.equal(created.status, 201, created.text);
+    await page.getByRole('link', { name: 'Secrets' }).click();
+    const row = secretRow(page, XSS_NAME);
+    await row.waitFor();
+    assert.equal(await row.locator('.secret-name').textContent(), XSS_NAME);
+    assert.equal(await page.locator('main img').count(), 0);
+    await row.getByRole('button', { name: `Delete “${XSS_NAME}”` }).click();
+    const dialog = page.getByRole('dialog', { name: `Delete “${XSS_NAME}”?` });
+    await dialog.getByText('It has never verified a user.').waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal(await page.locator('img').count(), 0);
+    watch.assertClean();
+  });
+
+  it('is usable at phone width', async () => {
+    const phone = await newContext(PHONE);
+    const p = await phone.newPage();
+    const phoneWatch = new PageWatch(p);
+    // A mobile viewport widens itself to fit overflowing content, so compare with the device width itself.
+    const fitsWidth = () => p.evaluate<boolean>(`document.documentElement.scrollWidth <= ${PHONE.width} && window.innerWidth === ${PHONE.width}`);
+    await p.goto(`${app.url}/console`);
+    await p.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
+    await shot(p, 'signin-phone');
+    await signIn(p, app.token);
+    await secretRow(p, 'Production web').locator('.usage svg').waitFor();
+    assert.ok(await fitsWidth(), 'secrets page fits 390 px');
+    await shot(p, 'secrets-phone');
+
+    await p.getByRole('button', { name: 'Create secret' }).click();
+    const dialog = p.getByRole('dialog', { name: 'Create a secret' });
+    await dialog.getByLabel('Name').fill('Mobile apps');
+    await dialog.getByLabel('Web').uncheck();
+    await dialog.getByLabel('iOS').check();
+    await dialog.getByLabel('Android').check();
+    await shot(p, 'create-phone');
+    await dialog.getByRole('button', { name: 'Create secret' }).click();
+    const shown = p.getByRole('dialog', { name: 'Save the secret for “Mobile apps”' });
+    await shown.getByRole('button', { name: 'Copy' }).waitFor();
+    await shot(p, 'secret-shown-phone');
+    await shown.getByLabel('I have saved this secret somewhere safe').check();
+    await shown.getByRole('button', { name: 'Done' }).click();
+    await shown.waitFor({ state: 'detached' });
+
+    await secretRow(p, 'Production web').getByRole('button', { name: 'Delete “Production web”' }).click();
+    const del = p.getByRole('dialog', { name: 'Delete “Production web”?' });
+    await del.getByRole('alert').getByText('Traffic is still signed with this secret.').waitFor();
+    await shot(p, 'delete-phone');
+    await del.getByRole('button', { name: 'Cancel' }).click();
+    await del.waitFor({ state: 'detached' });
+
+    await p.getByRole('link', { name: 'Rotation' }).click();
+    const oldPick = p.getByLabel('Old secret');
+    const production = await oldPick.locator('option', { hasText: 'Production web' }).getAttribute('value');
+    await oldPick.selectOption(production!);
+    await p.locator('.cutover').getByText(/^Not started: every verification still uses “Production web”/).waitFor();
+    assert.ok(await fitsWidth(), 'rotation page fits 390 px');
+    await shot(p, 'rotation-phone');
+
+    await p.getByRole('link', { name: 'Audit log' }).click();
+    await p.locator('tr[data-action="secret.deleted"]').first().waitFor();
+    assert.ok(await fitsWidth(), 'audit page fits 390 px');
+    await shot(p, 'audit-phone');
+    phoneWatch.assertClean();
+    await phone.close();
+  });
+
+  it('explains a missing scope, and signs out when the token is revoked', async () => {
+    const { token, value } = await app.runtime.workspaces.createToken(app.workspace, ['read_secure_mode_secret'], 'console read-only');
+    recordSensitive('token', value);
+    const context = await newContext(DESKTOP);
+    const p = await context.newPage();
+    const readOnly = new PageWatch(p);
+    await p.goto(`${app.url}/console`);
+    await signIn(p, value);
+
+    readOnly.expect(403, '/secure_mode_secrets');
+    await p.getByRole('button', { name: 'Create secret' }).click();
+    const dialog = p.getByRole('dialog', { name: 'Create a secret' });
+    await dialog.getByLabel('Name').fill('Not allowed');
+    await dialog.getByRole('button', { name: 'Create secret' }).click();
+    await dialog
+      .getByRole('alert')
+      .filter({ hasText: 'Not created: You do not have the required scope (write_secure_mode_secret) to access this resource.' })
+      .waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    await app.runtime.workspaces.revokeToken(token.id);
+    readOnly.expect(401, '/secure_mode_secrets');
+    await p.getByRole('button', { name: 'Refresh' }).click();
+    await p.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
+    await p.getByText('That access token is no longer accepted. Sign in again.').waitFor();
+    assert.equal(await p.evaluate<number>('sessionStorage.length'), 0);
+    readOnly.assertClean();
+    await context.close();
+  });
+
+  it('signs out, forgetting the token; the token never appears in a URL', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
+    await page.getByText('You are signed out.').waitFor();
+    assert.deepEqual(await page.evaluate<number[]>('[sessionStorage.length, localStorage.length]'), [0, 0]);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
+    assert.deepEqual(
+      watch.urls.filter((u) => u.includes(app.token)),
+      [],
+    );
+    watch.assertClean();
+  });
+});
