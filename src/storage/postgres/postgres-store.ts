@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { envelopeKeyId } from '../../crypto/keyring.js';
+import { type Row, SECRET_COLUMNS, toAudit, toIdempotency, toSecret, toSecretWithCiphertext, toToken, toWorkspace } from '../rows.js';
 import type { SecretChange } from '../../domain/secrets.js';
 import type {
   AccessToken,
@@ -25,7 +26,6 @@ import type {
 import { isTransientConflict, isUnavailable, toStorageError } from './errors.js';
 import { postgresMigrations } from './migrations.js';
 
-type Row = Record<string, unknown>;
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /** The channel every node LISTENs on; payloads are encodeChange() JSON, ids only, never material. */
@@ -36,8 +36,6 @@ const LOCK_NAMESPACE = 0x5ec0de;
 const MIGRATION_LOCK = 1;
 const STARTUP_LOCK = 2;
 
-const SECRET_COLUMNS =
-  'id, workspace_id, name, supports_web, supports_ios, supports_android, created_at, expires_at, deleted_at, deleted_reason, last_verified_at';
 
 /** Ids, counts and Unix times are BIGINT; every one of them fits a JS number (2^53). */
 const types = {
@@ -58,74 +56,6 @@ export interface ChangePayload {
 export function encodeChange(change: SecretChange, origin: string): string {
   const payload: ChangePayload = { w: change.workspaceId, s: change.secretId, k: change.kind, o: origin };
   return JSON.stringify(payload);
-}
-
-function toWorkspace(r: Row): Workspace {
-  return {
-    id: r.id as number,
-    appId: r.app_id as string,
-    name: r.name as string,
-    defaultVersion: r.default_version as string,
-    rateLimit: r.rate_limit as number,
-    createdAt: r.created_at as number,
-  };
-}
-
-function toToken(r: Row): AccessToken {
-  return {
-    id: r.id as number,
-    workspaceId: r.workspace_id as number,
-    name: r.name as string,
-    scopes: (r.scopes as string).split(' ').filter(Boolean),
-    createdAt: r.created_at as number,
-    revokedAt: (r.revoked_at as number | null) ?? null,
-  };
-}
-
-function toIdempotency(r: Row): IdempotencyRecord {
-  return {
-    workspaceId: r.workspace_id as number,
-    key: r.key as string,
-    requestHash: r.request_hash as Buffer,
-    response: r.response as Buffer,
-    expiresAt: r.expires_at as number,
-  };
-}
-
-function toSecret(r: Row): SecretRecord {
-  return {
-    id: r.id as number,
-    workspaceId: r.workspace_id as number,
-    name: r.name as string,
-    supportsWeb: r.supports_web as boolean,
-    supportsIos: r.supports_ios as boolean,
-    supportsAndroid: r.supports_android as boolean,
-    createdAt: r.created_at as number,
-    expiresAt: (r.expires_at as number | null) ?? null,
-    deletedAt: (r.deleted_at as number | null) ?? null,
-    deletedReason: (r.deleted_reason as 'deleted' | 'expired' | null) ?? null,
-    lastVerifiedAt: (r.last_verified_at as number | null) ?? null,
-  };
-}
-
-function toSecretWithCiphertext(r: Row): SecretWithCiphertext {
-  return { ...toSecret(r), ciphertext: r.ciphertext as Buffer };
-}
-
-function toAudit(r: Row): AuditEvent {
-  const event: AuditEvent = {
-    id: r.id as number,
-    workspaceId: r.workspace_id as number,
-    actorTokenId: (r.actor_token_id as number | null) ?? null,
-    ip: (r.ip as string | null) ?? null,
-    requestId: (r.request_id as string | null) ?? null,
-    action: r.action as AuditEvent['action'],
-    targetType: r.target_type as AuditEvent['targetType'],
-    targetId: r.target_id as string,
-    at: r.at as number,
-  };
-  if (r.details) event.details = r.details as AuditEvent['details'];
-  return event;
 }
 
 export interface PostgresStoreOptions {

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageUnavailableError } from '../../errors.js';
 import { envelopeKeyId } from '../../crypto/keyring.js';
+import { type Row, SECRET_COLUMNS, toAudit, toIdempotency, toSecret, toSecretWithCiphertext, toToken, toWorkspace } from '../rows.js';
 import type {
   AccessToken,
   AuditEvent,
@@ -25,81 +26,8 @@ import type {
 } from '../store.js';
 import { sqliteMigrations } from './migrations.js';
 
-type Row = Record<string, unknown>;
-
-const SECRET_COLUMNS =
-  'id, workspace_id, name, supports_web, supports_ios, supports_android, created_at, expires_at, deleted_at, deleted_reason, last_verified_at';
-
 /** SQLite error codes that mean "the database cannot serve right now", as opposed to a bug. */
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|CORRUPT|NOTADB|PROTOCOL|PERM|NOMEM)/;
-
-function toWorkspace(r: Row): Workspace {
-  return {
-    id: r.id as number,
-    appId: r.app_id as string,
-    name: r.name as string,
-    defaultVersion: r.default_version as string,
-    rateLimit: r.rate_limit as number,
-    createdAt: r.created_at as number,
-  };
-}
-
-function toToken(r: Row): AccessToken {
-  return {
-    id: r.id as number,
-    workspaceId: r.workspace_id as number,
-    name: r.name as string,
-    scopes: (r.scopes as string).split(' ').filter(Boolean),
-    createdAt: r.created_at as number,
-    revokedAt: (r.revoked_at as number | null) ?? null,
-  };
-}
-
-function toSecret(r: Row): SecretRecord {
-  return {
-    id: r.id as number,
-    workspaceId: r.workspace_id as number,
-    name: r.name as string,
-    supportsWeb: r.supports_web === 1,
-    supportsIos: r.supports_ios === 1,
-    supportsAndroid: r.supports_android === 1,
-    createdAt: r.created_at as number,
-    expiresAt: (r.expires_at as number | null) ?? null,
-    deletedAt: (r.deleted_at as number | null) ?? null,
-    deletedReason: (r.deleted_reason as 'deleted' | 'expired' | null) ?? null,
-    lastVerifiedAt: (r.last_verified_at as number | null) ?? null,
-  };
-}
-
-function toSecretWithCiphertext(r: Row): SecretWithCiphertext {
-  return { ...toSecret(r), ciphertext: r.ciphertext as Buffer };
-}
-
-function toAudit(r: Row): AuditEvent {
-  const event: AuditEvent = {
-    id: r.id as number,
-    workspaceId: r.workspace_id as number,
-    actorTokenId: (r.actor_token_id as number | null) ?? null,
-    ip: (r.ip as string | null) ?? null,
-    requestId: (r.request_id as string | null) ?? null,
-    action: r.action as AuditEvent['action'],
-    targetType: r.target_type as AuditEvent['targetType'],
-    targetId: r.target_id as string,
-    at: r.at as number,
-  };
-  if (r.details) event.details = JSON.parse(r.details as string) as AuditEvent['details'];
-  return event;
-}
-
-function toIdempotency(r: Row): IdempotencyRecord {
-  return {
-    workspaceId: r.workspace_id as number,
-    key: r.key as string,
-    requestHash: r.request_hash as Buffer,
-    response: r.response as Buffer,
-    expiresAt: r.expires_at as number,
-  };
-}
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */

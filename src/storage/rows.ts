@@ -1,0 +1,76 @@
+import type { AccessToken, AuditEvent, IdempotencyRecord, SecretRecord, SecretWithCiphertext, Workspace } from './store.js';
+
+/** Row → record mapping shared by the SQLite and PostgreSQL adapters: both use the same column names. */
+export type Row = Record<string, unknown>;
+
+export const SECRET_COLUMNS =
+  'id, workspace_id, name, supports_web, supports_ios, supports_android, created_at, expires_at, deleted_at, deleted_reason, last_verified_at';
+
+export function toWorkspace(r: Row): Workspace {
+  return {
+    id: r.id as number,
+    appId: r.app_id as string,
+    name: r.name as string,
+    defaultVersion: r.default_version as string,
+    rateLimit: r.rate_limit as number,
+    createdAt: r.created_at as number,
+  };
+}
+
+export function toToken(r: Row): AccessToken {
+  return {
+    id: r.id as number,
+    workspaceId: r.workspace_id as number,
+    name: r.name as string,
+    scopes: (r.scopes as string).split(' ').filter(Boolean),
+    createdAt: r.created_at as number,
+    revokedAt: (r.revoked_at as number | null) ?? null,
+  };
+}
+
+export function toSecret(r: Row): SecretRecord {
+  return {
+    id: r.id as number,
+    workspaceId: r.workspace_id as number,
+    name: r.name as string,
+    supportsWeb: Boolean(r.supports_web),
+    supportsIos: Boolean(r.supports_ios),
+    supportsAndroid: Boolean(r.supports_android),
+    createdAt: r.created_at as number,
+    expiresAt: (r.expires_at as number | null) ?? null,
+    deletedAt: (r.deleted_at as number | null) ?? null,
+    deletedReason: (r.deleted_reason as 'deleted' | 'expired' | null) ?? null,
+    lastVerifiedAt: (r.last_verified_at as number | null) ?? null,
+  };
+}
+
+export function toSecretWithCiphertext(r: Row): SecretWithCiphertext {
+  return { ...toSecret(r), ciphertext: r.ciphertext as Buffer };
+}
+
+export function toAudit(r: Row): AuditEvent {
+  const event: AuditEvent = {
+    id: r.id as number,
+    workspaceId: r.workspace_id as number,
+    actorTokenId: (r.actor_token_id as number | null) ?? null,
+    ip: (r.ip as string | null) ?? null,
+    requestId: (r.request_id as string | null) ?? null,
+    action: r.action as AuditEvent['action'],
+    targetType: r.target_type as AuditEvent['targetType'],
+    targetId: r.target_id as string,
+    at: r.at as number,
+  };
+  // SQLite keeps details as JSON text, PostgreSQL as jsonb (already parsed by the driver).
+  if (r.details) event.details = (typeof r.details === 'string' ? JSON.parse(r.details) : r.details) as AuditEvent['details'];
+  return event;
+}
+
+export function toIdempotency(r: Row): IdempotencyRecord {
+  return {
+    workspaceId: r.workspace_id as number,
+    key: r.key as string,
+    requestHash: r.request_hash as Buffer,
+    response: r.response as Buffer,
+    expiresAt: r.expires_at as number,
+  };
+}
