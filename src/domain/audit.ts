@@ -1,15 +1,7 @@
 import { errors } from '../errors.js';
 import type { AuditAction, AuditEvent, Store, Workspace } from '../storage/store.js';
 
-export const AUDIT_ACTIONS: readonly AuditAction[] = [
-  'secret.created',
-  'secret.updated',
-  'secret.deleted',
-  'secret.expired',
-  'token.created',
-  'token.revoked',
-  'workspace.created',
-];
+import { AUDIT_ACTIONS } from './audit-actions.js';
 
 export const DEFAULT_AUDIT_PAGE = 50;
 export const MAX_AUDIT_PAGE = 200;

@@ -56,14 +56,8 @@ export interface AuditInput {
   details?: Record<string, string | number | boolean | null>;
 }
 
-export type AuditAction =
-  | 'secret.created'
-  | 'secret.updated'
-  | 'secret.deleted'
-  | 'secret.expired'
-  | 'token.created'
-  | 'token.revoked'
-  | 'workspace.created';
+export type { AuditAction } from '../domain/audit-actions.js';
+import type { AuditAction } from '../domain/audit-actions.js';
 
 export interface AuditEvent extends AuditInput {
   id: number;

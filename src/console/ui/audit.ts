@@ -1,16 +1,9 @@
 /** GET /audit_events: types, labels and query building; no DOM. */
 import { formatDateTime } from './format.js';
 
-export const AUDIT_ACTIONS = [
-  'secret.created',
-  'secret.updated',
-  'secret.deleted',
-  'secret.expired',
-  'token.created',
-  'token.revoked',
-  'workspace.created',
-] as const;
-export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+import { AUDIT_ACTIONS, type AuditAction } from '../../domain/audit-actions.js';
+
+export { AUDIT_ACTIONS, type AuditAction };
 
 export const AUDIT_ACTION_LABELS: Readonly<Record<AuditAction, string>> = {
   'secret.created': 'Secret created',

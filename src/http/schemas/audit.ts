@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { AUDIT_ACTIONS } from '../../domain/audit.js';
+import { AUDIT_ACTIONS } from '../../domain/audit-actions.js';
 import { Nullable } from './common.js';
 
 const UNIX = '^[0-9]{1,12}$';

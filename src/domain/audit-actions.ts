@@ -1,0 +1,12 @@
+/** The audit log's actions: one list for the store's type, the API's filter and the web console. No imports, so the console bundle can use it. */
+export const AUDIT_ACTIONS = [
+  'secret.created',
+  'secret.updated',
+  'secret.deleted',
+  'secret.expired',
+  'token.created',
+  'token.revoked',
+  'workspace.created',
+] as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
