@@ -9,7 +9,7 @@
  *    was sent; its audit log holds one event per acknowledged create and delete; and after a graceful stop and a
  *    restart on the same database, each verify secret's stored usage per platform equals the successful
  *    verifications sent with it.
- * SOAK_REQUESTS (default 60000), SOAK_CONCURRENCY (default 16), SOAK_VERIFY_SHARE (default 0.5).
+ * SOAK_REQUESTS (default 100000), SOAK_CONCURRENCY (default 16), SOAK_VERIFY_SHARE (default 0.5).
  */
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { userHash, userJwt } from '../src/sign/index.js';
 import { type BenchServer, startServer } from './server.js';
 
-const TOTAL = Number(process.env.SOAK_REQUESTS || 60_000);
+const TOTAL = Number(process.env.SOAK_REQUESTS || 100_000);
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY || 16);
 const VERIFY_SHARE = Number(process.env.SOAK_VERIFY_SHARE ?? 0.5);
 const SAMPLES = 40;
