@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { userHash, userJwt } from '../../src/sign/index.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
 import { recordArtifact } from '../helpers/leaks.js';
 
@@ -109,6 +110,108 @@ describe('GET /metrics', () => {
     assert.ok(!text.includes(created.body.secret));
     assert.ok(!/authorization|bearer/i.test(text));
     await api(app, 'DELETE', `/secure_mode_secrets/${created.body.id}`);
+  });
+});
+
+/** Every verification outcome series in a scrape, keyed `outcome|method|platform|reason`. */
+function verificationSeries(text: string): Map<string, number> {
+  const series = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^secure_mode_verifications_total\{outcome="([^"]*)",method="([^"]*)",platform="([^"]*)",reason="([^"]*)"\} (\S+)$/.exec(line);
+    if (m) series.set(`${m[1]}|${m[2]}|${m[3]}|${m[4]}`, Number(m[5]));
+  }
+  return series;
+}
+
+describe('GET /metrics after real verify requests', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(async () => {
+    await app.close();
+  });
+
+  it('moves the verification outcome counters by exactly what was sent, and no label carries the app_id, a hash or a JWT', async () => {
+    const appId = app.workspace.appId;
+    const verify = async (body: Record<string, unknown>, status: number) => {
+      const res = await api(app, 'POST', '/identity_verification/verify', { body, token: null });
+      assert.equal(res.status, status, `${JSON.stringify(body)}: ${res.text}`);
+    };
+    const sentCredentials: string[] = [];
+    const hash = (secret: string, identity: { user_id?: string; email?: string }) => {
+      const value = userHash(secret, identity);
+      sentCredentials.push(value);
+      return value;
+    };
+    const jwt = (...args: Parameters<typeof userJwt>) => {
+      const value = userJwt(...args);
+      sentCredentials.push(value);
+      return value;
+    };
+    const requestsBefore = await scrape(app);
+    const before = verificationSeries(requestsBefore);
+
+    const web = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'metrics web', supports_web: true } });
+    assert.equal(web.status, 201);
+    // Before any mobile secret exists, an ios request has no secret to be checked against.
+    await verify({ app_id: appId, platform: 'ios', user_id: 'metrics-u0', user_hash: hash(web.body.secret, { user_id: 'metrics-u0' }) }, 401);
+    const mobile = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'metrics mobile', supports_ios: true, supports_android: true } });
+    assert.equal(mobile.status, 201);
+
+    for (const u of ['metrics-u1', 'metrics-u2', 'metrics-u3']) await verify({ app_id: appId, platform: 'web', user_id: u, user_hash: hash(web.body.secret, { user_id: u }) }, 200);
+    for (const email of ['m1@example.com', 'm2@example.com']) await verify({ app_id: appId, platform: 'ios', email, user_hash: hash(mobile.body.secret, { email }) }, 200);
+    for (const u of ['metrics-j1', 'metrics-j2']) await verify({ app_id: appId, platform: 'android', intercom_user_jwt: jwt(mobile.body.secret, { user_id: u }, { expiresIn: '1h' }) }, 200);
+    await verify({ app_id: appId, platform: 'web', intercom_user_jwt: jwt(web.body.secret, { user_id: 'metrics-j3' }) }, 200);
+
+    // Failures, one reason at a time.
+    for (const u of ['metrics-w1', 'metrics-w2']) await verify({ app_id: appId, platform: 'web', user_id: u, user_hash: hash(web.body.secret, { user_id: `${u}-other` }) }, 401);
+    const unknownApp = 'metrics_unknown_app_4711';
+    await verify({ app_id: unknownApp, platform: 'ios', user_id: 'metrics-u4', user_hash: hash(mobile.body.secret, { user_id: 'metrics-u4' }) }, 401);
+    await verify({ app_id: appId, platform: 'android', user_id: 'metrics-u5', user_hash: 'zz-not-hex' }, 401);
+    await verify({ app_id: appId, platform: 'ios', user_id: 'metrics-u6', user_hash: hash(mobile.body.secret, { user_id: 'metrics-u6' }).toUpperCase() }, 401);
+    await verify({ app_id: appId, platform: 'web', intercom_user_jwt: jwt(`${web.body.secret}-forged`, { user_id: 'metrics-j4' }) }, 401);
+    const now = Math.floor(Date.now() / 1000);
+    await verify({ app_id: appId, platform: 'ios', intercom_user_jwt: jwt(mobile.body.secret, { user_id: 'metrics-j5' }, { now: now - 7200, expiresIn: 60 }) }, 401);
+    await verify({ app_id: appId, platform: 'android', user_id: 'metrics-someone-else', intercom_user_jwt: jwt(mobile.body.secret, { user_id: 'metrics-j6' }) }, 401);
+    const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify({ user_id: 'metrics-j7' })).toString('base64url')}.`;
+    sentCredentials.push(unsigned);
+    await verify({ app_id: appId, platform: 'web', intercom_user_jwt: unsigned }, 401);
+    // Rejected before any check: these are not verification outcomes.
+    await verify({ app_id: appId, platform: 'desktop', user_id: 'metrics-u7', user_hash: 'abcdef0123456789' }, 422);
+    await verify({ app_id: appId, platform: 'web', user_id: 'metrics-u8' }, 422);
+
+    const text = await scrape(app);
+    const after = verificationSeries(text);
+    const expected = new Map([
+      ['success|user_hash|web|', 3],
+      ['success|user_hash|ios|', 2],
+      ['success|jwt|android|', 2],
+      ['success|jwt|web|', 1],
+      ['failure|user_hash|ios|no_secret_for_platform', 1],
+      ['failure|user_hash|web|mismatch', 2],
+      ['failure|user_hash|ios|unknown_app', 1],
+      ['failure|user_hash|android|malformed', 1],
+      ['failure|user_hash|ios|malformed', 1],
+      ['failure|jwt|web|mismatch', 1],
+      ['failure|jwt|ios|jwt_expired', 1],
+      ['failure|jwt|android|jwt_invalid', 1],
+      ['failure|jwt|web|malformed', 1],
+    ]);
+    const moved = new Map<string, number>();
+    for (const key of new Set([...before.keys(), ...after.keys()])) {
+      const delta = (after.get(key) ?? 0) - (before.get(key) ?? 0);
+      if (delta !== 0) moved.set(key, delta);
+    }
+    assert.deepEqual(Object.fromEntries(moved), Object.fromEntries(expected));
+
+    const route = (status: number) => `secure_mode_http_request_duration_seconds_count{method="POST",route="/identity_verification/verify",status="${status}"}`;
+    for (const [status, n] of [[200, 8], [401, 10], [422, 2]] as const) {
+      assert.equal((sample(text, route(status)) ?? 0) - (sample(requestsBefore, route(status)) ?? 0), n, `verify requests answered ${status}`);
+    }
+
+    for (const value of [appId, unknownApp, web.body.secret, mobile.body.secret, ...sentCredentials]) assert.ok(!text.includes(value), `${value.slice(0, 6)}… in /metrics`);
+    assert.ok(!/metrics-[ujw]\d|@example\.com/.test(text), 'no user_id or email in /metrics');
   });
 });
 
