@@ -1,4 +1,4 @@
-import type { AccessToken, AuditEvent, IdempotencyRecord, SecretRecord, SecretWithCiphertext, Workspace } from './store.js';
+import type { AccessToken, AuditEvent, AuditInput, IdempotencyRecord, SecretRecord, SecretWithCiphertext, Workspace } from './store.js';
 
 /** Row → record mapping shared by the SQLite and PostgreSQL adapters: both use the same column names. */
 export type Row = Record<string, unknown>;
@@ -72,5 +72,19 @@ export function toIdempotency(r: Row): IdempotencyRecord {
     requestHash: r.request_hash as Buffer,
     response: r.response as Buffer,
     expiresAt: r.expires_at as number,
+  };
+}
+
+/** The audit event both adapters write in the same transaction as a new workspace. */
+export function workspaceCreatedEvent(id: number, workspace: Omit<Workspace, 'id'>): AuditInput {
+  return {
+    workspaceId: id,
+    actorTokenId: null,
+    ip: null,
+    requestId: null,
+    action: 'workspace.created',
+    targetType: 'workspace',
+    targetId: workspace.appId,
+    at: workspace.createdAt,
   };
 }

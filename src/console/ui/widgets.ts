@@ -30,6 +30,17 @@ export function loading(text: string): HTMLParagraphElement {
   return h('p', { class: 'muted loading', role: 'status' }, text);
 }
 
+/** Shows a loading line in `content`, then the secrets; on failure a readable error there, and undefined. */
+export async function loadSecretsInto(ctx: Ctx, content: HTMLElement): Promise<Secret[] | undefined> {
+  content.replaceChildren(loading('Loading secrets…'));
+  try {
+    return (await ctx.api.listSecrets()).data;
+  } catch (err) {
+    content.replaceChildren(errorBox(err, 'Could not load the secrets'));
+    return undefined;
+  }
+}
+
 export function pageHeader(title: string, intro: Child, ...actions: Child[]): HTMLElement {
   return h(
     'div',

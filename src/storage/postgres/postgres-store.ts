@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { envelopeKeyId } from '../../crypto/keyring.js';
-import { type Row, SECRET_COLUMNS, toAudit, toIdempotency, toSecret, toSecretWithCiphertext, toToken, toWorkspace } from '../rows.js';
+import { type Row, SECRET_COLUMNS, toAudit, toIdempotency, toSecret, toSecretWithCiphertext, toToken, toWorkspace, workspaceCreatedEvent } from '../rows.js';
 import type { SecretChange } from '../../domain/secrets.js';
 import type {
   AccessToken,
@@ -231,16 +231,7 @@ export class PostgresStore implements Store {
       [input.appId, input.name, input.defaultVersion, input.rateLimit, input.createdAt],
     );
     const id = rows[0].id as number;
-    await this.insertAudit(c, {
-      workspaceId: id,
-      actorTokenId: null,
-      ip: null,
-      requestId: null,
-      action: 'workspace.created',
-      targetType: 'workspace',
-      targetId: input.appId,
-      at: input.createdAt,
-    });
+    await this.insertAudit(c, workspaceCreatedEvent(id, input));
     return { id, ...input };
   }
 

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageUnavailableError } from '../../errors.js';
 import { envelopeKeyId } from '../../crypto/keyring.js';
-import { type Row, SECRET_COLUMNS, toAudit, toIdempotency, toSecret, toSecretWithCiphertext, toToken, toWorkspace } from '../rows.js';
+import { type Row, SECRET_COLUMNS, toAudit, toIdempotency, toSecret, toSecretWithCiphertext, toToken, toWorkspace, workspaceCreatedEvent } from '../rows.js';
 import type {
   AccessToken,
   AuditEvent,
@@ -128,16 +128,7 @@ export class SqliteStore implements Store {
       .prepare('INSERT INTO workspaces (app_id, name, default_version, rate_limit, created_at) VALUES (?, ?, ?, ?, ?)')
       .run(input.appId, input.name, input.defaultVersion, input.rateLimit, input.createdAt);
     const id = Number(info.lastInsertRowid);
-    this.insertAudit({
-      workspaceId: id,
-      actorTokenId: null,
-      ip: null,
-      requestId: null,
-      action: 'workspace.created',
-      targetType: 'workspace',
-      targetId: input.appId,
-      at: input.createdAt,
-    });
+    this.insertAudit(workspaceCreatedEvent(id, input));
     return { id, ...input };
   }
 

@@ -2,7 +2,7 @@ import { shareChart } from '../chart.js';
 import { h, uid } from '../dom.js';
 import { type Secret, formatDateTime, formatTick, percent, relativeTime } from '../format.js';
 import { type Cutover, DEFAULT_WINDOW, USAGE_WINDOWS, type ShareBucket, type UsageSeries, type UsageWindow, cutoverStatus, rotationShares } from '../usage.js';
-import { type Ctx, button, errorBox, loading, pageHeader, whenEl } from '../widgets.js';
+import { type Ctx, button, loadSecretsInto, errorBox, loading, pageHeader, whenEl } from '../widgets.js';
 import { openDeleteDialog } from './delete-dialog.js';
 
 function headline(status: Cutover, oldSecret: Secret, newSecret: Secret, series: UsageSeries, now: number): { kind: string; text: string } {
@@ -62,14 +62,8 @@ export function rotationView(ctx: Ctx, container: HTMLElement): void {
   );
 
   async function load(): Promise<void> {
-    content.replaceChildren(loading('Loading secrets…'));
-    let secrets: Secret[];
-    try {
-      secrets = (await ctx.api.listSecrets()).data;
-    } catch (err) {
-      content.replaceChildren(errorBox(err, 'Could not load the secrets'));
-      return;
-    }
+    const secrets = await loadSecretsInto(ctx, content);
+    if (!secrets) return;
     if (secrets.length < 2) {
       content.replaceChildren(
         h('div', { class: 'empty' }, h('p', {}, 'A rotation needs two live secrets: the old one and the new one. '), h('p', {}, h('a', { href: '#/secrets' }, 'Create the new secret on the Secrets page'), '.')),

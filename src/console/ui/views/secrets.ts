@@ -2,7 +2,7 @@ import { usageSparkline } from '../chart.js';
 import { h } from '../dom.js';
 import { PLATFORMS, PLATFORM_LABELS, type Secret, formatDateTime, plural } from '../format.js';
 import { DEFAULT_WINDOW, platformTotals } from '../usage.js';
-import { type Ctx, button, errorText, errorBox, loading, pageHeader, platformBadges, stateBadge, whenEl } from '../widgets.js';
+import { type Ctx, button, loadSecretsInto, errorText, pageHeader, platformBadges, stateBadge, whenEl } from '../widgets.js';
 import { openCreateDialog } from './create-dialog.js';
 import { openDeleteDialog } from './delete-dialog.js';
 import { openEditDialog } from './edit-dialog.js';
@@ -70,14 +70,8 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
   }
 
   async function load(): Promise<void> {
-    content.replaceChildren(loading('Loading secrets…'));
-    let secrets: Secret[];
-    try {
-      secrets = (await ctx.api.listSecrets()).data;
-    } catch (err) {
-      content.replaceChildren(errorBox(err, 'Could not load the secrets'));
-      return;
-    }
+    const secrets = await loadSecretsInto(ctx, content);
+    if (!secrets) return;
     const now = ctx.nowS();
     if (secrets.length === 0) {
       content.replaceChildren(h('div', { class: 'empty' }, h('p', {}, 'No secrets yet. Create one, give it to your servers, and users signed with it verify.')));
