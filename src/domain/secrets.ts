@@ -226,18 +226,7 @@ export class SecretsService {
     for (;;) {
       const due = await this.store.listExpiredSecrets(at, batch);
       for (const record of due) {
-        const done = await this.store.deleteSecret(record.workspaceId, record.id, at, 'expired', {
-          ...actorFields(SYSTEM_ACTOR),
-          workspaceId: record.workspaceId,
-          action: 'secret.expired',
-          targetType: 'secret',
-          at,
-          details: { name: record.name, expires_at: record.expiresAt },
-        });
-        if (!done) continue;
-        expired++;
-        this.cache.secretRemoved(record.workspaceId, record.id);
-        await this.announce({ workspaceId: record.workspaceId, secretId: record.id, kind: 'expired' });
+        if (await this.retire(record, at, 'expired', SYSTEM_ACTOR, { expires_at: record.expiresAt })) expired++;
       }
       if (due.length < batch) return expired;
     }
@@ -254,17 +243,33 @@ export class SecretsService {
       const last = this.lastVerifiedAt(record);
       if (last !== null && at - last < ifIdleForSeconds) throw errors.secretInUse(last, ifIdleForSeconds);
     }
-    const deleted = await this.store.deleteSecret(workspace.id, record.id, at, 'deleted', {
+    const details: Record<string, number> = ifIdleForSeconds !== undefined ? { if_idle_for: ifIdleForSeconds } : {};
+    if (!(await this.retire(record, at, 'deleted', actor, details))) throw errors.secretNotFound();
+  }
+
+  /**
+   * Soft-deletes a live secret with its audit event, then drops it from this node's cache and tells the others.
+   * false: it was no longer live (another request or node retired it first).
+   */
+  private async retire(
+    record: SecretRecord,
+    at: number,
+    reason: 'deleted' | 'expired',
+    actor: Actor,
+    details: Record<string, number | null>,
+  ): Promise<boolean> {
+    const done = await this.store.deleteSecret(record.workspaceId, record.id, at, reason, {
       ...actorFields(actor),
-      workspaceId: workspace.id,
-      action: 'secret.deleted',
+      workspaceId: record.workspaceId,
+      action: reason === 'deleted' ? 'secret.deleted' : 'secret.expired',
       targetType: 'secret',
       at,
-      details: { name: record.name, ...(ifIdleForSeconds !== undefined ? { if_idle_for: ifIdleForSeconds } : {}) },
+      details: { name: record.name, ...details },
     });
-    if (!deleted) throw errors.secretNotFound();
-    this.cache.secretRemoved(workspace.id, record.id);
-    await this.announce({ workspaceId: workspace.id, secretId: record.id, kind: 'deleted' });
+    if (!done) return false;
+    this.cache.secretRemoved(record.workspaceId, record.id);
+    await this.announce({ workspaceId: record.workspaceId, secretId: record.id, kind: reason });
+    return true;
   }
 
   /** Per-platform verification counts for the last hour, day and week, including what is not flushed yet. */

@@ -88,3 +88,20 @@ export function workspaceCreatedEvent(id: number, workspace: Omit<Workspace, 'id
     at: workspace.createdAt,
   };
 }
+
+export const AUDIT_INSERT_COLUMNS = 'workspace_id, actor_token_id, ip, request_id, action, target_type, target_id, at, details';
+
+/** An audit event's values in AUDIT_INSERT_COLUMNS order; details as JSON text, which both databases accept. */
+export function auditInsertValues(event: AuditInput): unknown[] {
+  return [
+    event.workspaceId,
+    event.actorTokenId,
+    event.ip,
+    event.requestId,
+    event.action,
+    event.targetType,
+    event.targetId,
+    event.at,
+    event.details ? JSON.stringify(event.details) : null,
+  ];
+}

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { envelopeKeyId } from '../../crypto/keyring.js';
-import { type Row, SECRET_COLUMNS, toAudit, toIdempotency, toSecret, toSecretWithCiphertext, toToken, toWorkspace, workspaceCreatedEvent } from '../rows.js';
+import { AUDIT_INSERT_COLUMNS, type Row, SECRET_COLUMNS, auditInsertValues, toAudit, toIdempotency, toSecret, toSecretWithCiphertext, toToken, toWorkspace, workspaceCreatedEvent } from '../rows.js';
 import type { SecretChange } from '../../domain/secrets.js';
 import type {
   AccessToken,
@@ -158,22 +158,9 @@ export class PostgresStore implements Store {
   }
 
   private async insertAudit(c: Queryable, event: AuditInput): Promise<void> {
-    await c.query(
-      `INSERT INTO audit_events (workspace_id, actor_token_id, ip, request_id, action, target_type, target_id, at, details)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [
-        event.workspaceId,
-        event.actorTokenId,
-        event.ip,
-        event.requestId,
-        event.action,
-        event.targetType,
-        event.targetId,
-        event.at,
-        event.details ? JSON.stringify(event.details) : null,
-      ],
-    );
+    await c.query(`INSERT INTO audit_events (${AUDIT_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, auditInsertValues(event));
   }
+
 
   /**
    * Holds a session-level advisory lock while `work` runs, on a connection of its own: waiting for another node's

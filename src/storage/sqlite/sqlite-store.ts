@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageUnavailableError } from '../../errors.js';
 import { envelopeKeyId } from '../../crypto/keyring.js';
-import { type Row, SECRET_COLUMNS, toAudit, toIdempotency, toSecret, toSecretWithCiphertext, toToken, toWorkspace, workspaceCreatedEvent } from '../rows.js';
+import { AUDIT_INSERT_COLUMNS, type Row, SECRET_COLUMNS, auditInsertValues, toAudit, toIdempotency, toSecret, toSecretWithCiphertext, toToken, toWorkspace, workspaceCreatedEvent } from '../rows.js';
 import type {
   AccessToken,
   AuditEvent,
@@ -82,23 +82,9 @@ export class SqliteStore implements Store {
   }
 
   private insertAudit(event: AuditInput): void {
-    this.db
-      .prepare(
-        `INSERT INTO audit_events (workspace_id, actor_token_id, ip, request_id, action, target_type, target_id, at, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        event.workspaceId,
-        event.actorTokenId,
-        event.ip,
-        event.requestId,
-        event.action,
-        event.targetType,
-        event.targetId,
-        event.at,
-        event.details ? JSON.stringify(event.details) : null,
-      );
+    this.db.prepare(`INSERT INTO audit_events (${AUDIT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...auditInsertValues(event));
   }
+
 
   async migrate(): Promise<void> {
     return this.run(() => {
