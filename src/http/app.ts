@@ -1,7 +1,9 @@
+import { AjvCompiler } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpLimits } from '../config.js';
 import { errors } from '../errors.js';
@@ -20,7 +22,9 @@ import { consoleRoutes, defaultConsoleDir } from './routes/console.js';
 import { healthRoutes, type HealthDeps } from './routes/ops/health.js';
 import { metricsRoute } from './routes/ops/metrics.js';
 import { diagnoseRoute } from './routes/verification/diagnose.js';
-import { verifyRoute } from './routes/verification/verify.js';
+import { VERIFY_PATH, verifyRoute } from './routes/verification/verify.js';
+import { VerifyRequest } from './schemas/verification.js';
+import { type BodyValidator, type RequestRecorder, verifyFastPath } from './verify-fast-path.js';
 
 export interface AppDeps extends RouteDeps, HealthDeps, MetricsDeps {}
 
@@ -35,6 +39,24 @@ export interface AppOptions {
 
 /** The whole HTTP API as one Fastify instance; server.ts only listens. */
 export async function buildApp(deps: AppDeps, options: AppOptions): Promise<FastifyInstance> {
+  const metrics = new Metrics(deps);
+  const access = options.logger ? accessLog(options.logger) : undefined;
+  const record: RequestRecorder = (requestId, method, route, status, ms) => {
+    metrics.observe(method, route, status, ms / 1000);
+    access?.(requestId, method, route, status, Math.round(ms));
+  };
+  // Fastify's own Ajv compiler and options, built here so the verify fast path validates with the very same compiler.
+  const compileValidator = AjvCompiler()({}, { customOptions: { coerceTypes: false, allErrors: false, keywords: ['x-secure-mode-extension'] } });
+  let closing = false;
+  const fastPath = verifyFastPath({
+    deps,
+    bodyLimit: options.bodyLimit,
+    validate: compileValidator({ schema: VerifyRequest, method: 'POST', url: VERIFY_PATH, httpPart: 'body' }) as BodyValidator,
+    record,
+    logger: options.logger,
+    closing: () => closing,
+  });
+
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger as FastifyServerOptions['loggerInstance'] } : { logger: false }),
     bodyLimit: options.bodyLimit,
@@ -46,34 +68,40 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
     // While draining, requests already on a kept-alive connection are served (with Connection: close) and answered
     // in the error.list format, instead of Fastify's own 503 body.
     return503OnClosing: false,
-    requestTimeout: options.limits.requestTimeoutMs,
-    keepAliveTimeout: options.limits.keepAliveTimeoutMs,
-    http: {
-      maxHeaderSize: options.limits.maxHeaderBytes,
-      // Node checks header and request timeouts on this interval (30 s by default), so a slow client is cut off
-      // within it after its deadline.
-      connectionsCheckingInterval: Math.min(1000, options.limits.headersTimeoutMs),
+    serverFactory: (handler) => {
+      const server = createServer(
+        {
+          maxHeaderSize: options.limits.maxHeaderBytes,
+          // Node checks header and request timeouts on this interval (30 s by default), so a slow client is cut off
+          // within it after its deadline.
+          connectionsCheckingInterval: Math.min(1000, options.limits.headersTimeoutMs),
+        },
+        fastPath(handler),
+      );
+      server.requestTimeout = options.limits.requestTimeoutMs;
+      server.headersTimeout = options.limits.headersTimeoutMs;
+      server.keepAliveTimeout = options.limits.keepAliveTimeoutMs;
+      return server;
     },
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler(options.limits.maxUrlLength),
-    ajv: { customOptions: { coerceTypes: false, allErrors: false, keywords: ['x-secure-mode-extension'] } },
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.server.headersTimeout = options.limits.headersTimeoutMs;
+  app.setValidatorCompiler(compileValidator);
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
 
-  const metrics = new Metrics(deps);
   app.decorateRequest('auth', null);
   // Callback-style hooks: an async hook costs every request a promise and a microtask hop.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done(request.url.length > options.limits.maxUrlLength ? errors.uriTooLong(options.limits.maxUrlLength) : undefined);
   });
-  const access = options.logger ? accessLog(options.logger) : undefined;
   app.addHook('onResponse', (request, reply, done) => {
     // The route pattern, never the URL: paths carry ids and a query string may carry anything a client typed.
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    access?.(request.id, request.method, route, reply.statusCode, Math.round(reply.elapsedTime));
+    record(request.id, request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime);
     done();
   });
 

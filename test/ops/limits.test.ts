@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { ManualClock } from '../../src/domain/clock.js';
 import { MemoryRateLimiter } from '../../src/domain/rate-limiter.js';
 import { registerErrorHandling } from '../../src/http/plugins/error-envelope.js';
-import { verifyRateLimit } from '../../src/http/plugins/verify-rate-limit.js';
+import { limitVerification } from '../../src/http/plugins/verify-rate-limit.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
 import { parseResponse, rawRequest, type RawResponse } from '../helpers/raw.js';
 
@@ -129,7 +129,16 @@ describe('verification rate limit by app_id', () => {
       reply.header('x-request-id', request.id);
     });
     const limiter = new MemoryRateLimiter();
-    app.post('/probe', { preHandler: verifyRateLimit({ verifyLimiter: limiter, clock: new ManualClock(1_700_000_000_000), verifyRateLimit: 3 }) }, async () => ({ ok: true }));
+    const deps = { verifyLimiter: limiter, clock: new ManualClock(1_700_000_000_000), verifyRateLimit: 3 };
+    app.post('/probe', (request, reply) => {
+      const headers: Record<string, string> = {};
+      try {
+        limitVerification(deps, (request.body as { app_id: string }).app_id, headers);
+        return { ok: true };
+      } finally {
+        reply.headers(headers);
+      }
+    });
     const send = (appId: unknown) => app.inject({ method: 'POST', url: '/probe', payload: { app_id: appId } });
 
     for (let i = 0; i < 3; i++) {

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -14,7 +14,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: A
   return reply.code(error.statusCode).type('application/json; charset=utf-8').send(errorList(request.id, error));
 }
 
-interface AjvIssue {
+export interface AjvIssue {
   keyword: string;
   instancePath: string;
   params: Record<string, unknown>;
@@ -59,14 +59,17 @@ export function toApiError(err: unknown, bodyLimit: number): ApiError {
   return errors.internal();
 }
 
+/** A request that failed on our side is logged by the error's type and message only: never bodies or headers. */
+export function logServerError(log: Pick<FastifyBaseLogger, 'error'>, err: unknown, apiError: ApiError): void {
+  if (apiError.statusCode < 500) return;
+  // Not under `err`, whose serializer would replace the type with "Object".
+  log.error({ error: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as FastifyError)?.code } }, 'request failed');
+}
+
 export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((err, request, reply) => {
     const apiError = toApiError(err, bodyLimit);
-    if (apiError.statusCode >= 500) {
-      // The error is logged by type and message only: never request bodies or headers. Not under `err`, whose
-      // serializer would replace the type with "Object".
-      request.log.error({ error: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as FastifyError)?.code } }, 'request failed');
-    }
+    logServerError(request.log, err, apiError);
     return sendError(request, reply, apiError);
   });
   app.setNotFoundHandler((request, reply) => sendError(request, reply, errors.notFound()));

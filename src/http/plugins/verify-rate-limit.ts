@@ -1,4 +1,3 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify';
 import type { Clock } from '../../domain/clock.js';
 import { RATE_WINDOW_SECONDS, type MemoryRateLimiter } from '../../domain/rate-limiter.js';
 import { errors } from '../../errors.js';
@@ -11,20 +10,19 @@ export interface VerifyRateLimitDeps {
   verifyRateLimit: number;
 }
 
+/** Response headers being gathered for a request, as a plain map: the fast path sends it, Fastify copies it. */
+export type HeaderMap = Record<string, string>;
+
 /**
  * The public verification API's own limit, keyed by the app_id in the body, apart from the admin API's per-workspace
- * limit: a flood of verifications can neither exhaust an admin's budget nor be hidden inside it. Attached as a
- * preHandler because the app_id is only known once the body is parsed and validated; synchronous, so a verification
- * still never waits on anything.
+ * limit: a flood of verifications can neither exhaust an admin's budget nor be hidden inside it. It runs once the
+ * body is validated, because only then is the app_id known; synchronous, so a verification still never waits on
+ * anything. The headers go into `headers` whatever the answer; over the limit it throws 429.
  */
-export function verifyRateLimit(deps: VerifyRateLimitDeps): preHandlerHookHandler {
-  return function limitByAppId(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-    const appId = (request.body as { app_id?: unknown } | undefined)?.app_id;
-    if (typeof appId !== 'string') return done();
-    const limit = deps.verifyLimiter.hitNow(`verify:${appId}`, deps.verifyRateLimit, deps.clock.nowMs());
-    reply.header('x-ratelimit-limit', String(limit.limit));
-    reply.header('x-ratelimit-remaining', String(limit.remaining));
-    reply.header('x-ratelimit-reset', String(limit.reset));
-    done(limit.allowed ? undefined : errors.rateLimited(limit.limit, RATE_WINDOW_SECONDS));
-  };
+export function limitVerification(deps: VerifyRateLimitDeps, appId: string, headers: HeaderMap): void {
+  const limit = deps.verifyLimiter.hitNow(`verify:${appId}`, deps.verifyRateLimit, deps.clock.nowMs());
+  headers['x-ratelimit-limit'] = String(limit.limit);
+  headers['x-ratelimit-remaining'] = String(limit.remaining);
+  headers['x-ratelimit-reset'] = String(limit.reset);
+  if (!limit.allowed) throw errors.rateLimited(limit.limit, RATE_WINDOW_SECONDS);
 }

@@ -38,6 +38,7 @@ export const VerifyResult = Type.Object(
   },
   { ...EXT },
 );
+export type VerifyResultBody = Static<typeof VerifyResult>;
 
 export const DiagnoseRequest = Type.Object(
   {

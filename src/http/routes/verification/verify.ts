@@ -1,31 +1,47 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Verifier, type VerifyOutcome, parseVerificationRequest } from '../../../domain/verifier.js';
 import { errors } from '../../../errors.js';
-import { type VerifyRateLimitDeps, verifyRateLimit } from '../../plugins/verify-rate-limit.js';
+import { type HeaderMap, type VerifyRateLimitDeps, limitVerification } from '../../plugins/verify-rate-limit.js';
 import { errorResponses } from '../../schemas/common.js';
-import { VerifyRequest, VerifyResult } from '../../schemas/verification.js';
+import { VerifyRequest, type VerifyRequestBody, VerifyResult, type VerifyResultBody } from '../../schemas/verification.js';
+
+export const VERIFY_PATH = '/identity_verification/verify';
 
 export interface VerifyRouteDeps extends VerifyRateLimitDeps {
   verifier: Verifier;
 }
 
 /** Every failure looks the same from outside: which secret, and why, is for the authenticated diagnose route. */
-function present(outcome: VerifyOutcome) {
+function present(outcome: VerifyOutcome): VerifyResultBody {
   if (!outcome.verified) throw outcome.method === 'jwt' ? errors.jwtInvalid() : errors.hmacMismatch();
   return {
-    type: 'identity_verification.result' as const,
-    verified: true as const,
+    type: 'identity_verification.result',
+    verified: true,
     method: outcome.method,
     user_id: outcome.userId,
     email: outcome.email,
   };
 }
 
+/**
+ * The verify route's work once the body has passed its schema: the per-app_id limit, the shape check, verification.
+ * The one implementation behind both the Fastify route and the fast path (verify-fast-path.ts). Throws ApiError;
+ * returns a promise only on a cache miss.
+ */
+export function answerVerification(deps: VerifyRouteDeps, body: VerifyRequestBody, headers: HeaderMap): VerifyResultBody | Promise<VerifyResultBody> {
+  limitVerification(deps, body.app_id, headers);
+  const outcome = deps.verifier.verify(parseVerificationRequest(body));
+  return outcome instanceof Promise ? outcome.then(present) : present(outcome);
+}
+
+/**
+ * The route as Fastify serves it: requests the fast path declines (chunked or oversized bodies, a query string,
+ * a server shutting down) and app.inject() come here, and it documents the operation in /openapi.json.
+ */
 export const verifyRoute: FastifyPluginAsyncTypebox<VerifyRouteDeps> = async (app, deps) => {
   app.post(
-    '/identity_verification/verify',
+    VERIFY_PATH,
     {
-      preHandler: verifyRateLimit(deps),
       schema: {
         operationId: 'verifyIdentity',
         'x-secure-mode-extension': true,
@@ -37,9 +53,14 @@ export const verifyRoute: FastifyPluginAsyncTypebox<VerifyRouteDeps> = async (ap
       },
     },
     // Deliberately not async: on a cache hit the answer is computed and returned in this call, without a microtask hop.
-    (request) => {
-      const outcome = deps.verifier.verify(parseVerificationRequest(request.body));
-      return outcome instanceof Promise ? outcome.then(present) : present(outcome);
+    (request, reply) => {
+      const headers: HeaderMap = {};
+      try {
+        return answerVerification(deps, request.body, headers);
+      } finally {
+        // The rate-limit headers, on the answer and on any error it throws alike.
+        reply.headers(headers);
+      }
     },
   );
 };

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import sjson from 'secure-json-parse';
+import { errorList, logServerError, toApiError, validationError, type AjvIssue } from './plugins/error-envelope.js';
+import { VERIFY_PATH, type VerifyRouteDeps, answerVerification } from './routes/verification/verify.js';
+import type { VerifyRequestBody, VerifyResultBody } from './schemas/verification.js';
+
+/** What every answered request leaves behind: its metrics sample and its access line. */
+export type RequestRecorder = (requestId: string, method: string, route: string, status: number, ms: number) => void;
+
+/** The verify body's schema, compiled by the same Ajv compiler Fastify uses for the route. */
+export interface BodyValidator {
+  (body: unknown): boolean;
+  errors?: AjvIssue[] | null;
+}
+
+export interface VerifyFastPathOptions {
+  deps: VerifyRouteDeps;
+  bodyLimit: number;
+  validate: BodyValidator;
+  record: RequestRecorder;
+  logger: Logger | false;
+  /** True once the app has begun to close: Fastify then answers with Connection: close, so the fast path steps aside. */
+  closing: () => boolean;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** Content types taken as they are: anything else goes to Fastify, which also rejects malformed media types. */
+const PLAIN_JSON = /^application\/json(?:;\s*charset=utf-8)?$/i;
+const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
+
+/**
+ * POST /identity_verification/verify served straight from node:http, in front of Fastify. The route is public and
+ * the busiest by far: Fastify's per-request pipeline (request and reply objects, hook runners, a child logger, an
+ * onResponse listener) cost more CPU than the verification itself, and kept the route far from the throughput of
+ * a bare server. Everything that decides the answer is shared with the Fastify route, not copied: the compiled body
+ * schema, `answerVerification` (limit, shape check, verification), the error catalogue and envelope, the request
+ * recorder (metrics and access line). test/api/verification-fast-path.test.ts holds the two paths to the same
+ * answers, byte for byte, over generated requests.
+ *
+ * Only a plain request is taken: exactly this path with no query string, a Content-Length within the body limit, no
+ * Transfer-Encoding, and a JSON content type or none. Any other request (chunked, oversized, odd media type, a
+ * server shutting down) is handed to Fastify before a byte of its body is read.
+ */
+export function verifyFastPath(options: VerifyFastPathOptions): (fallback: RequestListener) => RequestListener {
+  const { bodyLimit, closing } = options;
+  const takes = (req: IncomingMessage): boolean => {
+    if (req.url !== VERIFY_PATH || req.method !== 'POST' || closing()) return false;
+    const { 'content-length': length, 'content-type': type, 'transfer-encoding': encoding } = req.headers;
+    if (length === undefined || encoding !== undefined || (type !== undefined && !PLAIN_JSON.test(type))) return false;
+    const bytes = Number(length);
+    return bytes > 0 && bytes <= bodyLimit;
+  };
+  return (fallback) => (req, res) => {
+    if (!takes(req)) return fallback(req, res);
+    const exchange = new Exchange(options, res);
+    (req as ExchangeCarrier)[EXCHANGE] = exchange;
+    req.on('data', onData);
+    req.on('end', onEnd);
+  };
+}
+
+const EXCHANGE = Symbol('secure-mode.verify-exchange');
+type ExchangeCarrier = IncomingMessage & { [EXCHANGE]?: Exchange };
+
+// Module-level listeners and a class rather than closures: this runs for every verification, and a closure per
+// request is an allocation (and, under tsx, a name-defining call) per request.
+function onData(this: ExchangeCarrier, chunk: Buffer): void {
+  this[EXCHANGE]!.chunks.push(chunk);
+}
+
+function onEnd(this: ExchangeCarrier): void {
+  this[EXCHANGE]!.answer();
+}
+
+/** One request on the fast path, from its first byte to its recorded answer. */
+class Exchange {
+  readonly started = performance.now();
+  readonly id = randomUUID();
+  readonly chunks: Buffer[] = [];
+  private readonly headers: Record<string, string> = { 'x-request-id': this.id };
+
+  constructor(
+    private readonly options: VerifyFastPathOptions,
+    private readonly res: ServerResponse,
+  ) {}
+
+  answer(): void {
+    let result: VerifyResultBody | Promise<VerifyResultBody>;
+    try {
+      result = answerVerification(this.options.deps, this.parse(), this.headers);
+    } catch (err) {
+      return this.fail(err);
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (body) => this.succeed(body),
+        (err: unknown) => this.fail(err),
+      );
+    } else {
+      this.succeed(result);
+    }
+  }
+
+  private parse(): VerifyRequestBody {
+    const chunks = this.chunks;
+    const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
+    // Throws SyntaxError on bad JSON or a prototype-poisoning key, which the envelope answers as Fastify's parser would.
+    const body: unknown = sjson.parse(text, undefined, PARSE_OPTIONS);
+    const validate = this.options.validate;
+    if (!validate(body)) throw validationError(validate.errors ?? [], 'body');
+    return body as VerifyRequestBody;
+  }
+
+  private succeed(result: VerifyResultBody): void {
+    this.send(200, JSON.stringify(result));
+  }
+
+  private fail(err: unknown): void {
+    const { bodyLimit, logger } = this.options;
+    const apiError = toApiError(err, bodyLimit);
+    if (logger) logServerError(logger.child({ reqId: this.id }), err, apiError);
+    Object.assign(this.headers, apiError.headers);
+    this.send(apiError.statusCode, JSON.stringify(errorList(this.id, apiError)));
+  }
+
+  private send(status: number, payload: string): void {
+    const headers = this.headers;
+    headers['content-type'] = JSON_TYPE;
+    headers['content-length'] = String(Buffer.byteLength(payload));
+    this.res.writeHead(status, headers);
+    this.res.end(payload);
+    this.options.record(this.id, 'POST', VERIFY_PATH, status, performance.now() - this.started);
+  }
+}
