@@ -1,4 +1,3 @@
-import { AjvCompiler } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -7,7 +6,7 @@ import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpLimits } from '../config.js';
 import { errors } from '../errors.js';
-import { accessLog } from '../logger.js';
+import { AccessLog } from '../logger.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './plugins/error-envelope.js';
 import { Metrics, type MetricsDeps } from './plugins/metrics.js';
 import type { RouteDeps } from './routes/deps.js';
@@ -23,8 +22,11 @@ import { healthRoutes, type HealthDeps } from './routes/ops/health.js';
 import { metricsRoute } from './routes/ops/metrics.js';
 import { diagnoseRoute } from './routes/verification/diagnose.js';
 import { VERIFY_PATH, verifyRoute } from './routes/verification/verify.js';
-import { VerifyRequest } from './schemas/verification.js';
-import { type BodyValidator, type RequestRecorder, verifyFastPath } from './verify-fast-path.js';
+import { compileValidator, verifyBodyValidator } from './validation.js';
+import { type RequestRecorder, verifyFastPath } from './verify-fast-path.js';
+
+/** How often the access log writes its count of successful verifications (see AccessLog). */
+const VERIFIED_SUMMARY_INTERVAL_MS = 60_000;
 
 export interface AppDeps extends RouteDeps, HealthDeps, MetricsDeps {}
 
@@ -40,18 +42,16 @@ export interface AppOptions {
 /** The whole HTTP API as one Fastify instance; server.ts only listens. */
 export async function buildApp(deps: AppDeps, options: AppOptions): Promise<FastifyInstance> {
   const metrics = new Metrics(deps);
-  const access = options.logger ? accessLog(options.logger) : undefined;
+  const access = options.logger ? new AccessLog(options.logger, { summarisedRoute: VERIFY_PATH, summaryIntervalMs: VERIFIED_SUMMARY_INTERVAL_MS }) : undefined;
   const record: RequestRecorder = (requestId, method, route, status, ms) => {
     metrics.observe(method, route, status, ms / 1000);
-    access?.(requestId, method, route, status, Math.round(ms));
+    access?.write(requestId, method, route, status, Math.round(ms));
   };
-  // Fastify's own Ajv compiler and options, built here so the verify fast path validates with the very same compiler.
-  const compileValidator = AjvCompiler()({}, { customOptions: { coerceTypes: false, allErrors: false, keywords: ['x-secure-mode-extension'] } });
   let closing = false;
   const fastPath = verifyFastPath({
     deps,
     bodyLimit: options.bodyLimit,
-    validate: compileValidator({ schema: VerifyRequest, method: 'POST', url: VERIFY_PATH, httpPart: 'body' }) as BodyValidator,
+    validate: verifyBodyValidator(),
     record,
     logger: options.logger,
     closing: () => closing,
@@ -90,6 +90,10 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   app.setValidatorCompiler(compileValidator);
   app.addHook('preClose', (done) => {
     closing = true;
+    done();
+  });
+  app.addHook('onClose', (_app, done) => {
+    access?.close();
     done();
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/logger.js';
 import { api, LogCapture, startTestApp, type TestApp } from '../helpers/app.js';
@@ -85,5 +85,55 @@ describe('service logs', () => {
     assert.ok(failure, 'the 5xx was logged');
     assert.equal(failure.error.type, 'StorageUnavailableError');
     assertAbsent(app.logs.text, [c.secret, c.userHash, app.token]);
+  });
+});
+
+describe('access log of the verify route', () => {
+  async function verifyTwiceAndFailOnce(app: TestApp): Promise<void> {
+    const created = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'summarised', supports_web: true } });
+    const hash = createHmac('sha256', created.body.secret).update('u-1').digest('hex');
+    recordSensitive('user_hash', hash);
+    const body = { app_id: app.workspace.appId, platform: 'web', user_id: 'u-1', user_hash: hash };
+    assert.equal((await api(app, 'POST', '/identity_verification/verify', { body, token: null })).status, 200);
+    assert.equal((await api(app, 'POST', '/identity_verification/verify', { body, token: null })).status, 200);
+    assert.equal((await api(app, 'POST', '/identity_verification/verify', { body: { ...body, user_id: 'u-2' }, token: null })).status, 401);
+  }
+  const parsed = (app: TestApp) =>
+    app.logs.text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+
+  it('at info, counts successful verifications into a summary line and keeps a line for each failure', async () => {
+    const app = await startTestApp();
+    await verifyTwiceAndFailOnce(app);
+    const before = parsed(app).filter((l) => l.route === '/identity_verification/verify');
+    assert.deepEqual(
+      before.map((l) => [l.msg, l.status]),
+      [['request', 401]],
+    );
+    await app.close();
+    const summary = parsed(app).filter((l) => l.msg === 'requests summarised');
+    assert.equal(summary.length, 1, 'the count is written at close');
+    assert.equal(summary[0].route, '/identity_verification/verify');
+    assert.equal(summary[0].status, 200);
+    assert.equal(summary[0].count, 2);
+    assert.equal(typeof summary[0].seconds, 'number');
+  });
+
+  it('at debug, also writes a line for each successful verification', async () => {
+    const app = await startTestApp({ env: { SECURE_MODE_LOG_LEVEL: 'debug' } });
+    await verifyTwiceAndFailOnce(app);
+    const lines = parsed(app).filter((l) => l.msg === 'request' && l.route === '/identity_verification/verify');
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.status]),
+      [
+        [20, 200],
+        [20, 200],
+        [30, 401],
+      ],
+    );
+    assert.ok(lines.every((l) => typeof l.reqId === 'string'));
+    await app.close();
   });
 });
