@@ -52,13 +52,54 @@ function comparable(res: { status: number; headers: Record<string, unknown>; tex
   };
 }
 
-describe('POST /identity_verification/verify: the fast path and the Fastify route', () => {
-  let app: TestApp;
-  let fast: Server;
-  let fastUrl: string;
+interface FastServer {
+  url: string;
+  /** Requests the fast path handed to Fastify, as "METHOD url". */
+  fallbacks: string[];
+  /** What the fast path recorded: method, route, status. */
+  recorded: [string, string, number][];
+  setClosing(closing: boolean): void;
+  close(): Promise<void>;
+}
+
+/** The fast path as the app mounts it, over the app's services, on a server of its own; its fallback is the app's router. */
+async function fastServerFor(app: TestApp, bodyLimit: number): Promise<FastServer> {
   let closing = false;
   const fallbacks: string[] = [];
   const recorded: [string, string, number][] = [];
+  const listener = verifyFastPath({
+    deps: app.runtime,
+    bodyLimit,
+    validate: verifyBodyValidator(),
+    record: (_id, method, route, status) => recorded.push([method, route, status]),
+    logger: false,
+    closing: () => closing,
+  })((req, res) => {
+    fallbacks.push(`${req.method} ${req.url}`);
+    app.runtime.app.routing(req, res);
+  });
+  const server = createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    fallbacks,
+    recorded,
+    setClosing: (value) => (closing = value),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function viaFastify(app: TestApp, body: string | Buffer | undefined, headers: Record<string, string>) {
+  const res = await app.runtime.app.inject({ method: 'POST', url: VERIFY_PATH, headers, ...(body === undefined ? {} : { payload: body }) });
+  return comparable({ status: res.statusCode, headers: res.headers, text: res.body });
+}
+
+describe('POST /identity_verification/verify: the fast path and the Fastify route', () => {
+  let app: TestApp;
+  let fast: FastServer;
+  let fastUrl: string;
+  let fallbacks: string[];
+  let recorded: [string, string, number][];
   const bodyLimit = loadConfig({}).bodyLimit;
   let secret: string;
 
@@ -67,31 +108,13 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
     const created = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'fast', supports_web: true, supports_ios: true } });
     assert.equal(created.status, 201);
     secret = created.body.secret;
-    // The fast path as the app mounts it, over the same services; its fallback is the app's Fastify router.
-    const listener = verifyFastPath({
-      deps: app.runtime,
-      bodyLimit,
-      validate: verifyBodyValidator(),
-      record: (_id, method, route, status) => recorded.push([method, route, status]),
-      logger: false,
-      closing: () => closing,
-    })((req, res) => {
-      fallbacks.push(`${req.method} ${req.url}`);
-      app.runtime.app.routing(req, res);
-    });
-    fast = createServer(listener);
-    await new Promise<void>((resolve) => fast.listen(0, '127.0.0.1', resolve));
-    fastUrl = `http://127.0.0.1:${(fast.address() as AddressInfo).port}`;
+    fast = await fastServerFor(app, bodyLimit);
+    ({ url: fastUrl, fallbacks, recorded } = fast);
   });
   after(async () => {
-    await new Promise<void>((resolve) => fast.close(() => resolve()));
+    await fast.close();
     await app.close();
   });
-
-  async function viaFastify(body: string | Buffer | undefined, headers: Record<string, string>) {
-    const res = await app.runtime.app.inject({ method: 'POST', url: VERIFY_PATH, headers, ...(body === undefined ? {} : { payload: body }) });
-    return comparable({ status: res.statusCode, headers: res.headers, text: res.body });
-  }
 
   function signed(message: string, key = secret): string {
     const h = createHmac('sha256', key).update(message).digest('hex');
@@ -148,7 +171,7 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
     await fc.assert(
       fc.asyncProperty(text, contentType, async (payload, headers) => {
         const fromFast = comparable(await post(fastUrl, VERIFY_PATH, payload, headers));
-        const fromFastify = await viaFastify(payload, headers);
+        const fromFastify = await viaFastify(app, payload, headers);
         statuses.add(fromFast.status);
         assert.deepEqual(fromFast, fromFastify);
       }),
@@ -177,7 +200,7 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
       app.runtime.cache.invalidateAll();
       const fromFast = comparable(await post(fastUrl, VERIFY_PATH, payload, {}));
       app.runtime.cache.invalidateAll();
-      assert.deepEqual(fromFast, await viaFastify(payload, {}));
+      assert.deepEqual(fromFast, await viaFastify(app, payload, {}));
       assert.equal(fromFast.status, expected);
     }
     assert.deepEqual(fallbacks, []);
@@ -199,19 +222,42 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
       const res = await post(fastUrl, c.path ?? VERIFY_PATH, c.body, c.headers ?? {}, c.chunked);
       assert.equal(res.status, c.status, `${c.name}: ${res.text}`);
       assert.equal(fallbacks.length, 1, `${c.name} goes to Fastify`);
-      if (!c.chunked && !c.path) assert.deepEqual(comparable(res), await viaFastify(c.body, c.headers ?? {}), c.name);
+      if (!c.chunked && !c.path) assert.deepEqual(comparable(res), await viaFastify(app, c.body, c.headers ?? {}), c.name);
     }
   });
 
-  it('steps aside while the app closes, so Fastify answers with Connection: close', async () => {
+  it('steps aside once the app says it is closing', async () => {
     fallbacks.length = 0;
-    closing = true;
+    fast.setClosing(true);
     try {
       const res = await post(fastUrl, VERIFY_PATH, JSON.stringify({ app_id: app.workspace.appId, platform: 'web', user_id: 'u-2', user_hash: signed('u-2') }), {});
       assert.equal(res.status, 200);
       assert.deepEqual(fallbacks, [`POST ${VERIFY_PATH}`]);
     } finally {
-      closing = false;
+      fast.setClosing(false);
+    }
+  });
+});
+
+describe('POST /identity_verification/verify over the per-app_id limit', () => {
+  it('answers 429 with the same body and rate-limit headers on both paths', async () => {
+    const app = await startTestApp({ env: { SECURE_MODE_VERIFY_RATE_LIMIT: '2' } });
+    const fast = await fastServerFor(app, loadConfig({}).bodyLimit);
+    try {
+      const body = JSON.stringify({ app_id: app.workspace.appId, platform: 'web', user_id: 'u', user_hash: 'ab'.repeat(32) });
+      // Both paths spend the one limiter: two requests use the budget, the next two are over it.
+      assert.equal((await post(fast.url, VERIFY_PATH, body, {})).status, 401);
+      assert.equal((await viaFastify(app, body, {})).status, 401);
+      const fromFast = comparable(await post(fast.url, VERIFY_PATH, body, {}));
+      assert.equal(fromFast.status, 429);
+      assert.equal(fromFast.rateLimit, '2');
+      assert.deepEqual(fromFast.rateLimitFields, [true, true]);
+      assert.match(fromFast.body, /"code":"rate_limit_exceeded"/);
+      assert.deepEqual(fromFast, await viaFastify(app, body, {}));
+      assert.deepEqual(fast.fallbacks, []);
+    } finally {
+      await fast.close();
+      await app.close();
     }
   });
 });

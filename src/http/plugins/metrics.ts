@@ -23,7 +23,6 @@ interface DurationSeries {
   /** Per bucket (the last one is +Inf), not yet cumulative. */
   counts: Float64Array;
   sum: number;
-  count: number;
 }
 
 /**
@@ -33,7 +32,6 @@ interface DurationSeries {
  */
 export class RequestDurationHistogram {
   readonly type = 'histogram';
-  readonly aggregator = 'sum';
   private readonly series = new Map<string, DurationSeries>();
 
   constructor(
@@ -46,30 +44,28 @@ export class RequestDurationHistogram {
     const key = `${method} ${status} ${route}`;
     let s = this.series.get(key);
     if (s === undefined) {
-      s = { labels: { method, route, status: String(status) }, counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0 };
+      s = { labels: { method, route, status: String(status) }, counts: new Float64Array(this.buckets.length + 1), sum: 0 };
       this.series.set(key, s);
     }
     let i = 0;
     while (i < this.buckets.length && seconds > this.buckets[i]!) i++;
     s.counts[i]!++;
     s.sum += seconds;
-    s.count++;
   }
 
   /** The samples in prom-client's shape, so the registry renders them like its own histograms. */
-  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }> {
+  async get(): Promise<{ name: string; help: string; type: string; values: Sample[] }> {
     const values: Sample[] = [];
     for (const s of this.series.values()) {
       let cumulative = 0;
-      this.buckets.forEach((bound, i) => {
-        cumulative += s.counts[i]!;
-        values.push({ metricName: `${this.name}_bucket`, labels: { le: bound, ...s.labels }, value: cumulative });
+      s.counts.forEach((n, i) => {
+        cumulative += n;
+        values.push({ metricName: `${this.name}_bucket`, labels: { le: this.buckets[i] ?? '+Inf', ...s.labels }, value: cumulative });
       });
-      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...s.labels }, value: s.count });
       values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
-      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
+      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: cumulative });
     }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    return { name: this.name, help: this.help, type: this.type, values };
   }
 }
 
