@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config.js';
 import type { ChangeFeed, ChangeSink } from './domain/change-feed.js';
 import type { Clock } from './domain/clock.js';
-import type { SecretChange } from './domain/secrets.js';
+import type { SecretChange } from './domain/model.js';
 import { createServices } from './runtime.js';
 
 /**

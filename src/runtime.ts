@@ -20,7 +20,7 @@ import { WorkspaceService } from './domain/workspaces.js';
 import { ConfigError } from './errors.js';
 import { buildApp } from './http/app.js';
 import { openChangeFeed, openRateLimiter, openStore, type StorageContext } from './storage/open.js';
-import type { Store } from './storage/store.js';
+import type { Store } from './domain/ports.js';
 
 export interface Services {
   store: Store;
@@ -136,16 +136,17 @@ export async function createServices(config: Config, options: RuntimeOptions): P
     () => changes.syncedAtMs(),
   );
   const workspaces = new WorkspaceService(store, clock, config.defaultRateLimit);
-  const secrets = new SecretsService(
+  // The store emits each secret change once it has committed; the feed carries it to the other processes.
+  store.onChange((change) => void changes.publish(change).catch(() => undefined));
+  const secrets = new SecretsService({
     store,
     keyring,
     cache,
     usage,
     clock,
-    config.maxLiveSecrets,
-    changes,
-    config.idempotencyWindowSeconds,
-  );
+    maxLiveSecrets: config.maxLiveSecrets,
+    idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+  });
   const audit = new AuditService(store);
   const sweeper = new ExpirySweeper(secrets, store, clock);
   const census = new SecretCensus(store, usage);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { PLATFORMS, type Platform } from '../storage/store.js';
+import { PLATFORMS, type Platform } from '../domain/model.js';
 import type { CreatedSecretBody, SecretBody, UsageBody } from './api-client.js';
 import { durationSeconds, parseWhen } from './duration.js';
 import { type HttpOptions, addHttpOptions, clientFrom } from './http-options.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SCOPES } from '../domain/scopes.js';
-import type { AccessToken } from '../storage/store.js';
+import type { AccessToken } from '../domain/model.js';
 import { withLocalServices } from './local.js';
 import { CliError, EXIT, printResult } from './output.js';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Workspace } from '../storage/store.js';
+import type { Workspace } from '../domain/model.js';
 import { withLocalServices } from './local.js';
 import { printResult } from './output.js';
 

@@ -1,5 +1,6 @@
 import { errors } from '../errors.js';
-import type { AuditAction, AuditEvent, Store, Workspace } from '../storage/store.js';
+import type { AuditAction, AuditEvent, Workspace } from './model.js';
+import type { Store } from './ports.js';
 
 import { AUDIT_ACTIONS } from './audit-actions.js';
 

@@ -1,4 +1,5 @@
-import { PLATFORMS, type SecretRecord, type Store } from '../storage/store.js';
+import { PLATFORMS, type SecretRecord } from './model.js';
+import { type Store } from './ports.js';
 import { supportsPlatform } from './secret-cache.js';
 import type { UsageRecorder } from './usage.js';
 

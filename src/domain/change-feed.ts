@@ -1,5 +1,9 @@
 import type { Clock } from './clock.js';
-import type { ChangePublisher, SecretChange } from './secrets.js';
+import type { SecretChange } from './model.js';
+
+export interface ChangePublisher {
+  publish(change: SecretChange): Promise<void>;
+}
 
 /** What a node does with changes made elsewhere: its secret cache, in practice. */
 export interface ChangeSink {

@@ -12,7 +12,8 @@ import {
   isJsonObject,
   jwtSignatureMatches,
 } from '../crypto/jwt.js';
-import type { Platform, SecretRecord, SecretWithCiphertext, Store, Workspace } from '../storage/store.js';
+import type { Platform, SecretRecord, SecretWithCiphertext, Workspace } from './model.js';
+import type { Store } from './ports.js';
 import type { Clock } from './clock.js';
 import { type SecretCache, openSecret, supportsPlatform } from './secret-cache.js';
 import {

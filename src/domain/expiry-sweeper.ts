@@ -1,4 +1,4 @@
-import type { Store } from '../storage/store.js';
+import type { Store } from './ports.js';
 import { type Clock, nowSeconds } from './clock.js';
 import type { SecretsService } from './secrets.js';
 

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type Keyring, idempotencyAad } from '../crypto/keyring.js';
 import { errors } from '../errors.js';
-import type { SecretRecord } from '../storage/store.js';
+import type { SecretRecord } from './model.js';
 
 /** Ten minutes: long enough to retry a lost response, short enough that the kept secret does not linger. */
 export const DEFAULT_IDEMPOTENCY_WINDOW_SECONDS = 600;

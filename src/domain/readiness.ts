@@ -1,4 +1,4 @@
-import type { Store } from '../storage/store.js';
+import type { Store } from './ports.js';
 import type { SecretCache } from './secret-cache.js';
 
 export interface ReadinessReport {

@@ -1,5 +1,6 @@
 import { DecryptionError, Keyring, envelopeKeyId, idempotencyAad, secretAad } from '../crypto/keyring.js';
-import type { SecretWithCiphertext, Store } from '../storage/store.js';
+import type { SecretWithCiphertext } from './model.js';
+import type { Store } from './ports.js';
 
 export interface RewrapProgress {
   /** Secrets re-encrypted (or found already current) so far in this run. */

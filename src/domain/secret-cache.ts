@@ -1,8 +1,9 @@
 import { type Keyring, secretAad } from '../crypto/keyring.js';
-import type { Platform, SecretRecord, SecretWithCiphertext, Store, Workspace } from '../storage/store.js';
+import type { Platform, SecretRecord, SecretWithCiphertext, Workspace } from './model.js';
+import type { Store } from './ports.js';
 import { StorageUnavailableError } from '../errors.js';
 import type { Clock } from './clock.js';
-import type { SecretChange } from './secrets.js';
+import type { SecretChange } from './model.js';
 
 /** A live secret as the verifier needs it: the HMAC key is the secret string's UTF-8 bytes. */
 export interface LiveSecret {

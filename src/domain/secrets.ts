@@ -1,15 +1,8 @@
 import { type Keyring, secretAad } from '../crypto/keyring.js';
 import { generateSecret } from '../crypto/random.js';
 import { errors } from '../errors.js';
-import {
-  PLATFORMS,
-  type Platform,
-  type IdempotentCreate,
-  type SecretPatch,
-  type SecretRecord,
-  type Store,
-  type Workspace,
-} from '../storage/store.js';
+import { PLATFORMS, type Platform, type IdempotentCreate, type SecretPatch, type SecretRecord, type Workspace } from './model.js';
+import type { SecretStore, UsageStore } from './ports.js';
 import { type Actor, SYSTEM_ACTOR } from './actor.js';
 import { type Clock, nowSeconds } from './clock.js';
 import {
@@ -80,30 +73,35 @@ export interface SecretUsage {
   last_week: PlatformUsage;
 }
 
-/** A change other nodes must apply to their caches. */
-export interface SecretChange {
-  workspaceId: number;
-  secretId: number;
-  kind: 'created' | 'updated' | 'deleted' | 'expired';
+export interface SecretsServiceOptions {
+  store: SecretStore & UsageStore;
+  keyring: Keyring;
+  cache: SecretCache;
+  usage: UsageRecorder;
+  clock: Clock;
+  maxLiveSecrets?: number;
+  idempotencyWindowSeconds?: number;
 }
-
-export interface ChangePublisher {
-  publish(change: SecretChange): Promise<void>;
-}
-
-export const noChangePublisher: ChangePublisher = { publish: async () => undefined };
 
 export class SecretsService {
-  constructor(
-    private readonly store: Store,
-    private readonly keyring: Keyring,
-    private readonly cache: SecretCache,
-    private readonly usage: UsageRecorder,
-    private readonly clock: Clock,
-    private readonly maxLiveSecrets: number = DEFAULT_MAX_LIVE_SECRETS,
-    private readonly changes: ChangePublisher = noChangePublisher,
-    private readonly idempotencyWindowSeconds: number = DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
-  ) {}
+  private readonly store: SecretStore & UsageStore;
+  private readonly keyring: Keyring;
+  private readonly cache: SecretCache;
+  private readonly usage: UsageRecorder;
+  private readonly clock: Clock;
+  private readonly maxLiveSecrets: number;
+  private readonly idempotencyWindowSeconds: number;
+
+  /** Other nodes hear of each change from the store, which emits it when the change commits. */
+  constructor(options: SecretsServiceOptions) {
+    this.store = options.store;
+    this.keyring = options.keyring;
+    this.cache = options.cache;
+    this.usage = options.usage;
+    this.clock = options.clock;
+    this.maxLiveSecrets = options.maxLiveSecrets ?? DEFAULT_MAX_LIVE_SECRETS;
+    this.idempotencyWindowSeconds = options.idempotencyWindowSeconds ?? DEFAULT_IDEMPOTENCY_WINDOW_SECONDS;
+  }
 
   async list(workspace: Workspace): Promise<SecretView[]> {
     const records = await this.store.listSecrets(workspace.id);
@@ -167,7 +165,6 @@ export class SecretsService {
       return { view: { record: kept.record, lastVerifiedAt: kept.record.lastVerifiedAt }, secret: kept.secret, replayed: true };
     }
     this.cache.secretCreated(workspace, result.secret, secret);
-    await this.announce({ workspaceId: workspace.id, secretId: result.secret.id, kind: 'created' });
     return { view: this.view(result.secret), secret, replayed: false };
   }
 
@@ -211,7 +208,6 @@ export class SecretsService {
     });
     if (!updated) throw errors.secretNotFound();
     this.cache.secretUpdated(updated);
-    await this.announce({ workspaceId: workspace.id, secretId: updated.id, kind: 'updated' });
     return this.view(updated);
   }
 
@@ -248,7 +244,7 @@ export class SecretsService {
   }
 
   /**
-   * Soft-deletes a live secret with its audit event, then drops it from this node's cache and tells the others.
+   * Soft-deletes a live secret with its audit event, then drops it from this node's cache.
    * false: it was no longer live (another request or node retired it first).
    */
   private async retire(
@@ -268,7 +264,6 @@ export class SecretsService {
     });
     if (!done) return false;
     this.cache.secretRemoved(record.workspaceId, record.id);
-    await this.announce({ workspaceId: record.workspaceId, secretId: record.id, kind: reason });
     return true;
   }
 
@@ -334,10 +329,6 @@ export class SecretsService {
     return { record, lastVerifiedAt: this.lastVerifiedAt(record) };
   }
 
-  private async announce(change: SecretChange): Promise<void> {
-    // The change is committed; a failed announcement is covered by the other nodes' maximum staleness.
-    await this.changes.publish(change).catch(() => undefined);
-  }
 }
 
 export function zeroUsage(): PlatformUsage {

@@ -1,4 +1,5 @@
-import { PLATFORMS, type Platform, type Store, type UsageIncrement } from '../storage/store.js';
+import { PLATFORMS, type Platform, type UsageIncrement } from './model.js';
+import { type Store } from './ports.js';
 import type { Clock } from './clock.js';
 
 export interface VerificationOutcome {

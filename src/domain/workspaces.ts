@@ -1,6 +1,7 @@
 import { generateAccessToken, generateAppId } from '../crypto/random.js';
 import { hashToken } from '../crypto/token-hash.js';
-import type { AccessToken, NewToken, Store, TokenAudit, Workspace } from '../storage/store.js';
+import type { AccessToken, NewToken, TokenAudit, Workspace } from './model.js';
+import type { Store } from './ports.js';
 import type { Actor } from './actor.js';
 import { SYSTEM_ACTOR } from './actor.js';
 import { PREVIEW, isKnownVersion } from './api-version.js';

@@ -6,7 +6,7 @@ import { PostgresChangeFeed } from './postgres/change-feed.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { RedisRateLimiter } from './redis/redis-rate-limiter.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
-import type { Store } from './store.js';
+import type { Store } from '../domain/ports.js';
 
 export interface StorageContext {
   /** This process's identity in change notifications. */

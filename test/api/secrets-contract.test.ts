@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.js';
 import { SCOPES } from '../../src/domain/scopes.js';
 import type { NewWorkspaceOptions } from '../../src/domain/workspaces.js';
-import type { Workspace } from '../../src/storage/store.js';
+import type { Workspace } from '../../src/domain/model.js';
 import { api, startTestApp, type ApiResponse, type TestApp } from '../helpers/app.js';
 import { UUID, assertErrorList, assertNoRateLimitHeaders, assertRateLimitHeaders } from '../helpers/assertions.js';
 

@@ -6,7 +6,7 @@ import jwt from 'jsonwebtoken';
 import { DEFAULT_VERIFY_RATE_LIMIT } from '../../src/config.js';
 import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
 import { userHash } from '../../src/sign/index.js';
-import type { Store } from '../../src/storage/store.js';
+import type { Store } from '../../src/domain/ports.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
 
 /** What openssl's command line prints for the HMAC of stdin: the message goes in as bytes, exactly. */

@@ -8,7 +8,7 @@ import type { Clock } from '../../src/domain/clock.js';
 import { SCOPES } from '../../src/domain/scopes.js';
 import { createLogger } from '../../src/logger.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
-import type { Workspace } from '../../src/storage/store.js';
+import type { Workspace } from '../../src/domain/model.js';
 import { recordArtifact, recordDatabaseFiles, recordRequestCredentials, recordSensitive } from './leaks.js';
 import { createTestDatabase, testBackend, testDatabaseUrl } from './postgres.js';
 

@@ -2,7 +2,7 @@ import { loadConfig } from '../../src/config.js';
 import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { createServices, type Services } from '../../src/runtime.js';
-import type { Workspace } from '../../src/storage/store.js';
+import type { Workspace } from '../../src/domain/model.js';
 
 export interface TestServices extends Services {
   workspace: Workspace;

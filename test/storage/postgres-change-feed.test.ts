@@ -5,10 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Keyring, parseMasterKey, secretAad } from '../../src/crypto/keyring.js';
 import type { ChangeSink } from '../../src/domain/change-feed.js';
 import { systemClock } from '../../src/domain/clock.js';
-import type { SecretChange } from '../../src/domain/secrets.js';
+import type { SecretChange } from '../../src/domain/model.js';
 import { PostgresChangeFeed } from '../../src/storage/postgres/change-feed.js';
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js';
-import type { AuditInput, Workspace } from '../../src/storage/store.js';
+import type { AuditInput, Workspace } from '../../src/domain/model.js';
 import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from '../helpers/postgres.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 

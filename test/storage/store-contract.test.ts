@@ -8,7 +8,8 @@ import { Keyring, envelopeKeyId, parseMasterKey, secretAad } from '../../src/cry
 import { StorageUnavailableError } from '../../src/errors.js';
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
-import type { AuditInput, NewSecret, Store, Workspace } from '../../src/storage/store.js';
+import type { AuditInput, NewSecret, SecretChange, SecretRecord, Workspace } from '../../src/domain/model.js';
+import type { Store } from '../../src/domain/ports.js';
 import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from '../helpers/postgres.js';
 
 /** One Store contract, run against every adapter: the domain must not be able to tell them apart. */
@@ -155,6 +156,58 @@ function contract(backend: Backend): void {
       assert.equal(await store.revokeToken(999_999, 3000, { ...audit, action: 'token.revoked' }), undefined);
       const actions = (await store.listAudit({ workspaceId: w.id, limit: 10 })).map((a) => a.action);
       assert.deepEqual(actions, ['token.revoked', 'token.created', 'workspace.created']);
+    });
+
+    it('emits exactly each secret mutation\'s change once it has committed, and none when it rolls back', async () => {
+      const w = await addWorkspace(store);
+      const peer = await backend.openPeer();
+      const heard: { change: SecretChange; seen: Promise<SecretRecord | undefined> }[] = [];
+      // What another connection reads when the change arrives: only a committed change is visible there.
+      const stop = store.onChange((change) => heard.push({ change, seen: peer.getSecret(change.workspaceId, change.secretId) }));
+      try {
+        const created = await addSecret(store, w, 'emits');
+        const updated = await store.updateSecret(w.id, created.id, { name: 'renamed' }, auditFor(w.id, 'secret.updated'));
+        assert.equal((await store.updateSecret(w.id, created.id, {}, auditFor(w.id, 'secret.updated')))?.name, 'renamed');
+        const second = await addSecret(store, w, 'expires');
+        await store.deleteSecret(w.id, second.id, 2000, 'expired', auditFor(w.id, 'secret.expired'));
+        await store.deleteSecret(w.id, created.id, 2000, 'deleted', auditFor(w.id, 'secret.deleted'));
+        assert.equal(await store.deleteSecret(w.id, created.id, 2001, 'deleted', auditFor(w.id, 'secret.deleted')), undefined);
+        assert.deepEqual(
+          heard.map((h) => [h.change.workspaceId, h.change.secretId, h.change.kind]),
+          [
+            [w.id, created.id, 'created'],
+            [w.id, created.id, 'updated'],
+            [w.id, second.id, 'created'],
+            [w.id, second.id, 'expired'],
+            [w.id, created.id, 'deleted'],
+          ],
+        );
+        const seen = await Promise.all(heard.map((h) => h.seen));
+        assert.ok(seen.every((record) => record !== undefined));
+        assert.equal(seen[1]?.name, updated?.name);
+        assert.equal(seen[3]?.deletedReason, 'expired');
+        assert.equal(seen[4]?.deletedReason, 'deleted');
+
+        heard.length = 0;
+        const failing = { ...auditFor(w.id, 'secret.updated'), details: { poison: 1n as unknown as number } };
+        const live = await addSecret(store, w, 'stays');
+        heard.length = 0;
+        await assert.rejects(store.updateSecret(w.id, live.id, { name: 'never' }, failing));
+        await assert.rejects(store.deleteSecret(w.id, live.id, 3000, 'deleted', failing));
+        await assert.rejects(
+          store.createSecret(newSecret(w.id, 'never'), 5, () => {
+            throw new Error('seal failed');
+          }, auditFor(w.id, 'secret.created')),
+        );
+        assert.deepEqual(heard, []);
+        assert.deepEqual(
+          (await store.listSecrets(w.id)).map((s) => [s.id, s.name]),
+          [[live.id, 'stays']],
+        );
+      } finally {
+        stop();
+        await peer.close();
+      }
     });
 
     it('creates a secret sealed with its own id, lists it, and keeps its audit event', async () => {

@@ -6,7 +6,8 @@ import { ManualClock } from '../../src/domain/clock.js';
 import { SecretCache } from '../../src/domain/secret-cache.js';
 import { StorageUnavailableError } from '../../src/errors.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
-import type { Store, Workspace } from '../../src/storage/store.js';
+import type { Workspace } from '../../src/domain/model.js';
+import type { Store } from '../../src/domain/ports.js';
 
 const keyring = new Keyring(parseMasterKey(randomBytes(32).toString('base64'), 'test key'));
 const MAX_STALENESS = 30_000;

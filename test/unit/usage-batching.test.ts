@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.js';
 import { UsageRecorder } from '../../src/domain/usage.js';
-import type { Store, UsageIncrement } from '../../src/storage/store.js';
+import type { UsageIncrement } from '../../src/domain/model.js';
+import type { Store } from '../../src/domain/ports.js';
 
 /** A store that records what recordUsage was given and can be told to fail. */
 function fakeStore() {

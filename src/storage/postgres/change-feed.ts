@@ -2,7 +2,7 @@ import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeFeed, ChangeSink } from '../../domain/change-feed.js';
 import type { Clock } from '../../domain/clock.js';
-import type { SecretChange } from '../../domain/secrets.js';
+import type { SecretChange } from '../../domain/model.js';
 import { CHANGE_CHANNEL, type ChangePayload } from './postgres-store.js';
 
 export interface PostgresChangeFeedOptions {

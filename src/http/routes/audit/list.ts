@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { READ } from '../../../domain/scopes.js';
-import type { AuditEvent } from '../../../storage/store.js';
+import type { AuditEvent } from '../../../domain/model.js';
 import { guard, workspaceOf } from '../../plugins/guard.js';
 import { AuditEventList, AuditListQuery } from '../../schemas/audit.js';
 import { errorResponses } from '../../schemas/common.js';

@@ -1,0 +1,148 @@
+/**
+ * The domain's model: the records every layer speaks in. Storage adapters map rows to these; the HTTP layer presents
+ * them. Times are Unix seconds unless a name says otherwise.
+ */
+import type { AuditAction } from './audit-actions.js';
+
+export type { AuditAction } from './audit-actions.js';
+
+export type Platform = 'web' | 'ios' | 'android';
+export const PLATFORMS: readonly Platform[] = ['web', 'ios', 'android'];
+
+export interface Workspace {
+  id: number;
+  appId: string;
+  name: string;
+  defaultVersion: string;
+  rateLimit: number;
+  createdAt: number;
+}
+
+export interface AccessToken {
+  id: number;
+  workspaceId: number;
+  name: string;
+  scopes: string[];
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface SecretRecord {
+  id: number;
+  workspaceId: number;
+  name: string;
+  supportsWeb: boolean;
+  supportsIos: boolean;
+  supportsAndroid: boolean;
+  createdAt: number;
+  expiresAt: number | null;
+  deletedAt: number | null;
+  deletedReason: 'deleted' | 'expired' | null;
+  lastVerifiedAt: number | null;
+}
+
+/** A secret row with its encrypted material, for the verifier's cache and for re-wrapping. */
+export interface SecretWithCiphertext extends SecretRecord {
+  ciphertext: Buffer;
+}
+
+export interface AuditInput {
+  workspaceId: number;
+  actorTokenId: number | null;
+  ip: string | null;
+  requestId: string | null;
+  action: AuditAction;
+  targetType: 'secret' | 'token' | 'workspace';
+  targetId: string;
+  at: number;
+  details?: Record<string, string | number | boolean | null>;
+}
+
+
+export interface AuditEvent extends AuditInput {
+  id: number;
+}
+
+export interface AuditQuery {
+  workspaceId: number;
+  since?: number;
+  until?: number;
+  actions?: AuditAction[];
+  /** Return events with id below this (newest first). */
+  beforeId?: number;
+  limit: number;
+}
+
+export interface NewSecret {
+  workspaceId: number;
+  name: string;
+  supportsWeb: boolean;
+  supportsIos: boolean;
+  supportsAndroid: boolean;
+  createdAt: number;
+  expiresAt: number | null;
+}
+
+export interface SecretPatch {
+  name?: string;
+  supportsWeb?: boolean;
+  supportsIos?: boolean;
+  supportsAndroid?: boolean;
+  expiresAt?: number | null;
+}
+
+export interface UsageIncrement {
+  secretId: number;
+  platform: Platform;
+  /** Unix minute: floor(seconds / 60). */
+  minute: number;
+  count: number;
+}
+
+export interface UsageTotals {
+  secretId: number;
+  platform: Platform;
+  count: number;
+}
+
+export interface IdempotencyRecord {
+  workspaceId: number;
+  key: string;
+  requestHash: Buffer;
+  /** The encrypted original response, secret included. */
+  response: Buffer;
+  expiresAt: number;
+}
+
+/** Makes a create idempotent: the replay record is written in the same transaction as the secret. */
+export interface IdempotentCreate {
+  key: string;
+  requestHash: Buffer;
+  /** A record for this key that expired at or before `now` no longer counts (and is removed). */
+  now: number;
+  expiresAt: number;
+  /** Called inside the transaction with the new secret; returns the encrypted response to keep for replays. */
+  seal: (secret: SecretRecord) => Buffer;
+}
+
+export type TokenAudit = Omit<AuditInput, 'targetId' | 'workspaceId'>;
+
+export interface NewToken {
+  name: string;
+  tokenHash: Buffer;
+  scopes: string[];
+  createdAt: number;
+}
+
+export type CreateSecretResult =
+  | { ok: true; secret: SecretRecord }
+  | { ok: false; reason: 'limit_reached' }
+  /** A live record for the key exists: nothing was written; the caller compares the request hash and replays. */
+  | { ok: false; reason: 'idempotent_replay'; record: IdempotencyRecord };
+
+/** A change other nodes must apply to their caches. */
+export interface SecretChange {
+  workspaceId: number;
+  secretId: number;
+  kind: 'created' | 'updated' | 'deleted' | 'expired';
+}

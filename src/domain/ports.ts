@@ -1,0 +1,129 @@
+/**
+ * The storage port, owned by the domain and split by aggregate. Each adapter (storage/sqlite, storage/postgres)
+ * implements every facet in one class; a service asks only for the facets it uses. Every method that changes state
+ * takes the audit event to write in the same transaction.
+ */
+import type {
+  AccessToken,
+  AuditEvent,
+  AuditInput,
+  AuditQuery,
+  CreateSecretResult,
+  IdempotencyRecord,
+  IdempotentCreate,
+  NewSecret,
+  NewToken,
+  SecretChange,
+  SecretPatch,
+  SecretRecord,
+  SecretWithCiphertext,
+  TokenAudit,
+  UsageIncrement,
+  UsageTotals,
+  Workspace,
+} from './model.js';
+
+export interface WorkspaceStore {
+  createWorkspace(input: Omit<Workspace, 'id'>): Promise<Workspace>;
+  listWorkspaces(): Promise<Workspace[]>;
+  findWorkspaceByAppId(appId: string): Promise<Workspace | undefined>;
+  /**
+   * First start: creates the workspace and its token only if no workspace exists yet, atomically, so nodes
+   * starting together on an empty database bootstrap exactly once. undefined when a workspace already existed.
+   */
+  bootstrapWorkspace(workspace: Omit<Workspace, 'id'>, token: NewToken & { audit: TokenAudit }): Promise<Workspace | undefined>;
+}
+
+export interface TokenStore {
+  createToken(input: NewToken & { workspaceId: number }, audit: TokenAudit): Promise<AccessToken>;
+  /** The live (not revoked) token with this hash, with its workspace. */
+  findTokenByHash(tokenHash: Buffer): Promise<{ token: AccessToken; workspace: Workspace } | undefined>;
+  listTokens(workspaceId?: number): Promise<AccessToken[]>;
+  revokeToken(id: number, at: number, audit: TokenAudit): Promise<AccessToken | undefined>;
+}
+
+/**
+ * Secrets. Each mutation that a verification cache must hear of emits its SecretChange to the onChange listeners
+ * after its transaction commits (and never when it rolls back); an adapter with a cross-node feed also sends it
+ * there as part of the transaction.
+ */
+export interface SecretStore {
+  /**
+   * Inserts a secret unless the workspace already has maxLive live secrets. `seal` is called inside the
+   * transaction with the new row's id, so the ciphertext can bind that id as associated data.
+   * With `idempotency`, a live record for (workspace, key) is looked up first (before the limit) and returned
+   * instead of creating anything; otherwise the record is inserted in the same transaction as the secret.
+   * Concurrent calls with one key must create at most one secret.
+   */
+  createSecret(
+    input: NewSecret,
+    maxLive: number,
+    seal: (secretId: number) => Buffer,
+    audit: Omit<AuditInput, 'targetId'>,
+    idempotency?: IdempotentCreate,
+  ): Promise<CreateSecretResult>;
+  /** Live secrets (not deleted) of a workspace, oldest first. */
+  listSecrets(workspaceId: number): Promise<SecretRecord[]>;
+  /** One secret of a workspace, deleted ones included. */
+  getSecret(workspaceId: number, id: number): Promise<SecretRecord | undefined>;
+  /** Live secrets of every workspace, without material: the census behind /metrics. */
+  listAllLiveSecrets(): Promise<SecretRecord[]>;
+  /** Live secrets with their ciphertext, for the verification cache. */
+  loadLiveSecretMaterial(workspaceId: number): Promise<SecretWithCiphertext[]>;
+  /** Deleted secrets with their ciphertext, for diagnosis ("signed with a deleted secret"). */
+  loadDeletedSecretMaterial(workspaceId: number, limit: number): Promise<SecretWithCiphertext[]>;
+  updateSecret(workspaceId: number, id: number, patch: SecretPatch, audit: Omit<AuditInput, 'targetId'>): Promise<SecretRecord | undefined>;
+  /** Soft delete; undefined when there is no live secret with that id in the workspace. */
+  deleteSecret(
+    workspaceId: number,
+    id: number,
+    at: number,
+    reason: 'deleted' | 'expired',
+    audit: Omit<AuditInput, 'targetId'>,
+  ): Promise<SecretRecord | undefined>;
+  /** Live secrets whose expires_at is at or before `at`, across workspaces. */
+  listExpiredSecrets(at: number, limit: number): Promise<SecretRecord[]>;
+  /** Registers a listener for committed changes; returns the function that removes it. */
+  onChange(listener: (change: SecretChange) => void): () => void;
+}
+
+export interface UsageStore {
+  /** Adds counts and moves last_verified_at forward (never back), in one transaction. */
+  recordUsage(increments: UsageIncrement[], lastVerified: Map<number, number>): Promise<void>;
+  usageTotals(secretIds: number[], sinceMinute: number): Promise<UsageTotals[]>;
+  usageSeries(secretIds: number[], sinceMinute: number): Promise<UsageIncrement[]>;
+}
+
+export interface AuditStore {
+  writeAudit(event: AuditInput): Promise<void>;
+  listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+}
+
+export interface IdempotencyStore {
+  deleteExpiredIdempotency(now: number): Promise<number>;
+}
+
+/** What re-wrapping under a new master key and the start-up key check need. */
+export interface KeyStore {
+  /** One secret (deleted included) for each master key that stored ciphertexts use: start-up proves each still opens. */
+  oneSecretPerKey(): Promise<SecretWithCiphertext[]>;
+  /** Secrets (deleted included) whose ciphertext is not under keyId, for re-wrapping; ordered by id. */
+  listSecretsNotUnderKey(keyId: string, afterId: number, limit: number): Promise<SecretWithCiphertext[]>;
+  replaceCiphertext(id: number, expected: Buffer, ciphertext: Buffer): Promise<boolean>;
+  /** Every kept Idempotency-Key record, expired or not, for re-wrapping under a new master key. */
+  listIdempotencyRecords(): Promise<IdempotencyRecord[]>;
+  /** Compare-and-swap of a record's encrypted response; false when it changed or is gone meanwhile. */
+  replaceIdempotencyResponse(workspaceId: number, key: string, expected: Buffer, response: Buffer): Promise<boolean>;
+}
+
+export interface StoreLifecycle {
+  readonly kind: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Cheap round trip used by /readyz. */
+  ping(): Promise<void>;
+}
+
+/** Every facet: what an adapter implements and what the composition root holds. */
+export interface Store
+  extends StoreLifecycle, WorkspaceStore, TokenStore, SecretStore, UsageStore, AuditStore, IdempotencyStore, KeyStore {}

@@ -1,0 +1,402 @@
+import { envelopeKeyId } from '../crypto/keyring.js';
+import type {
+  AccessToken,
+  AuditEvent,
+  AuditInput,
+  AuditQuery,
+  CreateSecretResult,
+  IdempotencyRecord,
+  IdempotentCreate,
+  NewSecret,
+  NewToken,
+  Platform,
+  SecretChange,
+  SecretPatch,
+  SecretRecord,
+  SecretWithCiphertext,
+  TokenAudit,
+  UsageIncrement,
+  UsageTotals,
+  Workspace,
+} from '../domain/model.js';
+import type { Store } from '../domain/ports.js';
+import {
+  AUDIT_INSERT_COLUMNS,
+  type Row,
+  SECRET_COLUMNS,
+  auditInsertValues,
+  toAudit,
+  toIdempotency,
+  toSecret,
+  toSecretWithCiphertext,
+  toToken,
+  toWorkspace,
+  workspaceCreatedEvent,
+} from './rows.js';
+
+/** One statement inside a transaction; SQL is written with `?` placeholders, as everywhere in this file. */
+export interface SqlTx {
+  /** Rows of a SELECT or of a statement with RETURNING. */
+  query(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** Number of rows a statement changed. */
+  run(sql: string, params?: unknown[]): Promise<number>;
+}
+
+/** PostgreSQL numbers its placeholders: `?` → `$1`, `$2`, … in order. The shared SQL never holds a literal `?`. */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+/** Booleans are bound as 1/0: SQLite has no boolean, and PostgreSQL reads '1'/'0' into a BOOLEAN parameter. */
+const bit = (b: boolean) => (b ? 1 : 0);
+
+const PATCH_COLUMNS: Record<keyof SecretPatch, string> = {
+  name: 'name',
+  supportsWeb: 'supports_web',
+  supportsIos: 'supports_ios',
+  supportsAndroid: 'supports_android',
+  expiresAt: 'expires_at',
+};
+
+/**
+ * Every statement both SQL adapters run, written once. An adapter supplies only what differs between the
+ * databases: how a transaction runs, the locks that serialise bootstrap and creates, how a change reaches other
+ * nodes, bulk usage upserts and migrations.
+ */
+export abstract class SqlStore implements Store {
+  abstract readonly kind: 'sqlite' | 'postgres';
+  private readonly listeners = new Set<(change: SecretChange) => void>();
+
+  abstract migrate(): Promise<void>;
+  abstract close(): Promise<void>;
+  abstract recordUsage(increments: UsageIncrement[], lastVerified: Map<number, number>): Promise<void>;
+  protected abstract read(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** Runs `work` in one transaction; may run it again when it failed before COMMIT. */
+  protected abstract transaction<T>(work: (tx: SqlTx) => Promise<T>): Promise<T>;
+  /** Serialises first-start bootstrap (scope 'bootstrap') or the creates of one workspace (its id). */
+  protected abstract serialize(tx: SqlTx, scope: 'bootstrap' | number): Promise<void>;
+  /** Tells other nodes of a change as part of the transaction (so only when it commits), where the database can. */
+  protected abstract sendToOtherNodes(tx: SqlTx, change: SecretChange): Promise<void>;
+
+  async ping(): Promise<void> {
+    await this.read('SELECT 1');
+  }
+
+  onChange(listener: (change: SecretChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** A transaction whose changes reach the listeners once it has committed, and never when it rolled back. */
+  private async mutate<T>(work: (tx: SqlTx, emit: (change: SecretChange) => Promise<void>) => Promise<T>): Promise<T> {
+    let changes: SecretChange[] = [];
+    const result = await this.transaction((tx) => {
+      changes = [];
+      return work(tx, (change) => {
+        changes.push(change);
+        return this.sendToOtherNodes(tx, change);
+      });
+    });
+    for (const change of changes) {
+      for (const listener of this.listeners) {
+        try {
+          listener(change);
+        } catch {
+          // The change is committed; a listener that fails is covered by the caches' maximum staleness.
+        }
+      }
+    }
+    return result;
+  }
+
+  private async insertAudit(tx: SqlTx, event: AuditInput): Promise<void> {
+    await tx.run(`INSERT INTO audit_events (${AUDIT_INSERT_COLUMNS}) VALUES (${placeholders(9)})`, auditInsertValues(event));
+  }
+
+  private async insertId(tx: SqlTx, sql: string, params: unknown[]): Promise<number> {
+    const [row] = await tx.query(`${sql} RETURNING id`, params);
+    return Number(row!.id);
+  }
+
+  private async insertWorkspace(tx: SqlTx, input: Omit<Workspace, 'id'>): Promise<Workspace> {
+    const id = await this.insertId(
+      tx,
+      'INSERT INTO workspaces (app_id, name, default_version, rate_limit, created_at) VALUES (?, ?, ?, ?, ?)',
+      [input.appId, input.name, input.defaultVersion, input.rateLimit, input.createdAt],
+    );
+    await this.insertAudit(tx, workspaceCreatedEvent(id, input));
+    return { id, ...input };
+  }
+
+  async createWorkspace(input: Omit<Workspace, 'id'>): Promise<Workspace> {
+    return this.transaction((tx) => this.insertWorkspace(tx, input));
+  }
+
+  async bootstrapWorkspace(workspace: Omit<Workspace, 'id'>, token: NewToken & { audit: TokenAudit }): Promise<Workspace | undefined> {
+    return this.transaction(async (tx) => {
+      await this.serialize(tx, 'bootstrap');
+      const [counted] = await tx.query('SELECT count(*) AS n FROM workspaces');
+      if (Number(counted!.n) > 0) return undefined;
+      const created = await this.insertWorkspace(tx, workspace);
+      const { audit, ...input } = token;
+      await this.insertToken(tx, { ...input, workspaceId: created.id }, audit);
+      return created;
+    });
+  }
+
+  async listWorkspaces(): Promise<Workspace[]> {
+    return (await this.read('SELECT * FROM workspaces ORDER BY id')).map(toWorkspace);
+  }
+
+  async findWorkspaceByAppId(appId: string): Promise<Workspace | undefined> {
+    const [r] = await this.read('SELECT * FROM workspaces WHERE app_id = ?', [appId]);
+    return r && toWorkspace(r);
+  }
+
+  private async insertToken(tx: SqlTx, input: NewToken & { workspaceId: number }, audit: TokenAudit): Promise<AccessToken> {
+    const id = await this.insertId(
+      tx,
+      'INSERT INTO access_tokens (workspace_id, name, token_hash, scopes, created_at) VALUES (?, ?, ?, ?, ?)',
+      [input.workspaceId, input.name, input.tokenHash, input.scopes.join(' '), input.createdAt],
+    );
+    await this.insertAudit(tx, { ...audit, workspaceId: input.workspaceId, targetId: String(id) });
+    return { id, workspaceId: input.workspaceId, name: input.name, scopes: [...input.scopes], createdAt: input.createdAt, revokedAt: null };
+  }
+
+  async createToken(input: NewToken & { workspaceId: number }, audit: TokenAudit): Promise<AccessToken> {
+    return this.transaction((tx) => this.insertToken(tx, input, audit));
+  }
+
+  async findTokenByHash(tokenHash: Buffer): Promise<{ token: AccessToken; workspace: Workspace } | undefined> {
+    const [r] = await this.read(
+      `SELECT t.id AS t_id, t.workspace_id AS t_workspace_id, t.name AS t_name, t.scopes AS t_scopes,
+              t.created_at AS t_created_at, t.revoked_at AS t_revoked_at, w.*
+       FROM access_tokens t JOIN workspaces w ON w.id = t.workspace_id
+       WHERE t.token_hash = ? AND t.revoked_at IS NULL`,
+      [tokenHash],
+    );
+    if (!r) return undefined;
+    const token = toToken({
+      id: r.t_id,
+      workspace_id: r.t_workspace_id,
+      name: r.t_name,
+      scopes: r.t_scopes,
+      created_at: r.t_created_at,
+      revoked_at: r.t_revoked_at,
+    });
+    return { token, workspace: toWorkspace(r) };
+  }
+
+  async listTokens(workspaceId?: number): Promise<AccessToken[]> {
+    const rows =
+      workspaceId === undefined
+        ? await this.read('SELECT * FROM access_tokens ORDER BY id')
+        : await this.read('SELECT * FROM access_tokens WHERE workspace_id = ? ORDER BY id', [workspaceId]);
+    return rows.map(toToken);
+  }
+
+  async revokeToken(id: number, at: number, audit: TokenAudit): Promise<AccessToken | undefined> {
+    return this.transaction(async (tx) => {
+      const changed = await tx.run('UPDATE access_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [at, id]);
+      const [r] = await tx.query('SELECT * FROM access_tokens WHERE id = ?', [id]);
+      if (!r) return undefined;
+      const token = toToken(r);
+      if (changed === 1) await this.insertAudit(tx, { ...audit, workspaceId: token.workspaceId, targetId: String(id) });
+      return token;
+    });
+  }
+
+  async createSecret(
+    input: NewSecret,
+    maxLive: number,
+    seal: (secretId: number) => Buffer,
+    audit: Omit<AuditInput, 'targetId'>,
+    idempotency?: IdempotentCreate,
+  ): Promise<CreateSecretResult> {
+    return this.mutate(async (tx, emit): Promise<CreateSecretResult> => {
+      // Creates of one workspace run one at a time, so neither the Idempotency-Key lookup nor the count can race.
+      await this.serialize(tx, input.workspaceId);
+      if (idempotency) {
+        await tx.run('DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND expires_at <= ?', [
+          input.workspaceId,
+          idempotency.key,
+          idempotency.now,
+        ]);
+        const [kept] = await tx.query('SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?', [input.workspaceId, idempotency.key]);
+        if (kept) return { ok: false, reason: 'idempotent_replay', record: toIdempotency(kept) };
+      }
+      const [counted] = await tx.query('SELECT count(*) AS n FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL', [input.workspaceId]);
+      if (Number(counted!.n) >= maxLive) return { ok: false, reason: 'limit_reached' };
+      // The row exists before its ciphertext, which binds the row's id as associated data.
+      const id = await this.insertId(
+        tx,
+        `INSERT INTO secrets (workspace_id, name, supports_web, supports_ios, supports_android, ciphertext, key_id, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)`,
+        [
+          input.workspaceId,
+          input.name,
+          bit(input.supportsWeb),
+          bit(input.supportsIos),
+          bit(input.supportsAndroid),
+          Buffer.alloc(0),
+          input.createdAt,
+          input.expiresAt,
+        ],
+      );
+      const ciphertext = seal(id);
+      await tx.run('UPDATE secrets SET ciphertext = ?, key_id = ? WHERE id = ?', [ciphertext, envelopeKeyId(ciphertext), id]);
+      await this.insertAudit(tx, { ...audit, targetId: String(id) });
+      const secret: SecretRecord = { id, ...input, deletedAt: null, deletedReason: null, lastVerifiedAt: null };
+      if (idempotency) {
+        await tx.run('INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, expires_at) VALUES (?, ?, ?, ?, ?)', [
+          input.workspaceId,
+          idempotency.key,
+          idempotency.requestHash,
+          idempotency.seal(secret),
+          idempotency.expiresAt,
+        ]);
+      }
+      await emit({ workspaceId: input.workspaceId, secretId: id, kind: 'created' });
+      return { ok: true, secret };
+    });
+  }
+
+  async listSecrets(workspaceId: number): Promise<SecretRecord[]> {
+    return (await this.read(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY id`, [workspaceId])).map(toSecret);
+  }
+
+  async listAllLiveSecrets(): Promise<SecretRecord[]> {
+    return (await this.read(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE deleted_at IS NULL ORDER BY id`)).map(toSecret);
+  }
+
+  async getSecret(workspaceId: number, id: number): Promise<SecretRecord | undefined> {
+    const [r] = await this.read(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE workspace_id = ? AND id = ?`, [workspaceId, id]);
+    return r && toSecret(r);
+  }
+
+  async loadLiveSecretMaterial(workspaceId: number): Promise<SecretWithCiphertext[]> {
+    const sql = `SELECT ${SECRET_COLUMNS}, ciphertext FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY id`;
+    return (await this.read(sql, [workspaceId])).map(toSecretWithCiphertext);
+  }
+
+  async loadDeletedSecretMaterial(workspaceId: number, limit: number): Promise<SecretWithCiphertext[]> {
+    const sql = `SELECT ${SECRET_COLUMNS}, ciphertext FROM secrets WHERE workspace_id = ? AND deleted_at IS NOT NULL
+                 ORDER BY deleted_at DESC, id DESC LIMIT ?`;
+    return (await this.read(sql, [workspaceId, limit])).map(toSecretWithCiphertext);
+  }
+
+  async updateSecret(workspaceId: number, id: number, patch: SecretPatch, audit: Omit<AuditInput, 'targetId'>): Promise<SecretRecord | undefined> {
+    const set = (Object.keys(PATCH_COLUMNS) as (keyof SecretPatch)[]).filter((k) => patch[k] !== undefined);
+    const values = set.map((k) => (typeof patch[k] === 'boolean' ? bit(patch[k]) : patch[k]));
+    return this.mutate(async (tx, emit) => {
+      const [r] =
+        set.length > 0
+          ? await tx.query(
+              `UPDATE secrets SET ${set.map((k) => `${PATCH_COLUMNS[k]} = ?`).join(', ')}
+               WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL RETURNING ${SECRET_COLUMNS}`,
+              [...values, workspaceId, id],
+            )
+          : await tx.query(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL`, [workspaceId, id]);
+      if (!r) return undefined;
+      await this.insertAudit(tx, { ...audit, targetId: String(id) });
+      if (set.length > 0) await emit({ workspaceId, secretId: id, kind: 'updated' });
+      return toSecret(r);
+    });
+  }
+
+  async deleteSecret(
+    workspaceId: number,
+    id: number,
+    at: number,
+    reason: 'deleted' | 'expired',
+    audit: Omit<AuditInput, 'targetId'>,
+  ): Promise<SecretRecord | undefined> {
+    return this.mutate(async (tx, emit) => {
+      const [r] = await tx.query(
+        `UPDATE secrets SET deleted_at = ?, deleted_reason = ? WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL
+         RETURNING ${SECRET_COLUMNS}`,
+        [at, reason, workspaceId, id],
+      );
+      if (!r) return undefined;
+      await this.insertAudit(tx, { ...audit, targetId: String(id) });
+      await emit({ workspaceId, secretId: id, kind: reason });
+      return toSecret(r);
+    });
+  }
+
+  async listExpiredSecrets(at: number, limit: number): Promise<SecretRecord[]> {
+    const sql = `SELECT ${SECRET_COLUMNS} FROM secrets WHERE deleted_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?
+                 ORDER BY expires_at LIMIT ?`;
+    return (await this.read(sql, [at, limit])).map(toSecret);
+  }
+
+  async oneSecretPerKey(): Promise<SecretWithCiphertext[]> {
+    const sql = `SELECT ${SECRET_COLUMNS}, ciphertext FROM secrets WHERE id IN (SELECT min(id) FROM secrets GROUP BY key_id) ORDER BY id`;
+    return (await this.read(sql)).map(toSecretWithCiphertext);
+  }
+
+  async listSecretsNotUnderKey(keyId: string, afterId: number, limit: number): Promise<SecretWithCiphertext[]> {
+    const sql = `SELECT ${SECRET_COLUMNS}, ciphertext FROM secrets WHERE key_id <> ? AND id > ? ORDER BY id LIMIT ?`;
+    return (await this.read(sql, [keyId, afterId, limit])).map(toSecretWithCiphertext);
+  }
+
+  async replaceCiphertext(id: number, expected: Buffer, ciphertext: Buffer): Promise<boolean> {
+    const sql = 'UPDATE secrets SET ciphertext = ?, key_id = ? WHERE id = ? AND ciphertext = ?';
+    return this.transaction(async (tx) => (await tx.run(sql, [ciphertext, envelopeKeyId(ciphertext), id, expected])) === 1);
+  }
+
+  async usageTotals(secretIds: number[], sinceMinute: number): Promise<UsageTotals[]> {
+    if (secretIds.length === 0) return [];
+    const rows = await this.read(
+      `SELECT secret_id, platform, CAST(sum(count) AS BIGINT) AS count FROM secret_usage
+       WHERE secret_id IN (${placeholders(secretIds.length)}) AND minute >= ? GROUP BY secret_id, platform`,
+      [...secretIds, sinceMinute],
+    );
+    return rows.map((r) => ({ secretId: r.secret_id as number, platform: r.platform as Platform, count: r.count as number }));
+  }
+
+  async usageSeries(secretIds: number[], sinceMinute: number): Promise<UsageIncrement[]> {
+    if (secretIds.length === 0) return [];
+    const rows = await this.read(
+      `SELECT secret_id, platform, minute, count FROM secret_usage
+       WHERE secret_id IN (${placeholders(secretIds.length)}) AND minute >= ? ORDER BY minute`,
+      [...secretIds, sinceMinute],
+    );
+    return rows.map((r) => ({ secretId: r.secret_id as number, platform: r.platform as Platform, minute: r.minute as number, count: r.count as number }));
+  }
+
+  async writeAudit(event: AuditInput): Promise<void> {
+    await this.transaction((tx) => this.insertAudit(tx, event));
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditEvent[]> {
+    const where = ['workspace_id = ?'];
+    const params: unknown[] = [query.workspaceId];
+    const add = (clause: string, ...values: unknown[]) => {
+      where.push(clause);
+      params.push(...values);
+    };
+    if (query.since !== undefined) add('at >= ?', query.since);
+    if (query.until !== undefined) add('at <= ?', query.until);
+    if (query.beforeId !== undefined) add('id < ?', query.beforeId);
+    if (query.actions && query.actions.length > 0) add(`action IN (${placeholders(query.actions.length)})`, ...query.actions);
+    const rows = await this.read(`SELECT * FROM audit_events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`, [...params, query.limit]);
+    return rows.map(toAudit);
+  }
+
+  async deleteExpiredIdempotency(now: number): Promise<number> {
+    return this.transaction((tx) => tx.run('DELETE FROM idempotency_keys WHERE expires_at <= ?', [now]));
+  }
+
+  async listIdempotencyRecords(): Promise<IdempotencyRecord[]> {
+    return (await this.read('SELECT * FROM idempotency_keys ORDER BY workspace_id, key')).map(toIdempotency);
+  }
+
+  async replaceIdempotencyResponse(workspaceId: number, key: string, expected: Buffer, response: Buffer): Promise<boolean> {
+    const sql = 'UPDATE idempotency_keys SET response = ? WHERE workspace_id = ? AND key = ? AND response = ?';
+    return this.transaction(async (tx) => (await tx.run(sql, [response, workspaceId, key, expected])) === 1);
+  }
+}
