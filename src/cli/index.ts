@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../errors.js';
-import { DomainInputError } from '../domain/workspaces.js';
+import { DomainError } from '../domain/errors.js';
 import { registerAuditCommands } from './audit.js';
 import { toCliError } from './http-options.js';
 import { registerKeyCommands } from './keys.js';
@@ -43,7 +43,7 @@ try {
   } else if (err instanceof CliError) {
     process.stderr.write(`secure-mode: ${err.message}\n`);
     process.exitCode = err.exitCode;
-  } else if (err instanceof ConfigError || err instanceof DomainInputError) {
+  } else if (err instanceof ConfigError || err instanceof DomainError) {
     process.stderr.write(`secure-mode: ${err.message}\n`);
     process.exitCode = EXIT.usage;
   } else {

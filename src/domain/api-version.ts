@@ -1,5 +1,3 @@
-import { errors } from '../errors.js';
-
 /** Intercom's published versions; the secure_mode_secrets paths exist only in Preview (Unstable is its alias). */
 export const STABLE_VERSIONS = [
   '1.0', '1.1', '1.2', '1.3', '1.4',
@@ -13,8 +11,3 @@ export function isKnownVersion(value: string): boolean {
   return KNOWN_VERSIONS.includes(value);
 }
 
-/** Throws the exact Intercom error for a version that cannot serve a Preview-only path. Case-sensitive on purpose. */
-export function assertPreviewVersion(requested: string): void {
-  if (!isKnownVersion(requested)) throw errors.versionNotFound();
-  if (requested !== PREVIEW && requested !== 'Unstable') throw errors.versionUnsupported();
-}

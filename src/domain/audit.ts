@@ -1,4 +1,4 @@
-import { errors } from '../errors.js';
+import { errors } from './errors.js';
 import type { AuditAction, AuditEvent, Workspace } from './model.js';
 import type { Store } from './ports.js';
 

@@ -1,21 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type Keyring, idempotencyAad } from '../crypto/keyring.js';
-import { errors } from '../errors.js';
 import type { SecretRecord } from './model.js';
 
 /** Ten minutes: long enough to retry a lost response, short enough that the kept secret does not linger. */
 export const DEFAULT_IDEMPOTENCY_WINDOW_SECONDS = 600;
-
-export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
-
-/** 1–255 printable ASCII characters, as Stripe accepts; anything else is a 422 naming the header. */
-export function parseIdempotencyKey(value: string | string[] | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^[\x20-\x7e]{1,255}$/.test(value)) {
-    throw errors.parameterInvalid(`${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters`, IDEMPOTENCY_HEADER);
-  }
-  return value;
-}
 
 /**
  * What makes two creates "the same request": the fields the operation reads, as sent. Key order, whitespace and

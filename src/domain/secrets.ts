@@ -1,6 +1,6 @@
 import { type Keyring, secretAad } from '../crypto/keyring.js';
 import { generateSecret } from '../crypto/random.js';
-import { errors } from '../errors.js';
+import { errors } from './errors.js';
 import { PLATFORMS, type Platform, type IdempotentCreate, type SecretPatch, type SecretRecord, type Workspace } from './model.js';
 import type { SecretStore, UsageStore } from './ports.js';
 import { type Actor, SYSTEM_ACTOR } from './actor.js';

@@ -1,6 +1,6 @@
 import { digestEquals, hmacSha256, parseHexDigest } from '../crypto/hmac.js';
 import { checkClaims, checkHeader, decodeJwt, jwtSignatureMatches } from '../crypto/jwt.js';
-import { errors } from '../errors.js';
+import { errors } from './errors.js';
 import type { Platform } from './model.js';
 import type { Clock } from './clock.js';
 import { type CachedWorkspace, type LiveSecret, type SecretCache, supportsPlatform } from './secret-cache.js';

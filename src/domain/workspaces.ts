@@ -6,17 +6,8 @@ import type { Actor } from './actor.js';
 import { SYSTEM_ACTOR } from './actor.js';
 import { PREVIEW, isKnownVersion } from './api-version.js';
 import { type Clock, nowSeconds } from './clock.js';
+import { DomainError } from './errors.js';
 import { SCOPES, isScope } from './scopes.js';
-
-export class DomainInputError extends Error {
-  constructor(
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-    this.name = 'DomainInputError';
-  }
-}
 
 export interface NewWorkspaceOptions {
   name: string;
@@ -46,11 +37,11 @@ export class WorkspaceService {
 
   private newWorkspace(options: NewWorkspaceOptions): Omit<Workspace, 'id'> {
     const name = options.name.trim();
-    if (name.length === 0 || name.length > 255) throw new DomainInputError('workspace name must be 1 to 255 characters', 'name');
+    if (name.length === 0 || name.length > 255) throw new DomainError('parameter_invalid', 'workspace name must be 1 to 255 characters', 'name');
     const defaultVersion = options.defaultVersion ?? PREVIEW;
-    if (!isKnownVersion(defaultVersion)) throw new DomainInputError(`unknown API version ${defaultVersion}`, 'default_version');
+    if (!isKnownVersion(defaultVersion)) throw new DomainError('parameter_invalid', `unknown API version ${defaultVersion}`, 'default_version');
     const rateLimit = options.rateLimit ?? this.defaultRateLimit;
-    if (!Number.isInteger(rateLimit) || rateLimit < 1) throw new DomainInputError('rate limit must be a positive integer', 'rate_limit');
+    if (!Number.isInteger(rateLimit) || rateLimit < 1) throw new DomainError('parameter_invalid', 'rate limit must be a positive integer', 'rate_limit');
     return { appId: generateAppId(), name, defaultVersion, rateLimit, createdAt: nowSeconds(this.clock) };
   }
 
@@ -60,7 +51,7 @@ export class WorkspaceService {
 
   async requireWorkspace(appId: string): Promise<Workspace> {
     const workspace = await this.store.findWorkspaceByAppId(appId);
-    if (!workspace) throw new DomainInputError(`no workspace with app_id ${appId}`, 'workspace');
+    if (!workspace) throw new DomainError('parameter_invalid', `no workspace with app_id ${appId}`, 'workspace');
     return workspace;
   }
 
@@ -78,11 +69,11 @@ export class WorkspaceService {
   }
 
   private newToken(scopes: string[], name: string, actor: Actor, value: string): NewToken & { audit: TokenAudit } {
-    if (scopes.length === 0) throw new DomainInputError(`give at least one scope of: ${SCOPES.join(', ')}`, 'scopes');
+    if (scopes.length === 0) throw new DomainError('parameter_invalid', `give at least one scope of: ${SCOPES.join(', ')}`, 'scopes');
     const unknown = scopes.filter((s) => !isScope(s));
-    if (unknown.length > 0) throw new DomainInputError(`unknown scope ${unknown.join(', ')}; known: ${SCOPES.join(', ')}`, 'scopes');
+    if (unknown.length > 0) throw new DomainError('parameter_invalid', `unknown scope ${unknown.join(', ')}; known: ${SCOPES.join(', ')}`, 'scopes');
     if (value.length < MIN_TOKEN_LENGTH || /\s/.test(value)) {
-      throw new DomainInputError(`a token must be at least ${MIN_TOKEN_LENGTH} characters without spaces`, 'token');
+      throw new DomainError('parameter_invalid', `a token must be at least ${MIN_TOKEN_LENGTH} characters without spaces`, 'token');
     }
     const at = nowSeconds(this.clock);
     return {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpLimits } from '../config.js';
-import { errors } from '../errors.js';
+import { errors } from '../domain/errors.js';
 import { AccessLog } from '../logger.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './plugins/error-envelope.js';
 import { Metrics, type MetricsDeps } from './plugins/metrics.js';

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import sjson from 'secure-json-parse';
-import { errorList, logServerError, toApiError, validationError, type AjvIssue } from './plugins/error-envelope.js';
+import { statusOf } from './error-status.js';
+import { errorList, logServerError, toDomainError, validationError, type AjvIssue } from './plugins/error-envelope.js';
 import { VERIFY_PATH, type VerifyRouteDeps, answerVerification } from './routes/verification/verify.js';
 import type { VerifyRequestBody, VerifyResultBody } from './schemas/verification.js';
 
@@ -119,10 +120,9 @@ class Exchange {
 
   private fail(err: unknown): void {
     const { bodyLimit, logger } = this.options;
-    const apiError = toApiError(err, bodyLimit);
-    if (logger) logServerError(logger.child({ reqId: this.id }), err, apiError);
-    Object.assign(this.headers, apiError.headers);
-    this.send(apiError.statusCode, JSON.stringify(errorList(this.id, apiError)));
+    const error = toDomainError(err, bodyLimit);
+    if (logger) logServerError(logger.child({ reqId: this.id }), err, error);
+    this.send(statusOf(error), JSON.stringify(errorList(this.id, error)));
   }
 
   private send(status: number, payload: string): void {

@@ -3,14 +3,15 @@ import { describe, it } from 'node:test';
 import { defaultNewName, measure, usageWindow } from '../../src/cli/rotate.js';
 import { durationSeconds, formatSeconds, parseDuration, parseWhen } from '../../src/cli/duration.js';
 import { decodeAuditCursor, encodeAuditCursor, parseAuditActions } from '../../src/domain/audit.js';
-import { createRequestHash, parseIdempotencyKey, sameRequest } from '../../src/domain/idempotency.js';
-import { ApiError } from '../../src/errors.js';
+import { createRequestHash, sameRequest } from '../../src/domain/idempotency.js';
+import { parseIdempotencyKey } from '../../src/http/idempotency-key.js';
+import { DomainError } from '../../src/domain/errors.js';
 
 const field = (fn: () => unknown) => {
   try {
     fn();
   } catch (err) {
-    assert.ok(err instanceof ApiError);
+    assert.ok(err instanceof DomainError);
     return err.field;
   }
   assert.fail('did not throw');

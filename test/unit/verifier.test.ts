@@ -10,7 +10,7 @@ import {
   parseVerificationRequest,
 } from '../../src/domain/verifier.js';
 import { parseHexDigest } from '../../src/crypto/hmac.js';
-import { ApiError } from '../../src/errors.js';
+import { DomainError } from '../../src/domain/errors.js';
 import { openTestServices, type TestServices } from '../helpers/services.js';
 
 const hmacHex = (key: string, message: string) => createHmac('sha256', key).update(message).digest('hex');
@@ -169,7 +169,7 @@ describe('verifier: request shapes', () => {
   const invalid = (body: Parameters<typeof parseVerificationRequest>[0], field: string) => {
     assert.throws(
       () => parseVerificationRequest(body),
-      (err: unknown) => err instanceof ApiError && err.statusCode === 422 && err.code === 'parameter_invalid' && err.field === field,
+      (err: unknown) => err instanceof DomainError && err.code === 'parameter_invalid' && err.field === field,
     );
   };
 

@@ -2,16 +2,16 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, Fa
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { ApiError, StorageUnavailableError, errors } from '../../errors.js';
+import { DomainError, StorageUnavailableError, errors } from '../../domain/errors.js';
+import { TransportError, bodyNotJson, statusOf } from '../error-status.js';
 import type { ErrorListBody } from '../schemas/common.js';
 
-export function errorList(requestId: string, error: ApiError): ErrorListBody {
+export function errorList(requestId: string, error: DomainError): ErrorListBody {
   return { type: 'error.list', request_id: requestId, errors: [error.toBody()] };
 }
 
-export function sendError(request: FastifyRequest, reply: FastifyReply, error: ApiError): FastifyReply {
-  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
-  return reply.code(error.statusCode).type('application/json; charset=utf-8').send(errorList(request.id, error));
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: DomainError): FastifyReply {
+  return reply.code(statusOf(error)).type('application/json; charset=utf-8').send(errorList(request.id, error));
 }
 
 export interface AjvIssue {
@@ -22,7 +22,7 @@ export interface AjvIssue {
 }
 
 /** Turns the first schema violation into Intercom's parameter_invalid, naming the field. */
-export function validationError(issues: AjvIssue[], part: string | undefined): ApiError {
+export function validationError(issues: AjvIssue[], part: string | undefined): DomainError {
   const issue = issues[0];
   if (!issue) return errors.parameterInvalid('Request is invalid');
   const path = issue.instancePath.replace(/^\//, '').replace(/\//g, '.');
@@ -37,8 +37,8 @@ export function validationError(issues: AjvIssue[], part: string | undefined): A
 }
 
 /** Maps anything thrown while serving to the error catalogue. Never sends a stack trace or an input echo. */
-export function toApiError(err: unknown, bodyLimit: number): ApiError {
-  if (err instanceof ApiError) return err;
+export function toDomainError(err: unknown, bodyLimit: number): DomainError {
+  if (err instanceof DomainError) return err;
   if (err instanceof StorageUnavailableError) return errors.serviceUnavailable();
   const fe = err as Partial<FastifyError> & { validation?: AjvIssue[]; validationContext?: string };
   if (fe.validation) return validationError(fe.validation, fe.validationContext);
@@ -47,30 +47,30 @@ export function toApiError(err: unknown, bodyLimit: number): ApiError {
       return errors.payloadTooLarge(bodyLimit);
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return errors.bodyNotJson();
+      return bodyNotJson();
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return errors.bodyNotJson('Content-Length does not match the body');
+      return bodyNotJson('Content-Length does not match the body');
   }
   // JSON.parse errors quote the input, which may hold secret material: answer with a fixed message instead.
-  if (err instanceof SyntaxError || (fe.statusCode === 400 && fe.code?.startsWith('FST_'))) return errors.bodyNotJson();
+  if (err instanceof SyntaxError || (fe.statusCode === 400 && fe.code?.startsWith('FST_'))) return bodyNotJson();
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new ApiError(fe.statusCode, 'parameter_invalid', 'Request is invalid');
+    return new TransportError(fe.statusCode, 'parameter_invalid', 'Request is invalid');
   }
   return errors.internal();
 }
 
 /** A request that failed on our side is logged by the error's type and message only: never bodies or headers. */
-export function logServerError(log: Pick<FastifyBaseLogger, 'error'>, err: unknown, apiError: ApiError): void {
-  if (apiError.statusCode < 500) return;
+export function logServerError(log: Pick<FastifyBaseLogger, 'error'>, err: unknown, error: DomainError): void {
+  if (statusOf(error) < 500) return;
   // Not under `err`, whose serializer would replace the type with "Object".
   log.error({ error: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as FastifyError)?.code } }, 'request failed');
 }
 
 export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((err, request, reply) => {
-    const apiError = toApiError(err, bodyLimit);
-    logServerError(request.log, err, apiError);
-    return sendError(request, reply, apiError);
+    const error = toDomainError(err, bodyLimit);
+    logServerError(request.log, err, error);
+    return sendError(request, reply, error);
   });
   app.setNotFoundHandler((request, reply) => sendError(request, reply, errors.notFound()));
 }
@@ -106,13 +106,14 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
         ? errors.requestTimeout()
         : errors.malformedRequest();
   const id = randomUUID();
+  const status = statusOf(error);
   const body = JSON.stringify(errorList(id, error));
   if (!socket.writable) {
     socket.destroy();
     return;
   }
   socket.end(
-    `HTTP/1.1 ${error.statusCode} ${STATUS_CODES[error.statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
     () => socket.destroy(),
   );

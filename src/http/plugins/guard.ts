@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { errors } from '../../errors.js';
+import { errors } from '../../domain/errors.js';
 import type { Actor } from '../../domain/actor.js';
-import { assertPreviewVersion } from '../../domain/api-version.js';
+import { assertPreviewVersionHeader } from '../intercom-version.js';
 import type { Clock } from '../../domain/clock.js';
 import { RATE_WINDOW_SECONDS, type RateLimiter } from '../../domain/rate-limiter.js';
 import type { ScopeRequirement } from '../../domain/scopes.js';
@@ -49,9 +49,7 @@ export function guard(deps: GuardDeps, options: GuardOptions): onRequestHookHand
     if (!limit.allowed) throw errors.rateLimited(limit.limit, RATE_WINDOW_SECONDS);
 
     if (options.previewOnly) {
-      const header = request.headers['intercom-version'];
-      // A repeated header is ambiguous: treat it as an unknown version rather than pick one.
-      assertPreviewVersion(header === undefined ? auth.workspace.defaultVersion : Array.isArray(header) ? header.join(', ') : header);
+      assertPreviewVersionHeader(request.headers['intercom-version'], auth.workspace.defaultVersion);
     }
 
     if (!options.scope.anyOf.some((s) => auth.token.scopes.includes(s))) throw errors.forbidden(options.scope.named);

@@ -1,6 +1,6 @@
 import type { Clock } from '../../domain/clock.js';
 import { RATE_WINDOW_SECONDS, type MemoryRateLimiter } from '../../domain/rate-limiter.js';
-import { errors } from '../../errors.js';
+import { errors } from '../../domain/errors.js';
 
 export interface VerifyRateLimitDeps {
   /** Always this node's own counters: a shared (Redis) round trip per verification would cost the hot path its speed. */

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { errors } from '../../errors.js';
+import { errors } from '../../domain/errors.js';
 
 /** The build output, the same folder whether this file runs from src/ (tsx) or dist/ (compiled). */
 export const defaultConsoleDir = fileURLToPath(new URL('../../../dist/console/', import.meta.url));

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Readiness } from '../../../domain/readiness.js';
-import { errors } from '../../../errors.js';
+import { errors } from '../../../domain/errors.js';
 
 export interface HealthDeps {
   readiness: Readiness;

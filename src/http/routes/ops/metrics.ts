@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { errors } from '../../../errors.js';
+import { errors } from '../../../domain/errors.js';
 import type { Metrics } from '../../plugins/metrics.js';
 
 export interface MetricsRouteDeps {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WRITE } from '../../../domain/scopes.js';
 import { actorOf, guard, workspaceOf } from '../../plugins/guard.js';
 import { errorResponses } from '../../schemas/common.js';
-import { parseIdempotencyKey } from '../../../domain/idempotency.js';
+import { parseIdempotencyKey } from '../../idempotency-key.js';
 import { CreateSecretHeaders, CreateSecretRequest, IdentityVerificationSecretWithMaterial } from '../../schemas/secrets.js';
 import type { RouteDeps } from '../deps.js';
 import { presentSecret } from './present.js';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Verifier, type VerifyOutcome, parseVerificationRequest } from '../../../domain/verifier.js';
-import { errors } from '../../../errors.js';
+import { errors } from '../../../domain/errors.js';
 import { type HeaderMap, type VerifyRateLimitDeps, limitVerification } from '../../plugins/verify-rate-limit.js';
 import { errorResponses } from '../../schemas/common.js';
 import { VerifyRequest, type VerifyRequestBody, VerifyResult, type VerifyResultBody } from '../../schemas/verification.js';
@@ -25,7 +25,7 @@ function present(outcome: VerifyOutcome): VerifyResultBody {
 
 /**
  * The verify route's work once the body has passed its schema: the per-app_id limit, the shape check, verification.
- * The one implementation behind both the Fastify route and the fast path (verify-fast-path.ts). Throws ApiError;
+ * The one implementation behind both the Fastify route and the fast path (verify-fast-path.ts). Throws DomainError;
  * returns a promise only on a cache miss.
  */
 export function answerVerification(deps: VerifyRouteDeps, body: VerifyRequestBody, headers: HeaderMap): VerifyResultBody | Promise<VerifyResultBody> {
