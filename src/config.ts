@@ -62,22 +62,73 @@ export interface HttpLimits {
  */
 export const DEFAULT_VERIFY_RATE_LIMIT = 20_000;
 
-export const DEFAULT_HTTP_LIMITS: HttpLimits = {
-  // Bearer tokens and Intercom headers are short; 16 KiB is Node's own default and curl's limit.
-  maxHeaderBytes: 16 * 1024,
-  maxUrlLength: 2048,
-  // A client that has not sent its headers in 10 s is not a browser or an SDK.
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 72_000,
-};
-
-/** Secret create bodies are tiny; 64 KiB leaves room for long names in any script while refusing floods. */
-export const DEFAULT_BODY_LIMIT = 64 * 1024;
-
 type Env = Record<string, string | undefined>;
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+export interface ConfigVariable {
+  name: string;
+  /** The default, as the README shows it; integers also carry the number and their range. */
+  shown: string;
+  meaning: string;
+  integer?: { default: number; min: number; max: number };
+}
+
+const int = (name: string, value: number, min: number, max: number, meaning: string, shown = String(value)): ConfigVariable => ({
+  name,
+  shown,
+  meaning,
+  integer: { default: value, min, max },
+});
+
+/** Every environment variable the server reads, once: loadConfig reads it, a test holds the README's table to it. */
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  { name: 'HOST', shown: '`127.0.0.1`', meaning: 'address to listen on' },
+  int('PORT', 4000, 0, 65535, 'port to listen on'),
+  { name: 'SECURE_MODE_DATABASE_URL', shown: '`sqlite:./data/secure-mode.db`', meaning: '`sqlite:PATH` or `postgres://…`' },
+  {
+    name: 'SECURE_MODE_MASTER_KEY',
+    shown: '`master.key` next to the SQLite file',
+    meaning: '32 bytes, base64 or hex (`openssl rand -base64 32`); required with PostgreSQL',
+  },
+  { name: 'SECURE_MODE_PREVIOUS_MASTER_KEYS', shown: '—', meaning: 'comma-separated older keys, while re-wrapping' },
+  { name: 'SECURE_MODE_BOOTSTRAP_TOKEN', shown: 'generated', meaning: "the first start's all-scopes token (at least 20 characters)" },
+  int('SECURE_MODE_MAX_LIVE_SECRETS', DEFAULT_MAX_LIVE_SECRETS, 1, 100, 'live secrets per workspace'),
+  int('SECURE_MODE_RATE_LIMIT', DEFAULT_RATE_LIMIT, 1, 10_000_000, 'admin requests per workspace per 10 s (new workspaces)'),
+  int('SECURE_MODE_VERIFY_RATE_LIMIT', DEFAULT_VERIFY_RATE_LIMIT, 1, 10_000_000, 'verifications per `app_id` per 10 s, per node'),
+  int('SECURE_MODE_IDEMPOTENCY_WINDOW', DEFAULT_IDEMPOTENCY_WINDOW_SECONDS, 1, 86_400, 'seconds a create can be replayed'),
+  { name: 'SECURE_MODE_REDIS_URL', shown: '—', meaning: 'share admin rate limits across nodes' },
+  { name: 'SECURE_MODE_REDIS_PREFIX', shown: '`secure-mode:rl:`', meaning: 'prefix of the rate-limit keys in Redis' },
+  int('SECURE_MODE_WORKERS', 1, 1, 64, 'worker processes'),
+  int('SECURE_MODE_OFFLINE_GRACE_MS', DEFAULT_CACHE_OPTIONS.offlineGraceMs, 250, 3_600_000, 'how long a node verifies without proof it has seen every change (see docs/postgres.md)'),
+  int('SECURE_MODE_CACHE_MAX_STALENESS_MS', DEFAULT_CACHE_OPTIONS.maxStalenessMs, 100, 3_600_000, 'a cached workspace older than this is reloaded'),
+  {
+    name: 'SECURE_MODE_LOG_LEVEL',
+    shown: '`info`',
+    meaning: 'pino level; JSON logs with credentials redacted; a line per request, except successful verifications, summarised every minute (each one at `debug`)',
+  },
+  { name: 'SECURE_MODE_METRICS_TOKEN', shown: '—', meaning: 'require this bearer token on `/metrics` (at least 20 characters)' },
+  // Secret create bodies are tiny; 64 KiB leaves room for long names in any script while refusing floods.
+  int('SECURE_MODE_BODY_LIMIT', 64 * 1024, 1024, 10 * 1024 * 1024, 'request body limit, bytes', '65536 (64 KiB)'),
+  // Bearer tokens and Intercom headers are short; 16 KiB is Node's own default and curl's limit.
+  int('SECURE_MODE_MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024, 'request header limit, bytes', '16384 (16 KiB)'),
+  int('SECURE_MODE_MAX_URL_LENGTH', 2048, 256, 64 * 1024, 'request URL limit, characters'),
+  // A client that has not sent its headers in 10 s is not a browser or an SDK.
+  int('SECURE_MODE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000, 'slow-client limit: headers must arrive within it'),
+  int('SECURE_MODE_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000, 'slow-client limit: the whole request must arrive within it'),
+  int('SECURE_MODE_KEEP_ALIVE_TIMEOUT_MS', 72_000, 100, 600_000, 'idle keep-alive connections close after it'),
+  int('SECURE_MODE_USAGE_FLUSH_MS', 2000, 10, 60_000, 'usage counters are written in batches this often'),
+  int('SECURE_MODE_SWEEP_INTERVAL_MS', 1000, 10, 60_000, 'expired secrets and Idempotency-Key records are swept this often'),
+  int('SECURE_MODE_PG_POOL_SIZE', 10, 1, 1000, 'PostgreSQL connections per node'),
+  int('SECURE_MODE_PG_CONNECT_TIMEOUT_MS', 2000, 100, 60_000, 'PostgreSQL connect timeout'),
+  int('SECURE_MODE_PG_QUERY_TIMEOUT_MS', 5000, 100, 600_000, 'a PostgreSQL statement running longer is cancelled (503)'),
+  { name: 'SECURE_MODE_CONSOLE_DIR', shown: '`dist/console/`', meaning: 'where the built web console is served from' },
+];
+
+const VARIABLES = new Map(CONFIG_VARIABLES.map((v) => [v.name, v]));
+
+function integer(env: Env, name: string): number {
+  const range = VARIABLES.get(name)?.integer;
+  if (!range) throw new Error(`${name} is not an integer variable of CONFIG_VARIABLES`);
+  const { default: fallback, min, max } = range;
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (!/^[0-9]+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
@@ -111,41 +162,41 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('SECURE_MODE_BOOTSTRAP_TOKEN must be at least 20 characters without spaces');
   }
   const database = parseDatabaseUrl(env.SECURE_MODE_DATABASE_URL || 'sqlite:./data/secure-mode.db');
-  const workers = integer(env, 'SECURE_MODE_WORKERS', 1, 1, 64);
+  const workers = integer(env, 'SECURE_MODE_WORKERS');
   if (workers > 1 && database.kind === 'sqlite' && database.filename === ':memory:') {
     throw new ConfigError('SECURE_MODE_WORKERS needs a database file or PostgreSQL: each worker would get its own in-memory database');
   }
   const config: Config = {
     host: env.HOST || '127.0.0.1',
-    port: integer(env, 'PORT', 4000, 0, 65535),
+    port: integer(env, 'PORT'),
     database,
     masterKey: env.SECURE_MODE_MASTER_KEY || undefined,
     previousMasterKeys: (env.SECURE_MODE_PREVIOUS_MASTER_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
     bootstrapToken,
     logLevel: env.SECURE_MODE_LOG_LEVEL || 'info',
-    maxLiveSecrets: integer(env, 'SECURE_MODE_MAX_LIVE_SECRETS', DEFAULT_MAX_LIVE_SECRETS, 1, 100),
-    defaultRateLimit: integer(env, 'SECURE_MODE_RATE_LIMIT', DEFAULT_RATE_LIMIT, 1, 10_000_000),
-    bodyLimit: integer(env, 'SECURE_MODE_BODY_LIMIT', DEFAULT_BODY_LIMIT, 1024, 10 * 1024 * 1024),
-    usageFlushMs: integer(env, 'SECURE_MODE_USAGE_FLUSH_MS', 2000, 10, 60_000),
-    idempotencyWindowSeconds: integer(env, 'SECURE_MODE_IDEMPOTENCY_WINDOW', DEFAULT_IDEMPOTENCY_WINDOW_SECONDS, 1, 86_400),
-    sweepIntervalMs: integer(env, 'SECURE_MODE_SWEEP_INTERVAL_MS', 1000, 10, 60_000),
+    maxLiveSecrets: integer(env, 'SECURE_MODE_MAX_LIVE_SECRETS'),
+    defaultRateLimit: integer(env, 'SECURE_MODE_RATE_LIMIT'),
+    bodyLimit: integer(env, 'SECURE_MODE_BODY_LIMIT'),
+    usageFlushMs: integer(env, 'SECURE_MODE_USAGE_FLUSH_MS'),
+    idempotencyWindowSeconds: integer(env, 'SECURE_MODE_IDEMPOTENCY_WINDOW'),
+    sweepIntervalMs: integer(env, 'SECURE_MODE_SWEEP_INTERVAL_MS'),
     redisUrl: env.SECURE_MODE_REDIS_URL || undefined,
-    verifyRateLimit: integer(env, 'SECURE_MODE_VERIFY_RATE_LIMIT', DEFAULT_VERIFY_RATE_LIMIT, 1, 10_000_000),
+    verifyRateLimit: integer(env, 'SECURE_MODE_VERIFY_RATE_LIMIT'),
     metricsToken: metricsToken(env),
     limits: {
-      maxHeaderBytes: integer(env, 'SECURE_MODE_MAX_HEADER_BYTES', DEFAULT_HTTP_LIMITS.maxHeaderBytes, 1024, 1024 * 1024),
-      maxUrlLength: integer(env, 'SECURE_MODE_MAX_URL_LENGTH', DEFAULT_HTTP_LIMITS.maxUrlLength, 256, 64 * 1024),
-      headersTimeoutMs: integer(env, 'SECURE_MODE_HEADERS_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.headersTimeoutMs, 100, 600_000),
-      requestTimeoutMs: integer(env, 'SECURE_MODE_REQUEST_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.requestTimeoutMs, 100, 600_000),
-      keepAliveTimeoutMs: integer(env, 'SECURE_MODE_KEEP_ALIVE_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs, 100, 600_000),
+      maxHeaderBytes: integer(env, 'SECURE_MODE_MAX_HEADER_BYTES'),
+      maxUrlLength: integer(env, 'SECURE_MODE_MAX_URL_LENGTH'),
+      headersTimeoutMs: integer(env, 'SECURE_MODE_HEADERS_TIMEOUT_MS'),
+      requestTimeoutMs: integer(env, 'SECURE_MODE_REQUEST_TIMEOUT_MS'),
+      keepAliveTimeoutMs: integer(env, 'SECURE_MODE_KEEP_ALIVE_TIMEOUT_MS'),
     },
     redisPrefix: env.SECURE_MODE_REDIS_PREFIX || 'secure-mode:rl:',
     workers,
-    cacheMaxStalenessMs: integer(env, 'SECURE_MODE_CACHE_MAX_STALENESS_MS', DEFAULT_CACHE_OPTIONS.maxStalenessMs, 100, 3_600_000),
-    offlineGraceMs: integer(env, 'SECURE_MODE_OFFLINE_GRACE_MS', DEFAULT_CACHE_OPTIONS.offlineGraceMs, 250, 3_600_000),
-    pgPoolSize: integer(env, 'SECURE_MODE_PG_POOL_SIZE', 10, 1, 1000),
-    pgConnectTimeoutMs: integer(env, 'SECURE_MODE_PG_CONNECT_TIMEOUT_MS', 2000, 100, 60_000),
-    pgQueryTimeoutMs: integer(env, 'SECURE_MODE_PG_QUERY_TIMEOUT_MS', 5000, 100, 600_000),
+    cacheMaxStalenessMs: integer(env, 'SECURE_MODE_CACHE_MAX_STALENESS_MS'),
+    offlineGraceMs: integer(env, 'SECURE_MODE_OFFLINE_GRACE_MS'),
+    pgPoolSize: integer(env, 'SECURE_MODE_PG_POOL_SIZE'),
+    pgConnectTimeoutMs: integer(env, 'SECURE_MODE_PG_CONNECT_TIMEOUT_MS'),
+    pgQueryTimeoutMs: integer(env, 'SECURE_MODE_PG_QUERY_TIMEOUT_MS'),
     consoleDir: env.SECURE_MODE_CONSOLE_DIR || undefined,
   };
   // Node refuses a headers timeout longer than the whole-request timeout.
