@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     ];
     try {
       const rates: [number[], number[]] = [[], []];
-      for (const [i, server] of servers.entries()) {
+      for (const server of servers) {
         await eventually(async () => (await verifyStatus(server.url, nodes.appId, secret)) === 200, 'warm cache');
         await throughput(server.url, nodes.appId, secret, 1);
       }

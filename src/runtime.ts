@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { loadOrCreateMasterKeyFile } from './crypto/master-key-file.js';
-import { Keyring, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
+import { KeyMaterialError, Keyring, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
 import { AuditService } from './domain/audit.js';
 import { SecretCensus } from './domain/census.js';
 import { type ChangeFeed, InProcessChangeFeed } from './domain/change-feed.js';
@@ -75,6 +75,14 @@ function storageContext(options: RuntimeOptions, clock: Clock): StorageContext {
 }
 
 export function loadKeyring(config: Config, notice: (m: string) => void): Keyring {
+  try {
+    return openKeyring(config, notice);
+  } catch (err) {
+    throw err instanceof KeyMaterialError ? new ConfigError(err.message) : err;
+  }
+}
+
+function openKeyring(config: Config, notice: (m: string) => void): Keyring {
   let currentText = config.masterKey;
   let source = 'SECURE_MODE_MASTER_KEY';
   if (currentText === undefined) {

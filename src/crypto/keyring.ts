@@ -1,5 +1,12 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { ConfigError } from '../errors.js';
+
+/** Key material that cannot work (wrong length, unsafe file mode); start-up reports it as a configuration error. */
+export class KeyMaterialError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyMaterialError';
+  }
+}
 
 /**
  * Envelope encryption of secret material at rest: AES-256-GCM under a master key. Each ciphertext names the key
@@ -31,7 +38,7 @@ export function parseMasterKey(text: string, source: string): MasterKey {
   // Node's base64 decoder skips what it cannot read: a damaged key ("…=AAAA", stray characters) must not pass as valid.
   const canonical = /^[0-9a-fA-F]{64}$/.test(trimmed) || key.toString('base64').replace(/=+$/, '') === trimmed.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/');
   if (key.length !== 32 || !canonical) {
-    throw new ConfigError(`${source} must be 32 bytes, given as 64 hex characters or base64 (got ${canonical ? `${key.length} bytes` : "text that is not valid hex or base64"})`);
+    throw new KeyMaterialError(`${source} must be 32 bytes, given as 64 hex characters or base64 (got ${canonical ? `${key.length} bytes` : "text that is not valid hex or base64"})`);
   }
   return { id: keyIdOf(key), key };
 }

@@ -1,12 +1,11 @@
 import { existsSync, fsyncSync, linkSync, mkdirSync, openSync, closeSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ConfigError } from '../errors.js';
-import { newMasterKeyText } from './keyring.js';
+import { KeyMaterialError, newMasterKeyText } from './keyring.js';
 
 function readKeyFile(path: string): string {
   const mode = statSync(path).mode & 0o777;
-  if ((mode & 0o077) !== 0) throw new ConfigError(`${path} must not be readable by group or others (chmod 600 ${path})`);
+  if ((mode & 0o077) !== 0) throw new KeyMaterialError(`${path} must not be readable by group or others (chmod 600 ${path})`);
   return readFileSync(path, 'utf8');
 }
 

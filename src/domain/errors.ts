@@ -83,11 +83,3 @@ export const errors = {
   consoleNotBuilt: () =>
     new DomainError('console_unavailable', 'The web console is not built on this server; run npm run build:console'),
 } as const;
-
-/** Raised by a storage adapter when the database cannot be reached or written; the HTTP layer answers 503. */
-export class StorageUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StorageUnavailableError';
-  }
-}

@@ -127,3 +127,11 @@ export interface StoreLifecycle {
 /** Every facet: what an adapter implements and what the composition root holds. */
 export interface Store
   extends StoreLifecycle, WorkspaceStore, TokenStore, SecretStore, UsageStore, AuditStore, IdempotencyStore, KeyStore {}
+
+/** What an adapter raises when the database cannot be reached or written; the HTTP layer answers 503. */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}

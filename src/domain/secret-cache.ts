@@ -1,7 +1,7 @@
 import { type Keyring, secretAad } from '../crypto/keyring.js';
 import type { Platform, SecretRecord, SecretWithCiphertext, Workspace } from './model.js';
 import type { Store } from './ports.js';
-import { StorageUnavailableError } from './errors.js';
+import { StorageUnavailableError } from './ports.js';
 import type { Clock } from './clock.js';
 import type { SecretChange } from './model.js';
 

@@ -89,7 +89,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const address = runtime.app.server.address();
   if (!address || typeof address === 'string') throw new Error('no address');
   const workspaces = await runtime.workspaces.listWorkspaces();
-  let workspace = workspaces[0]!;
+  const workspace = workspaces[0]!;
   const { value: token } = await runtime.workspaces.createToken(workspace, [...SCOPES], 'test');
   recordSensitive('token', token);
   const url = `http://127.0.0.1:${address.port}`;

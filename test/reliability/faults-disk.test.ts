@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { StorageUnavailableError } from '../../src/domain/errors.js';
+import { StorageUnavailableError } from '../../src/domain/ports.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
 import { mountSmallFilesystem, type SmallFilesystem } from '../helpers/faults.js';
 import { spawnServer } from '../helpers/process.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Keyring, envelopeKeyId, parseMasterKey, secretAad } from '../../src/crypto/keyring.js';
-import { StorageUnavailableError } from '../../src/domain/errors.js';
+import { StorageUnavailableError } from '../../src/domain/ports.js';
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { AuditInput, NewSecret, SecretChange, SecretRecord, Workspace } from '../../src/domain/model.js';

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { DecryptionError, Keyring, envelopeKeyId, keyIdOf, parseMasterKey, secretAad } from '../../src/crypto/keyring.js';
+import { DecryptionError, KeyMaterialError, Keyring, envelopeKeyId, keyIdOf, parseMasterKey, secretAad } from '../../src/crypto/keyring.js';
 import { generateSecret } from '../../src/crypto/random.js';
-import { ConfigError } from '../../src/errors.js';
 
 const masterKey = () => parseMasterKey(randomBytes(32).toString('base64'), 'test key');
 
@@ -83,12 +82,12 @@ describe('parseMasterKey', () => {
     assert.equal(fromHex.id, fromBase64.id);
   });
 
-  it('refuses any other length with a one-line ConfigError that does not echo the key', () => {
+  it('refuses any other length with a one-line KeyMaterialError that does not echo the key', () => {
     for (const text of [randomBytes(16).toString('base64'), randomBytes(31).toString('hex'), randomBytes(33).toString('base64'), '']) {
       assert.throws(
         () => parseMasterKey(text, 'SECURE_MODE_MASTER_KEY'),
         (err: Error) =>
-          err instanceof ConfigError &&
+          err instanceof KeyMaterialError &&
           err.message.startsWith('SECURE_MODE_MASTER_KEY must be 32 bytes') &&
           !err.message.includes('\n') &&
           (text === '' || !err.message.includes(text)),

@@ -4,7 +4,7 @@ import { beforeEach, describe, it } from 'node:test';
 import { Keyring, parseMasterKey, secretAad } from '../../src/crypto/keyring.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { SecretCache } from '../../src/domain/secret-cache.js';
-import { StorageUnavailableError } from '../../src/domain/errors.js';
+import { StorageUnavailableError } from '../../src/domain/ports.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Workspace } from '../../src/domain/model.js';
 import type { Store } from '../../src/domain/ports.js';

@@ -1,6 +1,11 @@
 import { describeApiError, networkErrorMessage } from './api-error.js';
 import type { AuditFilter, AuditPage } from './audit.js';
 import { auditPath } from './audit.js';
+import type {
+  IdentityVerificationSecretDetailBody,
+  IdentityVerificationSecretWithMaterialBody,
+  UpdateSecretRequestBody,
+} from '../../http/schemas/secrets.js';
 import type { Secret } from './format.js';
 import type { UsageSeries, UsageWindow } from './usage.js';
 
@@ -18,13 +23,9 @@ export class ApiFailure extends Error {
   }
 }
 
-export interface SecretDetail extends Secret {
-  usage: Record<'last_hour' | 'last_day' | 'last_week', Record<'web' | 'ios' | 'android', number>>;
-}
+export type SecretDetail = IdentityVerificationSecretDetailBody;
 
-export interface CreatedSecret extends Secret {
-  secret: string;
-}
+export type CreatedSecret = IdentityVerificationSecretWithMaterialBody;
 
 export interface SecretInput {
   name: string;
@@ -33,9 +34,7 @@ export interface SecretInput {
   supports_android: boolean;
 }
 
-export interface SecretUpdate extends Partial<SecretInput> {
-  expires_at?: number | null;
-}
+export type SecretUpdate = UpdateSecretRequestBody;
 
 /** The console's only way to the server: same origin, bearer token, no cookies, nothing cached. */
 export class ApiClient {

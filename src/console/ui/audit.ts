@@ -1,9 +1,9 @@
 /** GET /audit_events: types, labels and query building; no DOM. */
 import { formatDateTime } from './format.js';
 
-import { AUDIT_ACTIONS, type AuditAction } from '../../domain/audit-actions.js';
+import type { AuditAction, AuditEventBody, AuditEventListBody } from '../../http/schemas/audit.js';
 
-export { AUDIT_ACTIONS, type AuditAction };
+export type { AuditAction };
 
 export const AUDIT_ACTION_LABELS: Readonly<Record<AuditAction, string>> = {
   'secret.created': 'Secret created',
@@ -15,26 +15,15 @@ export const AUDIT_ACTION_LABELS: Readonly<Record<AuditAction, string>> = {
   'workspace.created': 'Workspace created',
 };
 
+/** Every action, in the order of the labels (the Record type makes the list complete). */
+export const AUDIT_ACTIONS = Object.keys(AUDIT_ACTION_LABELS) as AuditAction[];
+
 export function actionLabel(action: string): string {
   return (AUDIT_ACTION_LABELS as Record<string, string>)[action] ?? action;
 }
 
-export interface AuditEvent {
-  type: 'audit_event';
-  id: string;
-  action: string;
-  created_at: number;
-  actor: { token_id: string | null; ip: string | null } | null;
-  request_id: string | null;
-  target: { type: string; id: string } | null;
-  details: Record<string, unknown> | null;
-}
-
-export interface AuditPage {
-  type: 'list';
-  data: AuditEvent[];
-  pages?: { type: 'pages'; next: { starting_after: string } | null } | null;
-}
+export type AuditEvent = AuditEventBody;
+export type AuditPage = AuditEventListBody;
 
 export interface AuditFilter {
   actions: readonly string[];

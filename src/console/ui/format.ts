@@ -1,20 +1,11 @@
 /** Pure formatting and state rules of the console; no DOM, so unit tests run them under Node. */
+import type { IdentityVerificationSecretBody } from '../../http/schemas/secrets.js';
 
 export const PLATFORMS = ['web', 'ios', 'android'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 export const PLATFORM_LABELS: Readonly<Record<Platform, string>> = { web: 'Web', ios: 'iOS', android: 'Android' };
 
-export interface Secret {
-  type: 'identity_verification_secret';
-  id: string;
-  name: string;
-  supports_web: boolean;
-  supports_ios: boolean;
-  supports_android: boolean;
-  created_at: number;
-  last_verified_at?: number | null;
-  expires_at?: number | null;
-}
+export type Secret = IdentityVerificationSecretBody;
 
 export function platformsOf(secret: Secret): Platform[] {
   return PLATFORMS.filter((p) => secret[`supports_${p}`]);

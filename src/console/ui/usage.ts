@@ -1,21 +1,9 @@
+import type { IdentityVerificationSecretUsageBody } from '../../http/schemas/secrets.js';
 import { PLATFORMS, type Platform } from './format.js';
 
 /** GET /secure_mode_secrets/{id}/usage */
-export interface UsageBucket {
-  start: number;
-  web: number;
-  ios: number;
-  android: number;
-}
-
-export interface UsageSeries {
-  type: 'identity_verification_secret.usage';
-  id: string;
-  window_seconds: number;
-  bucket_seconds: number;
-  last_verified_at: number | null;
-  buckets: UsageBucket[];
-}
+export type UsageSeries = IdentityVerificationSecretUsageBody;
+export type UsageBucket = UsageSeries['buckets'][number];
 
 export interface UsageWindow {
   id: string;

@@ -2,7 +2,8 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, Fa
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { DomainError, StorageUnavailableError, errors } from '../../domain/errors.js';
+import { DomainError, errors } from '../../domain/errors.js';
+import { StorageUnavailableError } from '../../domain/ports.js';
 import { TransportError, bodyNotJson, statusOf } from '../error-status.js';
 import type { ErrorListBody } from '../schemas/common.js';
 

@@ -1,5 +1,7 @@
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { AUDIT_ACTIONS } from '../../domain/audit-actions.js';
+
+export type { AuditAction } from '../../domain/audit-actions.js';
 import { Nullable } from './common.js';
 
 const UNIX = '^[0-9]{1,12}$';
@@ -39,3 +41,6 @@ export const AuditEventList = Type.Object(
   },
   { 'x-secure-mode-extension': true, description: 'Audit events, newest first' },
 );
+
+export type AuditEventBody = Static<typeof AuditEvent>;
+export type AuditEventListBody = Static<typeof AuditEventList>;

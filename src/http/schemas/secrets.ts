@@ -127,3 +127,8 @@ export const IdentityVerificationSecretUsage = Type.Object(
   },
   { ...EXT, description: 'Successful verifications per platform over time' },
 );
+
+export type IdentityVerificationSecretWithMaterialBody = Static<typeof IdentityVerificationSecretWithMaterial>;
+export type IdentityVerificationSecretDetailBody = Static<typeof IdentityVerificationSecretDetail>;
+export type UpdateSecretRequestBody = Static<typeof UpdateSecretRequest>;
+export type IdentityVerificationSecretUsageBody = Static<typeof IdentityVerificationSecretUsage>;

@@ -1,4 +1,4 @@
-import { StorageUnavailableError } from '../../domain/errors.js';
+import { StorageUnavailableError } from '../../domain/ports.js';
 
 /** Socket-level failures: the server is not there, or the connection died. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);

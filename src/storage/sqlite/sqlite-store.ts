@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { UsageIncrement } from '../../domain/model.js';
-import { StorageUnavailableError } from '../../domain/errors.js';
+import { StorageUnavailableError } from '../../domain/ports.js';
 import type { Row } from '../rows.js';
 import { SqlStore, type SqlTx } from '../sql-store.js';
 import { sqliteMigrations } from './migrations.js';
