@@ -121,11 +121,19 @@ export async function checkKeyring(store: Store, keyring: Keyring): Promise<void
   }
 }
 
-export async function createServices(config: Config, options: RuntimeOptions): Promise<Services> {
+/**
+ * The composition root: every service built once. `shared` is what only a serving node opens (the server passes it;
+ * the CLI's local commands do not): the storage context with this node's one id, and the shared rate limiter.
+ */
+export async function createServices(
+  config: Config,
+  options: RuntimeOptions,
+  shared: { context?: StorageContext; rateLimiter?: RateLimiter } = {},
+): Promise<Services> {
   const notice = options.notice ?? (() => undefined);
   const clock = options.clock ?? systemClock;
   const keyring = loadKeyring(config, notice);
-  const context = storageContext(options, clock);
+  const context = shared.context ?? storageContext(options, clock);
   const store = await openStore(config, context);
   try {
     await store.migrate();
@@ -163,18 +171,23 @@ export async function createServices(config: Config, options: RuntimeOptions): P
   const diagnoser = new Diagnoser(store, keyring, cache, clock);
   return {
     store, keyring, clock, workspaces, secrets, audit, sweeper, cache, usage, verifier, diagnoser, changes, census, readiness,
-    rateLimiter: new MemoryRateLimiter(),
+    rateLimiter: shared.rateLimiter ?? new MemoryRateLimiter(),
     verifyLimiter: new MemoryRateLimiter(),
     verifyRateLimit: config.verifyRateLimit,
   };
 }
 
 export async function createRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
-  const local = await createServices(config, options);
-  let services: Services = local;
+  const context = storageContext(options, options.clock ?? systemClock);
+  const rateLimiter = await openRateLimiter(config, context);
+  let services: Services;
   try {
-    const shared = await openRateLimiter(config, storageContext(options, local.clock));
-    if (shared) services = { ...local, rateLimiter: shared };
+    services = await createServices(config, options, { context, ...(rateLimiter ? { rateLimiter } : {}) });
+  } catch (err) {
+    await rateLimiter?.close().catch(() => undefined);
+    throw err;
+  }
+  try {
     const notice = options.notice ?? (() => undefined);
     const boot = await services.workspaces.bootstrap(config.bootstrapToken);
     if (boot) {

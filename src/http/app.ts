@@ -6,9 +6,10 @@ import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpLimits } from '../config.js';
 import { errors } from '../domain/errors.js';
+import { commonResponseHeaders } from './response-headers.js';
 import { AccessLog } from '../logger.js';
-import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './plugins/error-envelope.js';
-import { Metrics, type MetricsDeps } from './plugins/metrics.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './error-envelope.js';
+import { Metrics, type MetricsDeps } from './metrics.js';
 import type { RouteDeps } from './routes/deps.js';
 import { createSecretRoute } from './routes/secrets/create.js';
 import { deleteSecretRoute } from './routes/secrets/delete.js';
@@ -100,7 +101,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   app.decorateRequest('auth', null);
   // Callback-style hooks: an async hook costs every request a promise and a microtask hop.
   app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
+    reply.headers(commonResponseHeaders(request.id));
     done(request.url.length > options.limits.maxUrlLength ? errors.uriTooLong(options.limits.maxUrlLength) : undefined);
   });
   app.addHook('onResponse', (request, reply, done) => {

@@ -3,7 +3,8 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Logger } from 'pino';
 import sjson from 'secure-json-parse';
 import { statusOf } from './error-status.js';
-import { errorList, logServerError, toDomainError, validationError, type AjvIssue } from './plugins/error-envelope.js';
+import { JSON_CONTENT_TYPE, commonResponseHeaders } from './response-headers.js';
+import { errorList, logServerError, toDomainError, validationError, type AjvIssue } from './error-envelope.js';
 import { VERIFY_PATH, type VerifyRouteDeps, answerVerification } from './routes/verification/verify.js';
 import type { VerifyRequestBody, VerifyResultBody } from './schemas/verification.js';
 
@@ -26,7 +27,6 @@ export interface VerifyFastPathOptions {
   closing: () => boolean;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 /** Content types taken as they are: anything else goes to Fastify, which also rejects malformed media types. */
 const PLAIN_JSON = /^application\/json(?:;\s*charset=utf-8)?$/i;
 const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
@@ -80,7 +80,7 @@ class Exchange {
   readonly started = performance.now();
   readonly id = randomUUID();
   readonly chunks: Buffer[] = [];
-  private readonly headers: Record<string, string> = { 'x-request-id': this.id };
+  private readonly headers: Record<string, string> = commonResponseHeaders(this.id);
 
   constructor(
     private readonly options: VerifyFastPathOptions,
@@ -127,7 +127,7 @@ class Exchange {
 
   private send(status: number, payload: string): void {
     const headers = this.headers;
-    headers['content-type'] = JSON_TYPE;
+    headers['content-type'] = JSON_CONTENT_TYPE;
     headers['content-length'] = String(Buffer.byteLength(payload));
     this.res.writeHead(status, headers);
     this.res.end(payload);

@@ -213,11 +213,14 @@ describe('POST /identity_verification/verify', () => {
       const store = app.runtime.store as unknown as Record<string, unknown>;
       const originals = new Map<string, unknown>();
       const calls: string[] = [];
-      const proto = Object.getPrototypeOf(store) as Record<string, unknown>;
-      for (const name of Object.getOwnPropertyNames(proto)) {
-        if (name === 'constructor' || typeof proto[name] !== 'function') continue;
+      // Every method of the adapter, its shared SQL base class included.
+      const names = new Set<string>();
+      for (let p = Object.getPrototypeOf(store); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+        for (const name of Object.getOwnPropertyNames(p)) if (name !== 'constructor' && typeof store[name] === 'function') names.add(name);
+      }
+      for (const name of names) {
         originals.set(name, store[name]);
-        const fn = proto[name] as (...a: unknown[]) => unknown;
+        const fn = store[name] as (...a: unknown[]) => unknown;
         store[name] = function (this: Store, ...args: unknown[]) {
           calls.push(name);
           return fn.apply(this, args);

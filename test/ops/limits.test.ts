@@ -5,7 +5,7 @@ import Fastify from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { ManualClock } from '../../src/domain/clock.js';
 import { MemoryRateLimiter } from '../../src/domain/rate-limiter.js';
-import { registerErrorHandling } from '../../src/http/plugins/error-envelope.js';
+import { registerErrorHandling } from '../../src/http/error-envelope.js';
 import { limitVerification } from '../../src/http/plugins/verify-rate-limit.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
 import { parseResponse, rawRequest, type RawResponse } from '../helpers/raw.js';

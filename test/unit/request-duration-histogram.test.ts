@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { RequestDurationHistogram } from '../../src/http/plugins/metrics.js';
+import { RequestDurationHistogram } from '../../src/http/metrics.js';
 
 describe('RequestDurationHistogram', () => {
   it('renders cumulative buckets, sum and count per series, as a Prometheus histogram', async () => {

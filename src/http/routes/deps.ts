@@ -2,7 +2,7 @@ import type { AuditService } from '../../domain/audit.js';
 import type { Diagnoser } from '../../domain/diagnose.js';
 import type { SecretsService } from '../../domain/secrets.js';
 import type { Verifier } from '../../domain/verifier.js';
-import type { GuardDeps } from '../plugins/guard.js';
+import type { GuardDeps } from '../guard.js';
 import type { VerifyRateLimitDeps } from '../plugins/verify-rate-limit.js';
 
 /** What route plugins are given; each route takes only what it uses. */

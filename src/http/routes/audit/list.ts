@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { READ } from '../../../domain/scopes.js';
 import type { AuditEvent } from '../../../domain/model.js';
-import { guard, workspaceOf } from '../../plugins/guard.js';
+import { guard, workspaceOf } from '../../guard.js';
 import { AuditEventList, AuditListQuery } from '../../schemas/audit.js';
 import { errorResponses } from '../../schemas/common.js';
 import type { RouteDeps } from '../deps.js';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { errors } from '../../../domain/errors.js';
-import type { Metrics } from '../../plugins/metrics.js';
+import type { Metrics } from '../../metrics.js';
 
 export interface MetricsRouteDeps {
   metrics: Metrics;

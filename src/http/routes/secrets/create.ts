@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WRITE } from '../../../domain/scopes.js';
-import { actorOf, guard, workspaceOf } from '../../plugins/guard.js';
+import { actorOf, guard, workspaceOf } from '../../guard.js';
 import { errorResponses } from '../../schemas/common.js';
 import { parseIdempotencyKey } from '../../idempotency-key.js';
 import { CreateSecretHeaders, CreateSecretRequest, IdentityVerificationSecretWithMaterial } from '../../schemas/secrets.js';

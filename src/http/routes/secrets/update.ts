@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { WRITE } from '../../../domain/scopes.js';
-import { actorOf, guard, workspaceOf } from '../../plugins/guard.js';
+import { actorOf, guard, workspaceOf } from '../../guard.js';
 import { IntercomVersionHeader, errorResponses } from '../../schemas/common.js';
 import { IdentityVerificationSecret, SecretIdParams, UpdateSecretRequest } from '../../schemas/secrets.js';
 import type { RouteDeps } from '../deps.js';

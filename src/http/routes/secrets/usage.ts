@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { READ } from '../../../domain/scopes.js';
-import { guard, workspaceOf } from '../../plugins/guard.js';
+import { guard, workspaceOf } from '../../guard.js';
 import { IntercomVersionHeader, errorResponses } from '../../schemas/common.js';
 import { IdentityVerificationSecretUsage, SecretIdParams, UsageQuery } from '../../schemas/secrets.js';
 import type { RouteDeps } from '../deps.js';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Diagnoser } from '../../../domain/diagnose.js';
 import { READ } from '../../../domain/scopes.js';
-import { type GuardDeps, guard, workspaceOf } from '../../plugins/guard.js';
+import { type GuardDeps, guard, workspaceOf } from '../../guard.js';
 import { errorResponses } from '../../schemas/common.js';
 import { DiagnoseRequest, DiagnosisResult, type DiagnosisResultBody } from '../../schemas/verification.js';
 

@@ -2,17 +2,18 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, Fa
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { DomainError, errors } from '../../domain/errors.js';
-import { StorageUnavailableError } from '../../domain/ports.js';
-import { TransportError, bodyNotJson, statusOf } from '../error-status.js';
-import type { ErrorListBody } from '../schemas/common.js';
+import { DomainError, errors } from '../domain/errors.js';
+import { StorageUnavailableError } from '../domain/ports.js';
+import { TransportError, bodyNotJson, statusOf } from './error-status.js';
+import { JSON_CONTENT_TYPE, commonResponseHeaders } from './response-headers.js';
+import type { ErrorListBody } from './schemas/common.js';
 
 export function errorList(requestId: string, error: DomainError): ErrorListBody {
   return { type: 'error.list', request_id: requestId, errors: [error.toBody()] };
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: DomainError): FastifyReply {
-  return reply.code(statusOf(error)).type('application/json; charset=utf-8').send(errorList(request.id, error));
+  return reply.code(statusOf(error)).type(JSON_CONTENT_TYPE).send(errorList(request.id, error));
 }
 
 export interface AjvIssue {
@@ -83,7 +84,7 @@ export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): 
  */
 export function frameworkErrorHandler(maxUrlLength: number) {
   return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
-    reply.header('x-request-id', request.id);
+    reply.headers(commonResponseHeaders(request.id));
     const error =
       request.raw.url !== undefined && request.raw.url.length > maxUrlLength
         ? errors.uriTooLong(maxUrlLength)
@@ -114,7 +115,7 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
     return;
   }
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_CONTENT_TYPE}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
     () => socket.destroy(),
   );

@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
-import type { SecretCensus, SecretCensusCounts } from '../../domain/census.js';
-import type { SecretCache } from '../../domain/secret-cache.js';
-import type { UsageRecorder } from '../../domain/usage.js';
+import type { SecretCensus, SecretCensusCounts } from '../domain/census.js';
+import type { SecretCache } from '../domain/secret-cache.js';
+import type { UsageRecorder } from '../domain/usage.js';
 
 export interface MetricsDeps {
   cache: SecretCache;

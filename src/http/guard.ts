@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { errors } from '../../domain/errors.js';
-import type { Actor } from '../../domain/actor.js';
-import { assertPreviewVersionHeader } from '../intercom-version.js';
-import type { Clock } from '../../domain/clock.js';
-import { RATE_WINDOW_SECONDS, type RateLimiter } from '../../domain/rate-limiter.js';
-import type { ScopeRequirement } from '../../domain/scopes.js';
-import type { Authenticated, WorkspaceService } from '../../domain/workspaces.js';
+import { errors } from '../domain/errors.js';
+import type { Actor } from '../domain/actor.js';
+import { assertPreviewVersionHeader } from './intercom-version.js';
+import type { Clock } from '../domain/clock.js';
+import { RATE_WINDOW_SECONDS, type RateLimiter } from '../domain/rate-limiter.js';
+import type { ScopeRequirement } from '../domain/scopes.js';
+import type { Authenticated, WorkspaceService } from '../domain/workspaces.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
