@@ -73,23 +73,11 @@ export interface AuditQuery {
   limit: number;
 }
 
-export interface NewSecret {
-  workspaceId: number;
-  name: string;
-  supportsWeb: boolean;
-  supportsIos: boolean;
-  supportsAndroid: boolean;
-  createdAt: number;
-  expiresAt: number | null;
-}
+/** What a create writes; the store fills in the id and the rest starts empty. */
+export type NewSecret = Omit<SecretRecord, 'id' | 'deletedAt' | 'deletedReason' | 'lastVerifiedAt'>;
 
-export interface SecretPatch {
-  name?: string;
-  supportsWeb?: boolean;
-  supportsIos?: boolean;
-  supportsAndroid?: boolean;
-  expiresAt?: number | null;
-}
+/** What an update may change. */
+export type SecretPatch = Partial<Pick<SecretRecord, 'name' | 'supportsWeb' | 'supportsIos' | 'supportsAndroid' | 'expiresAt'>>;
 
 export interface UsageIncrement {
   secretId: number;
