@@ -34,7 +34,22 @@ const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon
 function load(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
   const cpuBefore = process.cpuUsage();
   return new Promise((resolve, reject) => {
-    const args = [AUTOCANNON, '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-b', body, '--json', '-n', url];
+    const args = [
+      AUTOCANNON,
+      '-c',
+      String(connections),
+      '-d',
+      String(seconds),
+      '-m',
+      'POST',
+      '-H',
+      'content-type=application/json',
+      '-b',
+      body,
+      '--json',
+      '-n',
+      url,
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -79,14 +94,29 @@ function bareServer(appId: string, key: Buffer): Server {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         const k = keys.get(String(body.app_id));
         const hash = String(body.user_hash);
-        if (k && HEX.test(hash)) ok = timingSafeEqual(createHmac('sha256', k).update(String(body.user_id ?? body.email)).digest(), Buffer.from(hash, 'hex'));
+        if (k && HEX.test(hash))
+          ok = timingSafeEqual(
+            createHmac('sha256', k)
+              .update(String(body.user_id ?? body.email))
+              .digest(),
+            Buffer.from(hash, 'hex'),
+          );
       } catch {
         ok = false;
       }
       const payload = ok
-        ? JSON.stringify({ type: 'identity_verification.result', verified: true, method: 'user_hash', user_id: body.user_id ?? null, email: body.email ?? null })
+        ? JSON.stringify({
+            type: 'identity_verification.result',
+            verified: true,
+            method: 'user_hash',
+            user_id: body.user_id ?? null,
+            email: body.email ?? null,
+          })
         : '{"type":"error.list","errors":[{"code":"hmac_mismatch","message":"Failed Identity Verification check"}]}';
-      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload) });
+      res.writeHead(ok ? 200 : 401, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(payload),
+      });
       res.end(payload);
     });
   });
@@ -122,7 +152,11 @@ async function startVariant(variant: Variant, cleanups: (() => Promise<void>)[])
   const [workspace] = await runtime.workspaces.listWorkspaces();
   const { secret } = await runtime.secrets.create(workspace!, { name: 'bench', supports_web: true }, SYSTEM_ACTOR);
   await runtime.app.listen({ host: '127.0.0.1', port: 0 });
-  return { name: variant.name, url: `${urlOf(runtime.app.server)}/identity_verification/verify`, body: requestBody(workspace!.appId, secret) };
+  return {
+    name: variant.name,
+    url: `${urlOf(runtime.app.server)}/identity_verification/verify`,
+    body: requestBody(workspace!.appId, secret),
+  };
 }
 
 function requestBody(appId: string, secret: string): string {
@@ -142,11 +176,16 @@ export async function benchHttp(options: HttpOptions, variants: Variant[], log: 
     const secret = 'bare-baseline-secret';
     const bare = bareServer('bare', Buffer.from(secret, 'utf8'));
     cleanups.push(() => new Promise<void>((resolve) => bare.close(() => resolve())));
-    targets.unshift({ name: 'bare', url: `${await listen(bare)}/identity_verification/verify`, body: requestBody('bare', secret) });
+    targets.unshift({
+      name: 'bare',
+      url: `${await listen(bare)}/identity_verification/verify`,
+      body: requestBody('bare', secret),
+    });
 
     for (const t of targets) {
       const warm = await load(t.url, t.body, options.connections, options.warmupSeconds);
-      if (warm.non2xx > 0 || warm.errors > 0) throw new Error(`${t.name} answered ${warm.non2xx} non-2xx and ${warm.errors} errors during warm-up`);
+      if (warm.non2xx > 0 || warm.errors > 0)
+        throw new Error(`${t.name} answered ${warm.non2xx} non-2xx and ${warm.errors} errors during warm-up`);
     }
     const figures: HttpFigures = Object.fromEntries(targets.map((t) => [t.name, []]));
     const width = Math.max(...targets.map((t) => t.name.length));
@@ -159,7 +198,8 @@ export async function benchHttp(options: HttpOptions, variants: Variant[], log: 
           `   round ${round + 1}  ${t.name.padEnd(width)}  ${r.rps.toFixed(0).padStart(6)} req/s  p99 ${String(r.p99).padStart(4)} ms  ${r.cpuUsPerRequest.toFixed(1).padStart(5)} µs CPU/request  non-2xx ${r.non2xx}  errors ${r.errors}`,
         );
         // A round with rejected or failed requests measured something other than verification: no figure from it.
-        if (r.non2xx > 0 || r.errors > 0) throw new Error(`${t.name} answered ${r.non2xx} non-2xx and ${r.errors} errors in round ${round + 1}`);
+        if (r.non2xx > 0 || r.errors > 0)
+          throw new Error(`${t.name} answered ${r.non2xx} non-2xx and ${r.errors} errors in round ${round + 1}`);
       }
     }
     return figures;

@@ -19,18 +19,32 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const ratio = (x: number) => x.toFixed(2);
 
 function summary(results: LoadResult[]): { rps: number; p99: number; cpu: number } {
-  return { rps: mean(results.map((r) => r.rps)), p99: mean(results.map((r) => r.p99)), cpu: mean(results.map((r) => r.cpuUsPerRequest)) };
+  return {
+    rps: mean(results.map((r) => r.rps)),
+    p99: mean(results.map((r) => r.p99)),
+    cpu: mean(results.map((r) => r.cpuUsPerRequest)),
+  };
 }
 
-log(`secure-mode bench — node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+log(
+  `secure-mode bench — node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 log();
 log(`1. POST /identity_verification/verify under load: autocannon in a child process, ${HTTP.connections} connections,`);
-log(`   ${HTTP.rounds} rounds of ${HTTP.seconds} s per server after a ${HTTP.warmupSeconds} s warm-up, order rotating; baseline: bare node:http doing the same HMAC check`);
+log(
+  `   ${HTTP.rounds} rounds of ${HTTP.seconds} s per server after a ${HTTP.warmupSeconds} s warm-up, order rotating; baseline: bare node:http doing the same HMAC check`,
+);
 const http = await benchHttp(HTTP, VARIANTS, log);
 const bare = summary(http.bare!);
 log();
-log(`   ${'server'.padEnd(40)} ${'req/s'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU µs/req'.padStart(11)}   throughput ratio (goal >= 0.75)   p99 ratio (goal <= 1.5)`);
-log(`   ${'bare node:http'.padEnd(40)} ${bare.rps.toFixed(0).padStart(7)} ${bare.p99.toFixed(1).padStart(7)} ${bare.cpu.toFixed(1).padStart(11)}`);
+log(
+  `   ${'server'.padEnd(40)} ${'req/s'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU µs/req'.padStart(11)}   throughput ratio (goal >= 0.75)   p99 ratio (goal <= 1.5)`,
+);
+log(
+  `   ${'bare node:http'.padEnd(40)} ${bare.rps.toFixed(0).padStart(7)} ${bare.p99.toFixed(1).padStart(7)} ${bare.cpu.toFixed(1).padStart(11)}`,
+);
 for (const v of VARIANTS) {
   const f = summary(http[v.name]!);
   log(
@@ -38,10 +52,14 @@ for (const v of VARIANTS) {
   );
 }
 log();
-log(`2. In-process verification, ns per call (best of ${MICRO.rounds} runs of ${MICRO.iterations.toLocaleString('en')}); baseline: raw createHmac + timingSafeEqual`);
+log(
+  `2. In-process verification, ns per call (best of ${MICRO.rounds} runs of ${MICRO.iterations.toLocaleString('en')}); baseline: raw createHmac + timingSafeEqual`,
+);
 for (const f of await benchInProcess(MICRO.iterations, MICRO.rounds)) {
   const naive = f.naiveNs === undefined ? '' : `   (raw over every secret in turn: ${f.naiveNs.toFixed(0)} ns)`;
-  log(`   ${f.label.padEnd(28)} verifier ${f.oursNs.toFixed(0).padStart(6)} ns   raw ${f.rawNs.toFixed(0).padStart(6)} ns   ratio ${ratio(f.oursNs / f.rawNs)} (goal <= 1.5)${naive}`);
+  log(
+    `   ${f.label.padEnd(28)} verifier ${f.oursNs.toFixed(0).padStart(6)} ns   raw ${f.rawNs.toFixed(0).padStart(6)} ns   ratio ${ratio(f.oursNs / f.rawNs)} (goal <= 1.5)${naive}`,
+  );
 }
 log();
 log('The machine is shared; run it twice and compare ratios rather than absolute figures.');

@@ -68,7 +68,10 @@ function storageContext(options: RuntimeOptions, clock: Clock): StorageContext {
     log: (level, message, err) => {
       if (!logger) return;
       // Only what failed, by type and message: never a connection string.
-      const detail = err === undefined ? {} : { err: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as { code?: unknown })?.code } };
+      const detail =
+        err === undefined
+          ? {}
+          : { err: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as { code?: unknown })?.code } };
       logger[level](detail, message);
     },
   };
@@ -87,7 +90,9 @@ function openKeyring(config: Config, notice: (m: string) => void): Keyring {
   let source = 'SECURE_MODE_MASTER_KEY';
   if (currentText === undefined) {
     if (config.database.kind !== 'sqlite') {
-      throw new ConfigError('SECURE_MODE_MASTER_KEY is required with PostgreSQL (32 bytes as base64 or hex; generate one with: openssl rand -base64 32)');
+      throw new ConfigError(
+        'SECURE_MODE_MASTER_KEY is required with PostgreSQL (32 bytes as base64 or hex; generate one with: openssl rand -base64 32)',
+      );
     }
     if (config.database.filename === ':memory:') {
       currentText = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
@@ -96,7 +101,8 @@ function openKeyring(config: Config, notice: (m: string) => void): Keyring {
       const file = loadOrCreateMasterKeyFile(config.database.filename);
       currentText = file.text;
       source = file.path;
-      if (file.created) notice(`created master key ${file.path} (mode 0600); back it up: without it no stored secret can be read`);
+      if (file.created)
+        notice(`created master key ${file.path} (mode 0600); back it up: without it no stored secret can be read`);
     }
   }
   const previous = config.previousMasterKeys.map((k, i) => parseMasterKey(k, `SECURE_MODE_PREVIOUS_MASTER_KEYS entry ${i + 1}`));
@@ -116,7 +122,9 @@ export async function checkKeyring(store: Store, keyring: Keyring): Promise<void
     try {
       openSecret(keyring, sample);
     } catch {
-      throw new ConfigError(`master key ${envelopeKeyId(sample.ciphertext)} does not open the stored secrets (corrupt key or database)`);
+      throw new ConfigError(
+        `master key ${envelopeKeyId(sample.ciphertext)} does not open the stored secrets (corrupt key or database)`,
+      );
     }
   }
 }
@@ -170,7 +178,20 @@ export async function createServices(
   const verifier = new Verifier(cache, usage, clock);
   const diagnoser = new Diagnoser(store, keyring, cache, clock);
   return {
-    store, keyring, clock, workspaces, secrets, audit, sweeper, cache, usage, verifier, diagnoser, changes, census, readiness,
+    store,
+    keyring,
+    clock,
+    workspaces,
+    secrets,
+    audit,
+    sweeper,
+    cache,
+    usage,
+    verifier,
+    diagnoser,
+    changes,
+    census,
+    readiness,
     rateLimiter: shared.rateLimiter ?? new MemoryRateLimiter(),
     verifyLimiter: new MemoryRateLimiter(),
     verifyRateLimit: config.verifyRateLimit,

@@ -30,11 +30,15 @@ export function registerKeyCommands(program: Command): void {
     .option('--batch-size <n>', 'secrets read per page', '200')
     .option('--json', 'print JSON')
     .action(async (opts: { batchSize: string; json?: boolean }) => {
-      if (!/^[1-9][0-9]{0,4}$/.test(opts.batchSize)) throw new CliError('--batch-size must be a number from 1 to 99999', EXIT.usage);
+      if (!/^[1-9][0-9]{0,4}$/.test(opts.batchSize))
+        throw new CliError('--batch-size must be a number from 1 to 99999', EXIT.usage);
       const result = await withLocalServices(async (s) => {
         process.stderr.write(`secure-mode: re-encrypting under master key ${s.keyring.current.id}\n`);
         try {
-          return await rewrapSecrets(s.store, s.keyring, { batchSize: Number(opts.batchSize), onProgress: progressBar(process.stderr) });
+          return await rewrapSecrets(s.store, s.keyring, {
+            batchSize: Number(opts.batchSize),
+            onProgress: progressBar(process.stderr),
+          });
         } catch (err) {
           if (err instanceof RewrapVerificationError) throw new CliError(err.message, EXIT.failure);
           throw err;
@@ -45,10 +49,10 @@ export function registerKeyCommands(program: Command): void {
           `secure-mode: all ${result.verified} stored secrets open under ${result.currentKeyId} alone; SECURE_MODE_PREVIOUS_MASTER_KEYS can be removed (after the idempotency window) and servers restarted\n`,
         );
       }
-      printResult(opts.json === true, { rewrapped: result.rewrapped, verified: result.verified, master_key_id: result.currentKeyId }, [
-        'rewrapped',
-        'verified',
-        'master_key_id',
-      ]);
+      printResult(
+        opts.json === true,
+        { rewrapped: result.rewrapped, verified: result.verified, master_key_id: result.currentKeyId },
+        ['rewrapped', 'verified', 'master_key_id'],
+      );
     });
 }

@@ -31,12 +31,19 @@ export function secretRow(s: SecretBody): Record<string, unknown> {
 
 /** "web,ios" → the three supports_* flags; refuses unknown names and an empty list. */
 export function parsePlatforms(text: string): { supports_web: boolean; supports_ios: boolean; supports_android: boolean } {
-  const names = text.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+  const names = text
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter(Boolean);
   const unknown = names.filter((p) => !(PLATFORMS as readonly string[]).includes(p));
   if (names.length === 0 || unknown.length > 0) {
     throw new CliError(`--platforms must list some of ${PLATFORMS.join(', ')} (got "${text}")`, EXIT.usage);
   }
-  return { supports_web: names.includes('web'), supports_ios: names.includes('ios'), supports_android: names.includes('android') };
+  return {
+    supports_web: names.includes('web'),
+    supports_ios: names.includes('ios'),
+    supports_android: names.includes('android'),
+  };
 }
 
 /** Shows a new secret once: into the reserved file, or on stdout. */
@@ -51,7 +58,13 @@ export async function deliverSecret(created: CreatedSecretBody, file: SecretFile
 }
 
 export function usageRows(usage: UsageBody): Record<string, unknown>[] {
-  return usage.buckets.map((b) => ({ start: isoTime(b.start), web: b.web, ios: b.ios, android: b.android, total: b.web + b.ios + b.android }));
+  return usage.buckets.map((b) => ({
+    start: isoTime(b.start),
+    web: b.web,
+    ios: b.ios,
+    android: b.android,
+    total: b.web + b.ios + b.android,
+  }));
 }
 
 type Opts = HttpOptions & Record<string, unknown>;
@@ -97,10 +110,15 @@ export function registerSecretCommands(program: Command): void {
     .requiredOption('--name <name>', 'name of the secret')
     .requiredOption('--platforms <list>', `comma-separated: ${PLATFORMS.join(', ')}`)
     .option('--output-secret <file>', 'write the secret to this new file (mode 0600) instead of printing it')
-    .option('--idempotency-key <key>', 'retrying with the same key within the window returns the same secret (default: a random key)')
+    .option(
+      '--idempotency-key <key>',
+      'retrying with the same key within the window returns the same secret (default: a random key)',
+    )
     .option('--json', 'print JSON')
     .action(async (_o: Opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<Opts & { name: string; platforms: string; outputSecret?: string; idempotencyKey?: string }>();
+      const opts = cmd.optsWithGlobals<
+        Opts & { name: string; platforms: string; outputSecret?: string; idempotencyKey?: string }
+      >();
       const client = clientFrom(opts);
       const flags = parsePlatforms(opts.platforms);
       const file = opts.outputSecret === undefined ? undefined : await SecretFile.reserve(opts.outputSecret);
@@ -118,7 +136,9 @@ export function registerSecretCommands(program: Command): void {
 
   secrets
     .command('update')
-    .description('rename, change platforms, or schedule (--expires-at) or cancel (--expires-at none) retirement (secure-mode only)')
+    .description(
+      'rename, change platforms, or schedule (--expires-at) or cancel (--expires-at none) retirement (secure-mode only)',
+    )
     .argument('<id>', 'secret id')
     .option('--name <name>', 'new name')
     .option('--platforms <list>', `comma-separated: ${PLATFORMS.join(', ')} (the others are disabled)`)
@@ -130,7 +150,9 @@ export function registerSecretCommands(program: Command): void {
       const params = {
         ...(opts.name !== undefined ? { name: opts.name } : {}),
         ...(opts.platforms !== undefined ? parsePlatforms(opts.platforms) : {}),
-        ...(opts.expiresAt !== undefined ? { expires_at: opts.expiresAt === 'none' ? null : parseWhen(opts.expiresAt, '--expires-at') } : {}),
+        ...(opts.expiresAt !== undefined
+          ? { expires_at: opts.expiresAt === 'none' ? null : parseWhen(opts.expiresAt, '--expires-at') }
+          : {}),
       };
       if (Object.keys(params).length === 0) throw new CliError('give --name, --platforms or --expires-at', EXIT.usage);
       const s = await client.updateSecret(id, params);
@@ -141,7 +163,10 @@ export function registerSecretCommands(program: Command): void {
     .command('delete')
     .description('delete a secret: traffic signed with it fails from now on')
     .argument('<id>', 'secret id')
-    .option('--if-idle-for <duration>', 'refuse (exit 3) while the secret verified anything within this window, e.g. 15m (secure-mode only)')
+    .option(
+      '--if-idle-for <duration>',
+      'refuse (exit 3) while the secret verified anything within this window, e.g. 15m (secure-mode only)',
+    )
     .option('--json', 'print JSON')
     .action(async (id: string, _o: Opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<Opts & { ifIdleFor?: string }>();
@@ -161,7 +186,11 @@ export function registerSecretCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, _o: Opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<Opts & { window: string; bucket: string }>();
-      const usage = await clientFrom(opts).usage(id, durationSeconds(opts.window, '--window'), durationSeconds(opts.bucket, '--bucket'));
+      const usage = await clientFrom(opts).usage(
+        id,
+        durationSeconds(opts.window, '--window'),
+        durationSeconds(opts.bucket, '--bucket'),
+      );
       if (opts.json) return printJson(usage);
       process.stdout.write(`secret ${usage.id}: last verified ${isoTime(usage.last_verified_at) ?? 'never'}\n`);
       printTable(usageRows(usage), ['start', 'web', 'ios', 'android', 'total']);

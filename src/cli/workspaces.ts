@@ -20,7 +20,11 @@ export function registerWorkspaceCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { name: string; defaultVersion: string; rateLimit?: number; json?: boolean }) => {
       const workspace = await withLocalServices((s) =>
-        s.workspaces.createWorkspace({ name: opts.name, defaultVersion: opts.defaultVersion, ...(opts.rateLimit !== undefined ? { rateLimit: opts.rateLimit } : {}) }),
+        s.workspaces.createWorkspace({
+          name: opts.name,
+          defaultVersion: opts.defaultVersion,
+          ...(opts.rateLimit !== undefined ? { rateLimit: opts.rateLimit } : {}),
+        }),
       );
       printResult(opts.json === true, presentWorkspace(workspace), COLUMNS);
     });

@@ -129,7 +129,8 @@ function userIdProblem(payload: Record<string, unknown>): JwtClaimsProblem | und
 
 function emailProblem(payload: Record<string, unknown>): JwtClaimsProblem | undefined {
   const email = payload.email;
-  if (email !== undefined && email !== null && typeof email !== 'string') return { code: 'email_not_string', type: typeName(email) };
+  if (email !== undefined && email !== null && typeof email !== 'string')
+    return { code: 'email_not_string', type: typeName(email) };
   return undefined;
 }
 
@@ -157,16 +158,26 @@ export function checkClaims(
 ): { ok: true; identity: JwtIdentity } | { ok: false; problem: JwtClaimsProblem } {
   if (!isJsonObject(payload)) return { ok: false, problem: { code: 'payload_not_object' } };
   const problem =
-    userIdProblem(payload) ?? emailProblem(payload) ?? expProblem(payload, nowSeconds, skewSeconds) ?? nbfProblem(payload, nowSeconds, skewSeconds);
+    userIdProblem(payload) ??
+    emailProblem(payload) ??
+    expProblem(payload, nowSeconds, skewSeconds) ??
+    nbfProblem(payload, nowSeconds, skewSeconds);
   if (problem) return { ok: false, problem };
   const email = payload.email;
   return { ok: true, identity: { userId: payload.user_id as string, email: typeof email === 'string' ? email : null } };
 }
 
 /** Every reason the payload cannot be accepted, for diagnosis. */
-export function allClaimProblems(payload: unknown, nowSeconds: number, skewSeconds: number = JWT_CLOCK_SKEW_SECONDS): JwtClaimsProblem[] {
+export function allClaimProblems(
+  payload: unknown,
+  nowSeconds: number,
+  skewSeconds: number = JWT_CLOCK_SKEW_SECONDS,
+): JwtClaimsProblem[] {
   if (!isJsonObject(payload)) return [{ code: 'payload_not_object' }];
-  return [userIdProblem(payload), emailProblem(payload), expProblem(payload, nowSeconds, skewSeconds), nbfProblem(payload, nowSeconds, skewSeconds)].filter(
-    (p): p is JwtClaimsProblem => p !== undefined,
-  );
+  return [
+    userIdProblem(payload),
+    emailProblem(payload),
+    expProblem(payload, nowSeconds, skewSeconds),
+    nbfProblem(payload, nowSeconds, skewSeconds),
+  ].filter((p): p is JwtClaimsProblem => p !== undefined);
 }

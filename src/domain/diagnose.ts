@@ -116,7 +116,10 @@ function keyVariants(text: string): KeyVariant[] {
 function secretDeviations(secret: KnownSecret, platform: Platform): Deviation[] {
   if (secret.state === 'deleted') return [{ code: 'deleted_secret' }];
   if (secret.state === 'expired') return [{ code: 'expired_secret' }];
-  return supportsPlatform({ web: secret.record.supportsWeb, ios: secret.record.supportsIos, android: secret.record.supportsAndroid }, platform)
+  return supportsPlatform(
+    { web: secret.record.supportsWeb, ios: secret.record.supportsIos, android: secret.record.supportsAndroid },
+    platform,
+  )
     ? []
     : [{ code: 'platform_not_enabled' }];
 }
@@ -176,7 +179,14 @@ export class Diagnoser {
     }
     if (outcome.verified) {
       const secret = publicView(known.find((k) => k.record.id === outcome.secretId));
-      return { verified: causes.length === 0, method: request.method, userId: outcome.userId, email: outcome.email, secret, causes };
+      return {
+        verified: causes.length === 0,
+        method: request.method,
+        userId: outcome.userId,
+        email: outcome.email,
+        secret,
+        causes,
+      };
     }
     const result = request.method === 'user_hash' ? this.userHash(request, known) : this.jwt(request, known, nowMs);
     causes.push(...result.causes);
@@ -186,7 +196,14 @@ export class Diagnoser {
         message: `${result.secret ? describe(result.secret) : 'The secret'} signs this correctly, but this node has not loaded it yet; it verifies once the cache refreshes (within seconds).`,
       });
     }
-    return { verified: false, method: request.method, userId: result.userId, email: result.email, secret: publicView(result.secret), causes };
+    return {
+      verified: false,
+      method: request.method,
+      userId: result.userId,
+      email: result.email,
+      secret: publicView(result.secret),
+      causes,
+    };
   }
 
   private async knownSecrets(workspace: Workspace, nowMs: number): Promise<KnownSecret[]> {
@@ -213,7 +230,8 @@ export class Diagnoser {
     if (request.userId !== null && request.email !== null) {
       messages.push({ message: request.email, deviations: [{ code: 'email_hashed_instead_of_user_id' }] });
     }
-    if (message.trim() !== message) messages.push({ message: message.trim(), deviations: [{ code: 'whitespace', where: 'message_trimmed' }] });
+    if (message.trim() !== message)
+      messages.push({ message: message.trim(), deviations: [{ code: 'whitespace', where: 'message_trimmed' }] });
     for (const suffix of ['\n', '\r\n']) {
       messages.push({ message: message + suffix, deviations: [{ code: 'whitespace', where: 'message_newline' }] });
     }
@@ -231,16 +249,22 @@ export class Diagnoser {
       }
       for (const secret of known) {
         const fromSecret = secretDeviations(secret, request.platform);
-        const keys = reading.shape === 'hmac' ? keyVariants(secret.text) : [{ key: Buffer.from(secret.text, 'utf8'), deviations: [] }];
+        const keys =
+          reading.shape === 'hmac' ? keyVariants(secret.text) : [{ key: Buffer.from(secret.text, 'utf8'), deviations: [] }];
         for (const k of keys) {
           for (const m of messages) {
             const digest =
               reading.shape === 'hmac'
                 ? createHmac(reading.algorithm, k.key).update(m.message).digest()
                 : createHash('sha256')
-                    .update(reading.shape === 'key_first' ? Buffer.concat([k.key, Buffer.from(m.message)]) : Buffer.concat([Buffer.from(m.message), k.key]))
+                    .update(
+                      reading.shape === 'key_first'
+                        ? Buffer.concat([k.key, Buffer.from(m.message)])
+                        : Buffer.concat([Buffer.from(m.message), k.key]),
+                    )
                     .digest();
-            if (digestEquals(digest, reading.bytes)) best.offer(secret, [...fromSecret, ...reading.deviations, ...k.deviations, ...m.deviations]);
+            if (digestEquals(digest, reading.bytes))
+              best.offer(secret, [...fromSecret, ...reading.deviations, ...k.deviations, ...m.deviations]);
           }
         }
       }
@@ -295,9 +319,11 @@ export class Diagnoser {
 
     const best = new BestMatch();
     const header = checkHeader(decoded.header);
-    const algDeviation: Deviation[] = header?.code === 'alg_not_hs256' ? [{ code: 'jwt_wrong_alg', signedWith: header.alg ?? 'no alg' }] : [];
+    const algDeviation: Deviation[] =
+      header?.code === 'alg_not_hs256' ? [{ code: 'jwt_wrong_alg', signedWith: header.alg ?? 'no alg' }] : [];
     for (const hash of hashesToTry(decoded)) {
-      const signedWith: Deviation[] = hash === 'sha256' ? algDeviation : [{ code: 'jwt_wrong_alg', signedWith: `HS${hash.slice(3)}` }];
+      const signedWith: Deviation[] =
+        hash === 'sha256' ? algDeviation : [{ code: 'jwt_wrong_alg', signedWith: `HS${hash.slice(3)}` }];
       for (const secret of known) {
         const fromSecret = secretDeviations(secret, request.platform);
         for (const k of keyVariants(secret.text)) {
@@ -359,7 +385,8 @@ export class Diagnoser {
   private explain(match: Match, request: VerificationRequest, known: KnownSecret[]): DiagnosisCause[] {
     const secret = match.secret;
     const liveFor = known.filter((k) => k.state === 'live' && secretDeviations(k, request.platform).length === 0);
-    const useInstead = liveFor.length > 0 ? `sign with ${liveFor.map(describe).join(' or ')}` : `create a secret enabled for ${request.platform}`;
+    const useInstead =
+      liveFor.length > 0 ? `sign with ${liveFor.map(describe).join(' or ')}` : `create a secret enabled for ${request.platform}`;
     return match.deviations.map((d): DiagnosisCause => {
       switch (d.code) {
         case 'deleted_secret':
@@ -379,7 +406,8 @@ export class Diagnoser {
         case 'email_hashed_instead_of_user_id':
           return {
             code: d.code,
-            message: 'user_hash is the HMAC of the email, but a user_id was sent too: when user_id is present the hash must be computed over user_id.',
+            message:
+              'user_hash is the HMAC of the email, but a user_id was sent too: when user_id is present the hash must be computed over user_id.',
           };
         case 'uppercase_hex_on_mobile':
           return {
@@ -389,16 +417,20 @@ export class Diagnoser {
         case 'key_base64url_decoded':
           return {
             code: d.code,
-            message: 'The HMAC key was the base64url-decoded bytes of the secret; use the secret string itself as the key (its UTF-8 bytes), as Intercom\'s samples do.',
+            message:
+              "The HMAC key was the base64url-decoded bytes of the secret; use the secret string itself as the key (its UTF-8 bytes), as Intercom's samples do.",
           };
         case 'whitespace':
           return {
             code: d.code,
             message: {
               user_hash: 'user_hash has surrounding whitespace (a newline?); send exactly the 64 hex characters.',
-              message_trimmed: 'The user_id/email sent has surrounding whitespace, but the hash was computed over the trimmed value: send exactly the value that was hashed.',
-              message_newline: 'The hash was computed over the value plus a trailing newline (as `echo` without -n adds); hash exactly the value.',
-              key_newline: 'The HMAC key had a trailing newline (as when read from a file or env file); strip it from the secret.',
+              message_trimmed:
+                'The user_id/email sent has surrounding whitespace, but the hash was computed over the trimmed value: send exactly the value that was hashed.',
+              message_newline:
+                'The hash was computed over the value plus a trailing newline (as `echo` without -n adds); hash exactly the value.',
+              key_newline:
+                'The HMAC key had a trailing newline (as when read from a file or env file); strip it from the secret.',
             }[d.where],
           };
         case 'digest_not_hex':
@@ -458,7 +490,12 @@ function readUserHash(value: string, platform: Platform): UserHashReading[] {
       deviations: [...spacing, { code: 'wrong_hash_algorithm', algorithm: algorithm.toUpperCase().replace('SHA', 'SHA-') }],
     });
   } else if (/^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)) {
-    readings.push({ bytes: Buffer.from(trimmed, 'base64'), shape: 'hmac', algorithm: 'sha256', deviations: [...spacing, { code: 'digest_not_hex' }] });
+    readings.push({
+      bytes: Buffer.from(trimmed, 'base64'),
+      shape: 'hmac',
+      algorithm: 'sha256',
+      deviations: [...spacing, { code: 'digest_not_hex' }],
+    });
   }
   return readings;
 }
@@ -487,7 +524,10 @@ function claimCause(problem: JwtClaimsProblem, nowMs: number): DiagnosisCause {
     case 'payload_not_object':
       return { code: 'jwt_missing_user_id', message: 'The JWT payload is not a JSON object, so it has no user_id claim.' };
     case 'user_id_missing':
-      return { code: 'jwt_missing_user_id', message: 'The JWT has no user_id claim; Intercom user JWTs must carry the user_id as a string.' };
+      return {
+        code: 'jwt_missing_user_id',
+        message: 'The JWT has no user_id claim; Intercom user JWTs must carry the user_id as a string.',
+      };
     case 'user_id_not_string':
       return {
         code: 'jwt_missing_user_id',
@@ -496,8 +536,8 @@ function claimCause(problem: JwtClaimsProblem, nowMs: number): DiagnosisCause {
     case 'email_not_string':
       return { code: 'jwt_invalid_claim', message: `The JWT's email claim is a ${problem.type}; it must be a string.` };
     case 'exp_not_number':
-      return { code: 'jwt_invalid_claim', message: 'The JWT\'s exp claim is not a number of seconds since the epoch.' };
+      return { code: 'jwt_invalid_claim', message: "The JWT's exp claim is not a number of seconds since the epoch." };
     case 'nbf_not_number':
-      return { code: 'jwt_invalid_claim', message: 'The JWT\'s nbf claim is not a number of seconds since the epoch.' };
+      return { code: 'jwt_invalid_claim', message: "The JWT's nbf claim is not a number of seconds since the epoch." };
   }
 }

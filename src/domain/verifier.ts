@@ -104,7 +104,11 @@ function evaluateUserHash(
   return { verified: true, method: 'user_hash', userId: request.userId, email: request.email, secretId: match.id };
 }
 
-function evaluateJwt(entry: CachedWorkspace, request: Extract<VerificationRequest, { method: 'jwt' }>, nowMs: number): VerifyOutcome {
+function evaluateJwt(
+  entry: CachedWorkspace,
+  request: Extract<VerificationRequest, { method: 'jwt' }>,
+  nowMs: number,
+): VerifyOutcome {
   const jwt = decodeJwt(request.jwt);
   if ('problem' in jwt || checkHeader(jwt.header)) return failed('jwt', 'malformed');
   const match = findMatchingSecret(entry, request.platform, nowMs, (key) => jwtSignatureMatches(jwt, key));

@@ -7,12 +7,14 @@ describe('POST /identity_verification/diagnose', () => {
   let app: TestApp;
   let live: { id: string; secret: string };
   let old: { id: string; secret: string };
-  const diagnose = (body: unknown, token?: string | null) => api(app, 'POST', '/identity_verification/diagnose', { body, ...(token !== undefined ? { token } : {}) });
+  const diagnose = (body: unknown, token?: string | null) =>
+    api(app, 'POST', '/identity_verification/diagnose', { body, ...(token !== undefined ? { token } : {}) });
 
   before(async () => {
     app = await startTestApp();
     old = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Old', supports_web: true } })).body;
-    live = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'New', supports_web: true, supports_ios: true } })).body;
+    live = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'New', supports_web: true, supports_ios: true } }))
+      .body;
     assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${old.id}`)).status, 204);
   });
   after(async () => {
@@ -26,7 +28,10 @@ describe('POST /identity_verification/diagnose', () => {
     assert.equal(anonymous.body.errors[0].code, 'unauthorized');
     const writeOnly = await diagnose(body, await app.tokenWith(['write_secure_mode_secret']));
     assert.equal(writeOnly.status, 403);
-    assert.equal(writeOnly.body.errors[0].message, 'You do not have the required scope (read_secure_mode_secret) to access this resource');
+    assert.equal(
+      writeOnly.body.errors[0].message,
+      'You do not have the required scope (read_secure_mode_secret) to access this resource',
+    );
     for (const scope of ['read_secure_mode_secret', 'read_all']) {
       const ok = await diagnose(body, await app.tokenWith([scope]));
       assert.equal(ok.status, 200, ok.text);
@@ -43,7 +48,11 @@ describe('POST /identity_verification/diagnose', () => {
   });
 
   it('answers a verified value with the secret that signed it', async () => {
-    const res = await diagnose({ app_id: app.workspace.appId, platform: 'ios', intercom_user_jwt: userJwt(live.secret, { user_id: 'j' }) });
+    const res = await diagnose({
+      app_id: app.workspace.appId,
+      platform: 'ios',
+      intercom_user_jwt: userJwt(live.secret, { user_id: 'j' }),
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, {
       type: 'identity_verification.diagnosis',
@@ -72,7 +81,10 @@ describe('POST /identity_verification/diagnose', () => {
     assert.equal(res.body.secret.id, old.id);
     assert.equal(res.body.secret.state, 'deleted');
     assert.equal(typeof res.body.secret.deleted_at, 'number');
-    assert.deepEqual(res.body.causes.map((c: { code: string }) => c.code), ['deleted_secret']);
+    assert.deepEqual(
+      res.body.causes.map((c: { code: string }) => c.code),
+      ['deleted_secret'],
+    );
     assert.ok(!res.text.includes(old.secret) && !res.text.includes(live.secret));
   });
 
@@ -84,7 +96,10 @@ describe('POST /identity_verification/diagnose', () => {
     });
     assert.deepEqual(verify.body.errors, [{ code: 'hmac_mismatch', message: 'Failed Identity Verification check' }]);
     const res = await diagnose({ app_id: app.workspace.appId, platform: 'ios', user_id: 'u', user_hash: hash });
-    assert.deepEqual(res.body.causes.map((c: { code: string }) => c.code), ['uppercase_hex_on_mobile']);
+    assert.deepEqual(
+      res.body.causes.map((c: { code: string }) => c.code),
+      ['uppercase_hex_on_mobile'],
+    );
   });
 
   it('validates the body like verify does', async () => {
@@ -102,6 +117,9 @@ describe('POST /identity_verification/diagnose', () => {
     const doc = (await api(app, 'GET', '/openapi.json')).body;
     assert.deepEqual(doc.paths['/identity_verification/verify'].post.security, []);
     assert.equal(doc.paths['/identity_verification/diagnose'].post.operationId, 'diagnoseIdentityVerification');
-    assert.equal(doc.paths['/identity_verification/verify'].post.requestBody.content['application/json'].schema['x-secure-mode-extension'], true);
+    assert.equal(
+      doc.paths['/identity_verification/verify'].post.requestBody.content['application/json'].schema['x-secure-mode-extension'],
+      true,
+    );
   });
 });

@@ -30,7 +30,10 @@ describe('secure-mode keys rewrap', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'secure-mode-rewrap-'));
     dbFile = join(dir, 'secure-mode.db');
-    const services = await createServices(loadConfig({ SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`, SECURE_MODE_MASTER_KEY: oldKey }), { logger: false });
+    const services = await createServices(
+      loadConfig({ SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`, SECURE_MODE_MASTER_KEY: oldKey }),
+      { logger: false },
+    );
     const workspace = await services.workspaces.createWorkspace({ name: 'Rewrap' });
     await services.store.close();
     // 10,000 secrets under the old key in one transaction (a tenth of them deleted: those are rewrapped too).
@@ -44,7 +47,14 @@ describe('secure-mode keys rewrap', () => {
       for (let id = 1; id <= COUNT; id++) {
         const secret = generateSecret();
         plaintexts.set(id, secret);
-        insert.run(id, workspace.id, `s${id}`, keyring.encrypt(Buffer.from(secret), secretAad(workspace.id, id)), keyring.current.id, id % 10 === 0 ? 1 : null);
+        insert.run(
+          id,
+          workspace.id,
+          `s${id}`,
+          keyring.encrypt(Buffer.from(secret), secretAad(workspace.id, id)),
+          keyring.current.id,
+          id % 10 === 0 ? 1 : null,
+        );
       }
     })();
     db.close();
@@ -112,9 +122,15 @@ describe('secure-mode keys rewrap', () => {
     }
 
     // A server given only the new key starts (it refuses to when any secret is under a key it lacks).
-    const services = await createServices(loadConfig({ SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`, SECURE_MODE_MASTER_KEY: newKey }), { logger: false });
+    const services = await createServices(
+      loadConfig({ SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`, SECURE_MODE_MASTER_KEY: newKey }),
+      { logger: false },
+    );
     await services.store.close();
-    const again = await runCli(['keys', 'rewrap', '--json'], { SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`, SECURE_MODE_MASTER_KEY: newKey });
+    const again = await runCli(['keys', 'rewrap', '--json'], {
+      SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`,
+      SECURE_MODE_MASTER_KEY: newKey,
+    });
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).rewrapped, 0);
   });

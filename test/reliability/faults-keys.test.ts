@@ -34,9 +34,15 @@ describe('corrupt or wrong master key', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'secure-mode-keys-'));
-    env = { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`, SECURE_MODE_MASTER_KEY: key, SECURE_MODE_BOOTSTRAP_TOKEN: token };
+    env = {
+      SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`,
+      SECURE_MODE_MASTER_KEY: key,
+      SECURE_MODE_BOOTSTRAP_TOKEN: token,
+    };
     const server = await spawnServer(env);
-    const created = await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name: 'sealed', supports_web: true } });
+    const created = await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', {
+      body: { name: 'sealed', supports_web: true },
+    });
     assert.equal(created.status, 201);
     secretId = created.body.id;
     assert.equal(await server.stop(), 0);
@@ -48,7 +54,10 @@ describe('corrupt or wrong master key', () => {
   it('refuses a different, well-formed master key, naming the key ids and the fix', async () => {
     const wrong = randomBytes(32).toString('base64');
     const line = await refusesToStart({ ...env, SECURE_MODE_MASTER_KEY: wrong }, [key, wrong]);
-    assert.match(line, /stored secrets are encrypted under master key id\(s\) [0-9a-f]{16}, but the configured keys are [0-9a-f]{16}: set SECURE_MODE_MASTER_KEY/);
+    assert.match(
+      line,
+      /stored secrets are encrypted under master key id\(s\) [0-9a-f]{16}, but the configured keys are [0-9a-f]{16}: set SECURE_MODE_MASTER_KEY/,
+    );
   });
 
   it('refuses a master key that is not 32 bytes', async () => {
@@ -61,9 +70,16 @@ describe('corrupt or wrong master key', () => {
   it('refuses a corrupt master.key file next to the database', async () => {
     const fileDir = mkdtempSync(join(tmpdir(), 'secure-mode-keyfile-'));
     try {
-      const fileEnv = { SECURE_MODE_DATABASE_URL: `sqlite:${join(fileDir, 'secure-mode.db')}`, SECURE_MODE_BOOTSTRAP_TOKEN: token };
+      const fileEnv = {
+        SECURE_MODE_DATABASE_URL: `sqlite:${join(fileDir, 'secure-mode.db')}`,
+        SECURE_MODE_BOOTSTRAP_TOKEN: token,
+      };
       const server = await spawnServer(fileEnv);
-      assert.equal((await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name: 'f', supports_web: true } })).status, 201);
+      assert.equal(
+        (await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name: 'f', supports_web: true } }))
+          .status,
+        201,
+      );
       assert.equal(await server.stop(), 0);
       const keyFile = join(fileDir, 'master.key');
       writeFileSync(keyFile, 'garbage\n');
@@ -101,7 +117,10 @@ describe('corrupt or wrong master key', () => {
     const server = await spawnServer(env);
     try {
       const list = await api({ url: server.url, token }, 'GET', '/secure_mode_secrets');
-      assert.deepEqual(list.body.data.map((s: { id: string; name: string }) => [s.id, s.name]), [[secretId, 'sealed']]);
+      assert.deepEqual(
+        list.body.data.map((s: { id: string; name: string }) => [s.id, s.name]),
+        [[secretId, 'sealed']],
+      );
     } finally {
       assert.equal(await server.stop(), 0);
     }

@@ -9,7 +9,8 @@ import type { DiagnoseBody, Diagnosis } from '../../src/domain/diagnose.js';
 import { userHash, userJwt } from '../../src/sign/index.js';
 import { openTestServices, type TestServices } from '../helpers/services.js';
 
-const hmac = (key: string | Buffer, message: string, algorithm = 'sha256') => createHmac(algorithm, key).update(message).digest('hex');
+const hmac = (key: string | Buffer, message: string, algorithm = 'sha256') =>
+  createHmac(algorithm, key).update(message).digest('hex');
 const codes = (d: Diagnosis) => d.causes.map((c) => c.code);
 
 describe('diagnose', () => {
@@ -20,8 +21,11 @@ describe('diagnose', () => {
   let mobile: { id: number; secret: string };
 
   const diagnose = (body: DiagnoseBody) => s.diagnoser.diagnose(s.workspace, body);
-  const hashBody = (platform: 'web' | 'ios' | 'android', hash: string, identity: { user_id?: string; email?: string } = { user_id: 'u-1' }) =>
-    ({ platform, ...identity, user_hash: hash }) as DiagnoseBody;
+  const hashBody = (
+    platform: 'web' | 'ios' | 'android',
+    hash: string,
+    identity: { user_id?: string; email?: string } = { user_id: 'u-1' },
+  ) => ({ platform, ...identity, user_hash: hash }) as DiagnoseBody;
   const jwtBody = (platform: 'web' | 'ios' | 'android', token: string, extra: { user_id?: string; email?: string } = {}) =>
     ({ platform, intercom_user_jwt: token, ...extra }) as DiagnoseBody;
 
@@ -87,15 +91,20 @@ describe('diagnose', () => {
       assert.deepEqual([d1.verified, codes(d1), d1.secret?.state], [false, ['expired_secret'], 'expired']);
 
       const lapsing = await s.addSecret('Lapsing', { web: true });
-      const updated = await s.store.updateSecret(s.workspace.id, lapsing.id, { expiresAt: nowS() }, {
-        workspaceId: s.workspace.id,
-        actorTokenId: null,
-        ip: null,
-        requestId: null,
-        action: 'secret.updated',
-        targetType: 'secret',
-        at: nowS(),
-      });
+      const updated = await s.store.updateSecret(
+        s.workspace.id,
+        lapsing.id,
+        { expiresAt: nowS() },
+        {
+          workspaceId: s.workspace.id,
+          actorTokenId: null,
+          ip: null,
+          requestId: null,
+          action: 'secret.updated',
+          targetType: 'secret',
+          at: nowS(),
+        },
+      );
       s.cache.secretUpdated(updated!);
       const d2 = await diagnose(hashBody('web', userHash(lapsing.secret, { user_id: 'u-1' })));
       assert.deepEqual([d2.verified, codes(d2), d2.secret?.state], [false, ['expired_secret'], 'expired']);
@@ -192,10 +201,26 @@ describe('diagnose', () => {
     it('not_yet_propagated: a secret this node has not loaded yet', async () => {
       await diagnose(hashBody('web', userHash(web.secret, { user_id: 'warm' })));
       const created = await s.store.createSecret(
-        { workspaceId: s.workspace.id, name: 'Made elsewhere', supportsWeb: true, supportsIos: false, supportsAndroid: false, createdAt: nowS(), expiresAt: null },
+        {
+          workspaceId: s.workspace.id,
+          name: 'Made elsewhere',
+          supportsWeb: true,
+          supportsIos: false,
+          supportsAndroid: false,
+          createdAt: nowS(),
+          expiresAt: null,
+        },
         10,
         (id) => s.keyring.encrypt(Buffer.from('made-on-another-node'), secretAad(s.workspace.id, id)),
-        { workspaceId: s.workspace.id, actorTokenId: null, ip: null, requestId: null, action: 'secret.created', targetType: 'secret', at: nowS() },
+        {
+          workspaceId: s.workspace.id,
+          actorTokenId: null,
+          ip: null,
+          requestId: null,
+          action: 'secret.created',
+          targetType: 'secret',
+          at: nowS(),
+        },
       );
       assert.ok(created.ok);
       const d = await diagnose(hashBody('web', hmac('made-on-another-node', 'u-1')));
@@ -257,11 +282,15 @@ describe('diagnose', () => {
     });
 
     it('jwt_missing_user_id: absent, numeric, or a payload that is not an object', async () => {
-      assert.deepEqual(codes(await diagnose(jwtBody('web', forge({ alg: 'HS256' }, { email: 'e@x' }, web.secret)))), ['jwt_missing_user_id']);
+      assert.deepEqual(codes(await diagnose(jwtBody('web', forge({ alg: 'HS256' }, { email: 'e@x' }, web.secret)))), [
+        'jwt_missing_user_id',
+      ]);
       const numeric = await diagnose(jwtBody('web', forge({ alg: 'HS256' }, { user_id: 42 }, web.secret)));
       assert.deepEqual(codes(numeric), ['jwt_missing_user_id']);
       assert.match(numeric.causes[0]!.message, /is a number; it must be a string/);
-      assert.deepEqual(codes(await diagnose(jwtBody('web', forge({ alg: 'HS256' }, ['u'], web.secret)))), ['jwt_missing_user_id']);
+      assert.deepEqual(codes(await diagnose(jwtBody('web', forge({ alg: 'HS256' }, ['u'], web.secret)))), [
+        'jwt_missing_user_id',
+      ]);
     });
 
     it('jwt_invalid_claim: exp that is not a number', async () => {

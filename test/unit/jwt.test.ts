@@ -41,7 +41,13 @@ const HS256 = { alg: 'HS256', typ: 'JWT' };
 describe('jwt: accepted tokens', () => {
   it('verifies jsonwebtoken HS256 tokens and returns the signed identity', () => {
     const token = jwt.sign({ user_id: 'u-1', email: 'u@example.com' }, KEY, { algorithm: 'HS256', expiresIn: '1h' });
-    assert.deepEqual(verify(token, {}, Date.now()), { verified: true, method: 'jwt', userId: 'u-1', email: 'u@example.com', secretId: 7 });
+    assert.deepEqual(verify(token, {}, Date.now()), {
+      verified: true,
+      method: 'jwt',
+      userId: 'u-1',
+      email: 'u@example.com',
+      secretId: 7,
+    });
   });
 
   it('accepts a header without typ, and a kid that names nothing: keys are never chosen by the token', () => {
@@ -114,7 +120,8 @@ describe('jwt: rejected tokens', () => {
   });
 
   it('rejects non-object payloads and a missing, empty or non-string user_id', () => {
-    for (const payload of [[{ user_id: 'u' }], JSON.stringify('u'), 42, null, true]) rejected(forge(HS256, payload), 'jwt_invalid');
+    for (const payload of [[{ user_id: 'u' }], JSON.stringify('u'), 42, null, true])
+      rejected(forge(HS256, payload), 'jwt_invalid');
     rejected(forge(HS256, { email: 'e@x' }), 'jwt_invalid');
     rejected(forge(HS256, { user_id: '' }), 'jwt_invalid');
     rejected(forge(HS256, { user_id: 42 }), 'jwt_invalid');

@@ -14,11 +14,16 @@ const identityFields = {
   user_hash: Type.Optional(
     Type.String({
       minLength: 1,
-      description: 'HMAC-SHA256 of user_id (else email), keyed with the secret string, as hex (lowercase; web also accepts uppercase)',
+      description:
+        'HMAC-SHA256 of user_id (else email), keyed with the secret string, as hex (lowercase; web also accepts uppercase)',
     }),
   ),
   intercom_user_jwt: Type.Optional(
-    Type.String({ minLength: 1, maxLength: 16_384, description: 'An HS256 JWT signed with the secret, with a string user_id claim' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 16_384,
+      description: 'An HS256 JWT signed with the secret, with a string user_id claim',
+    }),
   ),
 };
 
@@ -74,10 +79,9 @@ export const DiagnosisResult = Type.Object(
       nullable: true,
       description: 'The secret that signed the value (possibly deleted, expired or not enabled for the platform), if any did',
     }),
-    causes: Type.Array(
-      Type.Object({ code: Type.String(), message: Type.String() }),
-      { description: 'Why it fails, most likely cause first; empty when verified' },
-    ),
+    causes: Type.Array(Type.Object({ code: Type.String(), message: Type.String() }), {
+      description: 'Why it fails, most likely cause first; empty when verified',
+    }),
   },
   { ...EXT },
 );

@@ -28,7 +28,11 @@ function present(outcome: VerifyOutcome): VerifyResultBody {
  * The one implementation behind both the Fastify route and the fast path (verify-fast-path.ts). Throws DomainError;
  * returns a promise only on a cache miss.
  */
-export function answerVerification(deps: VerifyRouteDeps, body: VerifyRequestBody, headers: HeaderMap): VerifyResultBody | Promise<VerifyResultBody> {
+export function answerVerification(
+  deps: VerifyRouteDeps,
+  body: VerifyRequestBody,
+  headers: HeaderMap,
+): VerifyResultBody | Promise<VerifyResultBody> {
   limitVerification(deps, body.app_id, headers);
   const outcome = deps.verifier.verify(parseVerificationRequest(body));
   return outcome instanceof Promise ? outcome.then(present) : present(outcome);
@@ -45,7 +49,8 @@ export const verifyRoute: FastifyPluginAsyncTypebox<VerifyRouteDeps> = async (ap
       schema: {
         operationId: 'verifyIdentity',
         'x-secure-mode-extension': true,
-        summary: 'Extension: verify a user_hash or an HS256 user JWT against the live secrets of a workspace (public, keyed by app_id)',
+        summary:
+          'Extension: verify a user_hash or an HS256 user JWT against the live secrets of a workspace (public, keyed by app_id)',
         tags: ['Identity Verification'],
         security: [],
         body: VerifyRequest,
