@@ -3,11 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
-import { DEFAULT_VERIFY_RATE_LIMIT } from '../../src/config.js';
-import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
-import { userHash } from '../../src/sign/index.js';
-import type { Store } from '../../src/domain/ports.js';
-import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { DEFAULT_VERIFY_RATE_LIMIT } from '../../../../src/config.js';
+import { SYSTEM_ACTOR } from '../../../../src/domain/actor.js';
+import { userHash } from '../../../../src/sign/index.js';
+import type { Store } from '../../../../src/domain/ports.js';
+import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 
 /** What openssl's command line prints for the HMAC of stdin: the message goes in as bytes, exactly. */
 function opensslHmac(secret: string, message: string): string {

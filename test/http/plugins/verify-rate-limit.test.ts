@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { userHash } from '../../src/sign/index.js';
-import { api, startTestApp, type TestApp } from '../helpers/app.js';
-import { assertErrorList } from '../helpers/assertions.js';
+import { userHash } from '../../../src/sign/index.js';
+import { api, startTestApp, type TestApp } from '../../helpers/app.js';
+import { assertErrorList } from '../../helpers/assertions.js';
 
 describe('POST /identity_verification/verify: per-app_id rate limit', () => {
   let app: TestApp;
