@@ -2,7 +2,7 @@ import { errors } from './errors.js';
 
 export const MAX_NAME_LENGTH = 255;
 
-/** Trimmed, 1–255 characters of any Unicode; control characters and unpaired surrogates are refused. */
+/** Trimmed, 1–255 characters of Unicode; control and format characters and unpaired surrogates are refused. */
 export function normaliseSecretName(value: unknown): string {
   if (value === undefined || value === null) throw errors.parameterMissing('name');
   if (typeof value !== 'string') throw errors.parameterInvalid('name must be a string', 'name');
@@ -12,8 +12,10 @@ export function normaliseSecretName(value: unknown): string {
     throw errors.parameterInvalid(`name must be at most ${MAX_NAME_LENGTH} characters`, 'name');
   if (!name.isWellFormed()) throw errors.parameterInvalid('name must be valid Unicode', 'name');
 
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(name))
-    throw errors.parameterInvalid('name must not contain control characters', 'name');
+  // Format characters (bidi overrides and isolates, zero-width joiners and spaces, the BOM) change how a name displays
+  // without being seen: an RTL override reverses it, a zero-width character makes a lookalike of another name.
+  if (/[\p{Cc}\p{Cf}]/u.test(name))
+    throw errors.parameterInvalid('name must not contain control or invisible formatting characters', 'name');
   return name;
 }
 

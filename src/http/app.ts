@@ -7,8 +7,9 @@ import type { Logger } from 'pino';
 import type { HttpLimits } from '../config.js';
 import { errors } from '../domain/errors.js';
 import { commonResponseHeaders } from './response-headers.js';
+import { repeatedHeaderError, repeatedSingletonHeader } from './repeated-headers.js';
 import { AccessLog } from '../logger.js';
-import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './error-envelope.js';
+import { clientErrorHandler, connectHandler, frameworkErrorHandler, registerErrorHandling } from './error-envelope.js';
 import { Metrics, type MetricsDeps } from './metrics.js';
 import type { RouteDeps } from './routes/deps.js';
 import { createSecretRoute } from './routes/secrets/create.js';
@@ -84,6 +85,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
       server.requestTimeout = options.limits.requestTimeoutMs;
       server.headersTimeout = options.limits.headersTimeoutMs;
       server.keepAliveTimeout = options.limits.keepAliveTimeoutMs;
+      server.on('connect', connectHandler((requestId) => record(requestId, 'CONNECT', 'unmatched', 404, 0)));
       return server;
     },
     clientErrorHandler,
@@ -104,7 +106,9 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   // Callback-style hooks: an async hook costs every request a promise and a microtask hop.
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(commonResponseHeaders(request.id));
-    done(request.url.length > options.limits.maxUrlLength ? errors.uriTooLong(options.limits.maxUrlLength) : undefined);
+    if (request.url.length > options.limits.maxUrlLength) return done(errors.uriTooLong(options.limits.maxUrlLength));
+    const repeated = repeatedSingletonHeader(request.raw.rawHeaders);
+    done(repeated === undefined ? undefined : repeatedHeaderError(repeated));
   });
   app.addHook('onResponse', (request, reply, done) => {
     // The route pattern, never the URL: paths carry ids and a query string may carry anything a client typed.

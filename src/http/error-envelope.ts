@@ -1,11 +1,12 @@
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { DomainError, errors } from '../domain/errors.js';
 import { StorageUnavailableError } from '../domain/ports.js';
 import { TransportError, bodyNotJson, statusOf } from './error-status.js';
-import { JSON_CONTENT_TYPE, commonResponseHeaders } from './response-headers.js';
+import { JSON_CONTENT_TYPE, commonResponseHeaderLines, commonResponseHeaders } from './response-headers.js';
 import type { ErrorListBody } from './schemas/common.js';
 
 export function errorList(requestId: string, error: DomainError): ErrorListBody {
@@ -73,7 +74,9 @@ export function logServerError(log: Pick<FastifyBaseLogger, 'error'>, err: unkno
 
 export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((err, request, reply) => {
-    const error = toDomainError(err, bodyLimit);
+    // No route matched, yet Fastify still reads the body (and refuses a QUERY without a content type): whatever goes
+    // wrong there, the path names nothing, so the answer is the 404 any unknown path or method gets.
+    const error = request.is404 && !(err instanceof DomainError) ? errors.notFound() : toDomainError(err, bodyLimit);
     logServerError(request.log, err, error);
     return sendError(request, reply, error);
   });
@@ -99,6 +102,26 @@ export function frameworkErrorHandler(maxUrlLength: number) {
 }
 
 /**
+ * Writes an error.list answer straight to a socket and closes it, for requests that never reach a ServerResponse.
+ * Returns the request id it answered with.
+ */
+export function answerOnSocket(socket: Duplex, error: DomainError): string {
+  const id = randomUUID();
+  if (!socket.writable) {
+    socket.destroy();
+    return id;
+  }
+  const status = statusOf(error);
+  const body = JSON.stringify(errorList(id, error));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${commonResponseHeaderLines(id)}Connection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
+  return id;
+}
+
+/**
  * Requests Node rejects before Fastify sees them (headers too large, too slow, malformed) still get an error.list
  * with a request id, then the connection is closed.
  */
@@ -110,16 +133,16 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? errors.requestTimeout()
         : errors.malformedRequest();
-  const id = randomUUID();
-  const status = statusOf(error);
-  const body = JSON.stringify(errorList(id, error));
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_CONTENT_TYPE}\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
-    () => socket.destroy(),
-  );
+  answerOnSocket(socket, error);
+}
+
+/**
+ * Node hands a CONNECT request to the server's 'connect' listener instead of the request handler, and closes the
+ * connection without a word when there is none. This is no proxy: CONNECT names no resource of ours, so it is
+ * answered as every unknown method is, 404 not_found.
+ */
+export function connectHandler(record: (requestId: string) => void) {
+  return (_req: IncomingMessage, socket: Duplex): void => {
+    record(answerOnSocket(socket, errors.notFound()));
+  };
 }

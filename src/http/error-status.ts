@@ -33,8 +33,9 @@ export class TransportError extends DomainError {
     readonly status: number,
     code: ErrorCode,
     message: string,
+    field?: string,
   ) {
-    super(code, message);
+    super(code, message, field);
   }
 }
 

@@ -3,6 +3,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Logger } from 'pino';
 import sjson from 'secure-json-parse';
 import { statusOf } from './error-status.js';
+import { repeatedSingletonHeader } from './repeated-headers.js';
 import { JSON_CONTENT_TYPE, commonResponseHeaders } from './response-headers.js';
 import { errorList, logServerError, toDomainError, validationError, type AjvIssue } from './error-envelope.js';
 import { VERIFY_PATH, type VerifyRouteDeps, answerVerification } from './routes/verification/verify.js';
@@ -41,8 +42,9 @@ const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as co
  * answers, byte for byte, over generated requests.
  *
  * Only a plain request is taken: exactly this path with no query string, a Content-Length within the body limit, no
- * Transfer-Encoding, and a JSON content type or none. Any other request (chunked, oversized, odd media type, a
- * server shutting down) is handed to Fastify before a byte of its body is read.
+ * Transfer-Encoding, a JSON content type or none, and no repeated singleton header (see repeated-headers.ts). Any
+ * other request (chunked, oversized, odd media type, a server shutting down) is handed to Fastify before a byte of its
+ * body is read.
  */
 export function verifyFastPath(options: VerifyFastPathOptions): (fallback: RequestListener) => RequestListener {
   const { bodyLimit, closing } = options;
@@ -51,7 +53,7 @@ export function verifyFastPath(options: VerifyFastPathOptions): (fallback: Reque
     const { 'content-length': length, 'content-type': type, 'transfer-encoding': encoding } = req.headers;
     if (length === undefined || encoding !== undefined || (type !== undefined && !PLAIN_JSON.test(type))) return false;
     const bytes = Number(length);
-    return bytes > 0 && bytes <= bodyLimit;
+    return bytes > 0 && bytes <= bodyLimit && repeatedSingletonHeader(req.rawHeaders) === undefined;
   };
   return (fallback) => (req, res) => {
     if (!takes(req)) return fallback(req, res);
