@@ -95,6 +95,8 @@ export interface UsageTotals {
 export interface IdempotencyRecord {
   workspaceId: number;
   key: string;
+  /** The access token that made the create (null: the system); only the same one may replay it. */
+  tokenId: number | null;
   requestHash: Buffer;
   /** The encrypted original response, secret included. */
   response: Buffer;
@@ -104,6 +106,8 @@ export interface IdempotencyRecord {
 /** Makes a create idempotent: the replay record is written in the same transaction as the secret. */
 export interface IdempotentCreate {
   key: string;
+  /** The access token making the create, kept with the record. */
+  tokenId: number | null;
   requestHash: Buffer;
   /** A record for this key that expired at or before `now` no longer counts (and is removed). */
   now: number;

@@ -1,7 +1,15 @@
 import { type Keyring, secretAad } from '../crypto/keyring.js';
 import { generateSecret } from '../crypto/random.js';
 import { errors } from './errors.js';
-import { PLATFORMS, type Platform, type IdempotentCreate, type SecretPatch, type SecretRecord, type Workspace } from './model.js';
+import {
+  PLATFORMS,
+  type Platform,
+  type IdempotencyRecord,
+  type IdempotentCreate,
+  type SecretPatch,
+  type SecretRecord,
+  type Workspace,
+} from './model.js';
 import type { SecretStore, UsageStore } from './ports.js';
 import { type Actor, SYSTEM_ACTOR } from './actor.js';
 import { type Clock, nowSeconds } from './clock.js';
@@ -115,7 +123,8 @@ export class SecretsService {
 
   /**
    * With an Idempotency-Key, the first create keeps its result (secret included, encrypted) for the window, in the
-   * same transaction as the secret: a retry with the same body gets that result again, a different body a 409.
+   * same transaction as the secret: a retry by the same token with the same body gets that result again; a different
+   * body or another token a 409; once the secret is deleted, a 404.
    */
   async create(workspace: Workspace, input: CreateSecretInput, actor: Actor, idempotencyKey?: string): Promise<CreatedSecret> {
     const name = normaliseSecretName(input.name);
@@ -132,6 +141,7 @@ export class SecretsService {
         ? undefined
         : {
             key: idempotencyKey,
+            tokenId: actor.tokenId,
             requestHash: createRequestHash(input),
             now: at,
             expiresAt: at + this.idempotencyWindowSeconds,
@@ -159,13 +169,30 @@ export class SecretsService {
     );
     if (!result.ok) {
       if (result.reason === 'limit_reached') throw errors.secretLimitReached(this.maxLiveSecrets);
-      if (!idempotency || !sameRequest(result.record.requestHash, idempotency.requestHash)) throw errors.idempotencyConflict();
-      const kept = openKeptCreate(this.keyring, workspace.id, result.record.key, result.record.response);
-      // The kept record as it was at creation, so the replayed body is byte-for-byte the original.
-      return { view: { record: kept.record, lastVerifiedAt: kept.record.lastVerifiedAt }, secret: kept.secret, replayed: true };
+      return this.replay(workspace, result.record, idempotency);
     }
     this.cache.secretCreated(workspace, result.secret, secret);
     return { view: this.view(result.secret), secret, replayed: false };
+  }
+
+  /**
+   * A kept create answers again only to the token that made it, for the same request, while its secret is live:
+   * another token of the workspace must not obtain a secret it never created, and a deleted secret's material is
+   * never shown again.
+   */
+  private async replay(
+    workspace: Workspace,
+    record: IdempotencyRecord,
+    idempotency: IdempotentCreate | undefined,
+  ): Promise<CreatedSecret> {
+    if (!idempotency || record.tokenId !== idempotency.tokenId || !sameRequest(record.requestHash, idempotency.requestHash)) {
+      throw errors.idempotencyConflict();
+    }
+    const kept = openKeptCreate(this.keyring, workspace.id, record.key, record.response);
+    const current = await this.store.getSecret(workspace.id, kept.record.id);
+    if (!current || current.deletedAt !== null) throw errors.secretNotFound();
+    // The kept record as it was at creation, so the replayed body is byte-for-byte the original.
+    return { view: { record: kept.record, lastVerifiedAt: kept.record.lastVerifiedAt }, secret: kept.secret, replayed: true };
   }
 
   /** Renames, changes platforms (at least one stays enabled) or schedules/cancels retirement. */

@@ -85,7 +85,10 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
       server.requestTimeout = options.limits.requestTimeoutMs;
       server.headersTimeout = options.limits.headersTimeoutMs;
       server.keepAliveTimeout = options.limits.keepAliveTimeoutMs;
-      server.on('connect', connectHandler((requestId) => record(requestId, 'CONNECT', 'unmatched', 404, 0)));
+      server.on(
+        'connect',
+        connectHandler((requestId) => record(requestId, 'CONNECT', 'unmatched', 404, 0)),
+      );
       return server;
     },
     clientErrorHandler,

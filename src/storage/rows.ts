@@ -77,6 +77,7 @@ export function toIdempotency(r: Row): IdempotencyRecord {
   return {
     workspaceId: r.workspace_id as number,
     key: r.key as string,
+    tokenId: (r.token_id as number | null) ?? null,
     requestHash: r.request_hash as Buffer,
     response: r.response as Buffer,
     expiresAt: r.expires_at as number,

@@ -267,8 +267,15 @@ export abstract class SqlStore implements Store {
       const secret: SecretRecord = { id, ...input, deletedAt: null, deletedReason: null, lastVerifiedAt: null };
       if (idempotency) {
         await tx.run(
-          'INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, expires_at) VALUES (?, ?, ?, ?, ?)',
-          [input.workspaceId, idempotency.key, idempotency.requestHash, idempotency.seal(secret), idempotency.expiresAt],
+          'INSERT INTO idempotency_keys (workspace_id, key, token_id, request_hash, response, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+          [
+            input.workspaceId,
+            idempotency.key,
+            idempotency.tokenId,
+            idempotency.requestHash,
+            idempotency.seal(secret),
+            idempotency.expiresAt,
+          ],
         );
       }
       await emit({ workspaceId: input.workspaceId, secretId: id, kind: 'created' });

@@ -439,6 +439,7 @@ function contract(backend: Backend): void {
           auditFor(w.id, 'secret.created'),
           {
             key: 'k1',
+            tokenId: 42,
             requestHash: Buffer.from('h'),
             now,
             expiresAt: 2000,
@@ -452,6 +453,7 @@ function contract(backend: Backend): void {
       assert.ok(!replay.ok && replay.reason === 'idempotent_replay');
       assert.deepEqual(replay.record.response, Buffer.from(`response-${first.secret.id}`));
       assert.deepEqual(replay.record.requestHash, Buffer.from('h'));
+      assert.equal(replay.record.tokenId, 42, 'the record keeps the token that created it');
       assert.equal((await store.listSecrets(w.id)).length, 1, 'a replay writes nothing');
       assert.ok((await store.deleteExpiredIdempotency(2000)) >= 1);
       const again = await create(2000);

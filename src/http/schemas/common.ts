@@ -27,6 +27,26 @@ export const IntercomVersionHeader = Type.Object({
   ),
 });
 
-export function errorResponses(...statuses: number[]): Record<number, typeof ErrorList> {
-  return Object.fromEntries(statuses.map((s) => [s, ErrorList]));
+/** What shapes the error statuses an operation can answer, besides what its own service refuses. */
+export interface RouteErrorTraits {
+  /** Behind guard(): 401 without a valid token, 429 over the workspace's limit, 403 without the scope. */
+  guarded: boolean;
+  /** Fastify reads a body on this method (POST, PUT, DELETE): 400 when it is not JSON, 413 over the limit. */
+  readsBody: boolean;
+  /** A body, query string or header the schema can refuse: 422 parameter_invalid. */
+  validated: boolean;
+}
+
+/**
+ * The error responses of an operation, computed from how it is served so that /openapi.json lists exactly what it
+ * can answer (test/http/openapi-statuses.test.ts reaches every listed status and no other). Every operation can
+ * answer 400 (a repeated Authorization, Idempotency-Key, Intercom-Version or Content-Type), 414 (a URL over the limit)
+ * and 503 (storage unavailable), and a Preview-only path 400 for its Intercom-Version; `answers` are the statuses of the operation's own refusals.
+ */
+export function errorResponses(traits: RouteErrorTraits, ...answers: number[]): Record<number, typeof ErrorList> {
+  const statuses = new Set([400, 414, 503, ...answers]);
+  if (traits.guarded) for (const s of [401, 403, 429]) statuses.add(s);
+  if (traits.readsBody) statuses.add(413);
+  if (traits.validated) statuses.add(422);
+  return Object.fromEntries([...statuses].sort((a, b) => a - b).map((s) => [s, ErrorList]));
 }

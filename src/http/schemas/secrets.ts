@@ -84,7 +84,7 @@ export const CreateSecretHeaders = Type.Object({
     Type.String({
       ...EXT,
       description:
-        'Extension: 1–255 printable ASCII characters. Within the replay window, the same key with the same body replays the original 201 (secret included, header Idempotent-Replayed: true); with a different body, 409 idempotency_key_reused.',
+        'Extension: 1–255 printable ASCII characters, sent once. Within the replay window, the same key with the same body from the same access token replays the original 201 (secret included, header Idempotent-Replayed: true); with a different body or from another token, 409 idempotency_key_reused; once that secret is deleted, 404 identity_verification_secret_not_found.',
     }),
   ),
 });

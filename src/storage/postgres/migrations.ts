@@ -69,4 +69,7 @@ export const postgresMigrations: readonly string[] = [
     PRIMARY KEY (workspace_id, key)
   );
   `,
+  // The access token whose create an Idempotency-Key record keeps: only that token may replay it. Records written
+  // before this column hold null, as creates without a token (the system) do, so no access token replays them.
+  `ALTER TABLE idempotency_keys ADD COLUMN token_id BIGINT;`,
 ];

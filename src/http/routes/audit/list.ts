@@ -33,7 +33,7 @@ export const listAuditEventsRoute: FastifyPluginAsyncTypebox<RouteDeps> = async 
         summary: 'Extension: who created, changed, deleted or expired secrets and tokens, newest first',
         tags: ['Audit'],
         querystring: AuditListQuery,
-        response: { 200: AuditEventList, ...errorResponses(401, 403, 422, 429, 503) },
+        response: { 200: AuditEventList, ...errorResponses({ guarded: true, readsBody: false, validated: true }) },
       },
     },
     async (request) => {

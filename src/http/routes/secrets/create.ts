@@ -18,7 +18,10 @@ export const createSecretRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
         tags: ['Identity Verification Secrets'],
         headers: CreateSecretHeaders,
         body: CreateSecretRequest,
-        response: { 201: IdentityVerificationSecretWithMaterial, ...errorResponses(400, 401, 403, 409, 413, 422, 429, 503) },
+        response: {
+          201: IdentityVerificationSecretWithMaterial,
+          ...errorResponses({ guarded: true, readsBody: true, validated: true }, 404, 409),
+        },
       },
     },
     async (request, reply) => {

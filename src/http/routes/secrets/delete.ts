@@ -17,7 +17,10 @@ export const deleteSecretRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
         headers: IntercomVersionHeader,
         params: SecretIdParams,
         querystring: DeleteSecretQuery,
-        response: { 204: { type: 'null', description: 'Secret deleted' }, ...errorResponses(400, 401, 403, 404, 409, 429, 503) },
+        response: {
+          204: { type: 'null', description: 'Secret deleted' },
+          ...errorResponses({ guarded: true, readsBody: true, validated: true }, 404, 409),
+        },
       },
     },
     async (request, reply) => {

@@ -18,7 +18,10 @@ export const getSecretRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         tags: ['Identity Verification Secrets'],
         headers: IntercomVersionHeader,
         params: SecretIdParams,
-        response: { 200: IdentityVerificationSecretDetail, ...errorResponses(400, 401, 403, 404, 429, 503) },
+        response: {
+          200: IdentityVerificationSecretDetail,
+          ...errorResponses({ guarded: true, readsBody: false, validated: false }, 404),
+        },
       },
     },
     async (request) => {

@@ -16,7 +16,10 @@ export const listSecretsRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (app
         summary: 'List all identity verification secrets',
         tags: ['Identity Verification Secrets'],
         headers: IntercomVersionHeader,
-        response: { 200: IdentityVerificationSecretList, ...errorResponses(400, 401, 403, 429, 503) },
+        response: {
+          200: IdentityVerificationSecretList,
+          ...errorResponses({ guarded: true, readsBody: false, validated: false }),
+        },
       },
     },
     async (request) => {

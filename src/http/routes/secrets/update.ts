@@ -19,7 +19,10 @@ export const updateSecretRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
         headers: IntercomVersionHeader,
         params: SecretIdParams,
         body: UpdateSecretRequest,
-        response: { 200: IdentityVerificationSecret, ...errorResponses(400, 401, 403, 404, 413, 422, 429, 503) },
+        response: {
+          200: IdentityVerificationSecret,
+          ...errorResponses({ guarded: true, readsBody: true, validated: true }, 404),
+        },
       },
     },
     async (request) => {

@@ -18,7 +18,10 @@ export const secretUsageRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (app
         headers: IntercomVersionHeader,
         params: SecretIdParams,
         querystring: UsageQuery,
-        response: { 200: IdentityVerificationSecretUsage, ...errorResponses(400, 401, 403, 404, 422, 429, 503) },
+        response: {
+          200: IdentityVerificationSecretUsage,
+          ...errorResponses({ guarded: true, readsBody: false, validated: true }, 404),
+        },
       },
     },
     async (request) => {

@@ -21,7 +21,7 @@ export const diagnoseRoute: FastifyPluginAsyncTypebox<DiagnoseRouteDeps> = async
         summary: 'Extension: explain why a user_hash or JWT does (not) verify, naming the secret that signed it',
         tags: ['Identity Verification'],
         body: DiagnoseRequest,
-        response: { 200: DiagnosisResult, ...errorResponses(400, 401, 403, 413, 422, 429, 503) },
+        response: { 200: DiagnosisResult, ...errorResponses({ guarded: true, readsBody: true, validated: true }) },
       },
     },
     async (request): Promise<DiagnosisResultBody> => {

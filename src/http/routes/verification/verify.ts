@@ -54,7 +54,7 @@ export const verifyRoute: FastifyPluginAsyncTypebox<VerifyRouteDeps> = async (ap
         tags: ['Identity Verification'],
         security: [],
         body: VerifyRequest,
-        response: { 200: VerifyResult, ...errorResponses(400, 401, 413, 422, 429, 503) },
+        response: { 200: VerifyResult, ...errorResponses({ guarded: false, readsBody: true, validated: true }, 401, 429) },
       },
     },
     // Deliberately not async: on a cache hit the answer is computed and returned in this call, without a microtask hop.
