@@ -131,3 +131,67 @@ describe('Idempotency-Key on POST /secure_mode_secrets', () => {
     assert.notEqual(a.body.id, b.body.id);
   });
 });
+
+describe('Idempotency-Key replay is bound to its token and to a live secret', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(async () => {
+    await app.close();
+  });
+
+  const body = { name: 'Bound', supports_web: true };
+  const create = (key: string, token?: string) =>
+    api(app, 'POST', '/secure_mode_secrets', { body, ...(token ? { token } : {}), headers: { 'idempotency-key': key } });
+
+  it('another write token of the same workspace gets 409 idempotency_key_reused, never the secret', async () => {
+    const first = await create('bound-1');
+    assert.equal(first.status, 201);
+    const other = await app.tokenWith(['write_secure_mode_secret', 'read_secure_mode_secret']);
+    const stolen = await create('bound-1', other);
+    assert.equal(stolen.status, 409, stolen.text);
+    assert.equal(stolen.body.errors[0].code, 'idempotency_key_reused');
+    assert.ok(!stolen.text.includes(first.body.secret));
+    const again = await create('bound-1');
+    assert.equal(again.status, 201);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(again.text, first.text);
+  });
+
+  it('a replay after the secret was deleted answers 404 identity_verification_secret_not_found, without its material', async () => {
+    const first = await create('bound-2');
+    assert.equal(first.status, 201);
+    assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${first.body.id}`)).status, 204);
+    const replay = await create('bound-2');
+    assert.equal(replay.status, 404, replay.text);
+    assert.equal(replay.body.errors[0].code, 'identity_verification_secret_not_found');
+    assert.ok(!replay.text.includes(first.body.secret));
+    assert.equal(replay.headers.get('idempotent-replayed'), null);
+  });
+});
+
+describe('secret names with invisible characters', () => {
+  it('POST and PUT refuse a bidi override or a zero-width lookalike with 422 parameter_invalid on name', async () => {
+    const app = await startTestApp();
+    try {
+      const made = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Production', supports_web: true } });
+      assert.equal(made.status, 201);
+      for (const name of ['Prod\u202euction', 'Produ\u200bction']) {
+        const created = await api(app, 'POST', '/secure_mode_secrets', { body: { name, supports_web: true } });
+        assert.equal(created.status, 422, created.text);
+        assert.equal(created.body.errors[0].code, 'parameter_invalid');
+        assert.equal(created.body.errors[0].field, 'name');
+        const renamed = await api(app, 'PUT', `/secure_mode_secrets/${made.body.id}`, { body: { name } });
+        assert.equal(renamed.status, 422, renamed.text);
+        assert.equal(renamed.body.errors[0].field, 'name');
+      }
+      assert.deepEqual(
+        (await api(app, 'GET', '/secure_mode_secrets')).body.data.map((s: { name: string }) => s.name),
+        ['Production'],
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});
