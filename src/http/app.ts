@@ -136,7 +136,9 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
         title: 'secure-mode',
         version: 'Preview',
         description:
-          "Intercom-compatible identity verification secrets (Intercom's Preview /secure_mode_secrets) and verification. Fields and operations marked x-secure-mode-extension are secure-mode's own.",
+          "Intercom-compatible identity verification secrets (Intercom's Preview /secure_mode_secrets) and verification. Fields and operations marked x-secure-mode-extension are secure-mode's own. " +
+          'A method or path not listed here (CONNECT and OPTIONS included) answers 404 not_found as an error.list, never 405; a method HTTP does not define is a malformed request (400 bad_request). ' +
+          'Every answer carries Cache-Control: no-store and X-Content-Type-Options: nosniff.',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearerAuth: [] }],
