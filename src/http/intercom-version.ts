@@ -9,6 +9,7 @@ function assertPreviewVersion(requested: string): void {
 
 /** The Intercom-Version header of a request, else the workspace's default, must name Preview (or Unstable). */
 export function assertPreviewVersionHeader(header: string | string[] | undefined, workspaceDefault: string): void {
-  // A repeated header is ambiguous: treat it as an unknown version rather than pick one.
+  // The app refuses a repeated header before any guard runs (repeated-headers.ts); an array, should one still arrive,
+  // is ambiguous and treated as an unknown version rather than picking one.
   assertPreviewVersion(header === undefined ? workspaceDefault : Array.isArray(header) ? header.join(', ') : header);
 }
