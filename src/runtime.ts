@@ -20,6 +20,8 @@ import { WorkspaceService } from './domain/workspaces.js';
 import { ConfigError } from './errors.js';
 import { buildApp } from './http/app.js';
 import { openChangeFeed, openRateLimiter, openStore, type StorageContext } from './storage/open.js';
+import { databaseHoldsSecrets, prepareDataDirectory, restrictDatabaseFiles } from './storage/sqlite/files.js';
+import { type ServerLock, acquireServerLock } from './storage/sqlite/lock.js';
 import type { Store } from './storage/store.js';
 
 export interface Services {
@@ -85,7 +87,8 @@ export function loadKeyring(config: Config, notice: (m: string) => void): Keyrin
       currentText = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
       source = 'an ephemeral in-memory key';
     } else {
-      const file = loadOrCreateMasterKeyFile(config.database.filename);
+      const filename = config.database.filename;
+      const file = loadOrCreateMasterKeyFile(filename, () => databaseHoldsSecrets(filename));
       currentText = file.text;
       source = file.path;
       if (file.created) notice(`created master key ${file.path} (mode 0600); back it up: without it no stored secret can be read`);
@@ -113,13 +116,32 @@ export async function checkKeyring(store: Store, keyring: Keyring): Promise<void
   }
 }
 
+/** The embedded default's database file; undefined for PostgreSQL and for an in-memory database. */
+export function sqliteFile(config: Config): string | undefined {
+  return config.database.kind === 'sqlite' && config.database.filename !== ':memory:' ? config.database.filename : undefined;
+}
+
+/**
+ * A server that is the only one serving its SQLite file (not a cluster worker, whose primary holds the lock) takes
+ * the lock for as long as it runs; undefined where there is nothing to lock.
+ */
+export function lockDatabase(config: Config): ServerLock | undefined {
+  const file = sqliteFile(config);
+  if (file === undefined) return undefined;
+  prepareDataDirectory(file);
+  return acquireServerLock(file);
+}
+
 export async function createServices(config: Config, options: RuntimeOptions): Promise<Services> {
   const notice = options.notice ?? (() => undefined);
   const clock = options.clock ?? systemClock;
+  const file = sqliteFile(config);
+  if (file !== undefined) prepareDataDirectory(file);
   const keyring = loadKeyring(config, notice);
   const context = storageContext(options, clock);
   const store = await openStore(config, context);
   try {
+    if (file !== undefined) restrictDatabaseFiles(file);
     await store.migrate();
     await checkKeyring(store, keyring);
   } catch (err) {
@@ -134,6 +156,14 @@ export async function createServices(config: Config, options: RuntimeOptions): P
     clock,
     { ...DEFAULT_CACHE_OPTIONS, maxStalenessMs: config.cacheMaxStalenessMs, offlineGraceMs: config.offlineGraceMs },
     () => changes.syncedAtMs(),
+    ({ workspaceId, secretId }) => {
+      if (options.logger) {
+        options.logger.error(
+          { workspace_id: workspaceId, secret_id: secretId },
+          'stored secret does not open under the configured master keys; it is left out of verification',
+        );
+      }
+    },
   );
   const workspaces = new WorkspaceService(store, clock, config.defaultRateLimit);
   const secrets = new SecretsService(
@@ -161,7 +191,14 @@ export async function createServices(config: Config, options: RuntimeOptions): P
 }
 
 export async function createRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
-  const local = await createServices(config, options);
+  const lock = options.localChangeFeed === undefined ? lockDatabase(config) : undefined;
+  let local: Services;
+  try {
+    local = await createServices(config, options);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   let services: Services = local;
   try {
     const shared = await openRateLimiter(config, storageContext(options, local.clock));
@@ -177,6 +214,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     await services.changes.start({ apply: (change) => cache.applyChange(change), resync: () => cache.invalidateAll() });
   } catch (err) {
     await releaseServices(services);
+    lock?.release();
     throw err;
   }
   const app = await buildApp(services, {
@@ -203,6 +241,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       await services.sweeper.stop();
       await services.usage.stop().catch(() => undefined);
       await releaseServices(services);
+      lock?.release();
     },
   };
 }

@@ -10,14 +10,27 @@ function readKeyFile(path: string): string {
   return readFileSync(path, 'utf8');
 }
 
+export function masterKeyFilePath(databaseFile: string): string {
+  return join(dirname(databaseFile), 'master.key');
+}
+
 /**
  * The embedded default keeps its master key next to the database (mode 0600). Returns the key text and whether
- * this call created the file, so start-up can say so.
+ * this call created the file, so start-up can say so. `holdsSecrets` says whether the database already holds
+ * encrypted secrets: a new key could open none of them, so then a missing file refuses before anything is created.
  */
-export function loadOrCreateMasterKeyFile(databaseFile: string): { text: string; path: string; created: boolean } {
-  const path = join(dirname(databaseFile), 'master.key');
+export function loadOrCreateMasterKeyFile(
+  databaseFile: string,
+  holdsSecrets: () => boolean,
+): { text: string; path: string; created: boolean } {
+  const path = masterKeyFilePath(databaseFile);
   if (existsSync(path)) return { text: readKeyFile(path), path, created: false };
-  mkdirSync(dirname(path), { recursive: true });
+  if (holdsSecrets()) {
+    throw new ConfigError(
+      `${path} is missing, but ${databaseFile} holds secrets encrypted under it: restore master.key from your backup (or set SECURE_MODE_MASTER_KEY); nothing was created`,
+    );
+  }
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const text = newMasterKeyText();
   // Written and synced under a temporary name, then linked into place: link() fails if another process got there
   // first, so processes starting together all end up with the one complete key file, never a half-written one.
