@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { loadOrCreateMasterKeyFile } from './crypto/master-key-file.js';
-import { Keyring, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
+import { loadOrCreateMasterKeyFile, loadPreviousMasterKeyFile } from './crypto/master-key-file.js';
+import { Keyring, type MasterKey, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
 import { AuditService } from './domain/audit.js';
 import { SecretCensus } from './domain/census.js';
 import { type ChangeFeed, InProcessChangeFeed } from './domain/change-feed.js';
@@ -79,6 +79,8 @@ function storageContext(options: RuntimeOptions, clock: Clock): StorageContext {
 export function loadKeyring(config: Config, notice: (m: string) => void): Keyring {
   let currentText = config.masterKey;
   let source = 'SECURE_MODE_MASTER_KEY';
+  // The key a rewrap of the default key file replaced: secrets a server still running on it wrote meanwhile open.
+  let replaced: MasterKey | undefined;
   if (currentText === undefined) {
     if (config.database.kind !== 'sqlite') {
       throw new ConfigError('SECURE_MODE_MASTER_KEY is required with PostgreSQL (32 bytes as base64 or hex; generate one with: openssl rand -base64 32)');
@@ -91,11 +93,12 @@ export function loadKeyring(config: Config, notice: (m: string) => void): Keyrin
       const file = loadOrCreateMasterKeyFile(filename, () => databaseHoldsSecrets(filename));
       currentText = file.text;
       source = file.path;
+      replaced = loadPreviousMasterKeyFile(filename);
       if (file.created) notice(`created master key ${file.path} (mode 0600); back it up: without it no stored secret can be read`);
     }
   }
   const previous = config.previousMasterKeys.map((k, i) => parseMasterKey(k, `SECURE_MODE_PREVIOUS_MASTER_KEYS entry ${i + 1}`));
-  return new Keyring(parseMasterKey(currentText, source), previous);
+  return new Keyring(parseMasterKey(currentText, source), replaced ? [...previous, replaced] : previous);
 }
 
 /** Refuses to start when stored secrets are under a key we do not have, or when the key opens nothing: never serve garbage. */

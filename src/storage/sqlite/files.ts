@@ -2,8 +2,14 @@ import Database from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** The files SQLite keeps for one database: the file itself and, in WAL mode, its log and shared-memory index. */
-export const DATABASE_FILE_SUFFIXES = ['', '-wal', '-shm'] as const;
+/** The server lock beside a database (see lock.ts). */
+export const LOCK_SUFFIX = '.lock';
+
+/**
+ * The files kept for one database: the file itself, in WAL mode its log and shared-memory index, and the server
+ * lock.
+ */
+const DATABASE_FILE_SUFFIXES = ['', '-wal', '-shm', LOCK_SUFFIX] as const;
 
 /**
  * Everything the embedded default writes (database, -wal, -shm, master.key, lock file) holds or guards secret

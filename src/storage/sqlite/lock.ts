@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../errors.js';
+import { LOCK_SUFFIX } from './files.js';
 
 export interface ServerLock {
   release(): void;
@@ -13,7 +14,7 @@ export interface ServerLock {
  * this file, so they keep working beside a running server.
  */
 export function acquireServerLock(databaseFile: string): ServerLock {
-  const path = `${databaseFile}.lock`;
+  const path = `${databaseFile}${LOCK_SUFFIX}`;
   const db = new Database(path, { timeout: 0 });
   try {
     db.pragma('locking_mode = EXCLUSIVE');
