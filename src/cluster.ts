@@ -3,7 +3,7 @@ import type { Config } from './config.js';
 import type { ChangeFeed, ChangeSink } from './domain/change-feed.js';
 import type { Clock } from './domain/clock.js';
 import type { SecretChange } from './domain/secrets.js';
-import { createServices, lockDatabase } from './runtime.js';
+import { createServices } from './runtime.js';
 
 /**
  * SECURE_MODE_WORKERS=N: the primary process prepares the database once, then forks N workers that share one
@@ -68,16 +68,15 @@ export function isClusterWorker(): boolean {
 const RESTART_DELAY_MS = 1000;
 
 /**
- * The primary: the database lock, migrations, the master key file and the first workspace happen here once, before any worker starts,
- * so workers never race to create them. Then it forks, relays changes, restarts crashed workers, and on SIGTERM
- * or SIGINT stops the workers (each flushes its usage counters) before exiting.
+ * The primary: the database lock, migrations, the master key file and the first workspace happen here once, before
+ * any worker starts, so workers never race to create them. Then it forks, relays changes, restarts crashed workers,
+ * and on SIGTERM or SIGINT stops the workers (each flushes its usage counters) before exiting.
  */
 export async function runPrimary(config: Config, notice: (message: string) => void): Promise<void> {
-  // Held by the primary for its whole life, for its workers too; the reference keeps the connection (and so the
-  // lock) from being collected, and the kernel drops the lock however the process ends.
-  const lock = lockDatabase(config);
-  process.once('exit', () => lock?.release());
-  const prepared = await createServices(config, { logger: false, notice });
+  const prepared = await createServices(config, { logger: false, notice, serverLock: true });
+  // The primary holds the database lock for its whole life, for its workers too; the reference keeps the connection
+  // (and so the lock) from being collected, and the kernel drops the lock however the process ends.
+  process.once('exit', () => prepared.lock?.release());
   try {
     const boot = await prepared.workspaces.bootstrap(config.bootstrapToken);
     if (boot) {

@@ -43,6 +43,8 @@ export interface Services {
   readiness: Readiness;
   /** How this node hears of other nodes' changes (started by createRuntime; the CLI does not need it). */
   changes: ChangeFeed;
+  /** Held while this process serves its SQLite file (see storage/sqlite/lock.ts); released with the store. */
+  lock: ServerLock | undefined;
 }
 
 export interface Runtime extends Services {
@@ -60,6 +62,11 @@ export interface RuntimeOptions {
    * them through the primary. Without it, the process is taken to be the only one serving its database.
    */
   localChangeFeed?: ChangeFeed;
+  /**
+   * Take the one-server lock of the SQLite file: a server does, unless it is a cluster worker (its primary holds it);
+   * admin commands do not, so they work beside a running server.
+   */
+  serverLock?: boolean;
 }
 
 function storageContext(options: RuntimeOptions, clock: Clock): StorageContext {
@@ -124,11 +131,8 @@ export function sqliteFile(config: Config): string | undefined {
   return config.database.kind === 'sqlite' && config.database.filename !== ':memory:' ? config.database.filename : undefined;
 }
 
-/**
- * A server that is the only one serving its SQLite file (not a cluster worker, whose primary holds the lock) takes
- * the lock for as long as it runs; undefined where there is nothing to lock.
- */
-export function lockDatabase(config: Config): ServerLock | undefined {
+/** The one-server lock of the SQLite file; undefined where there is nothing to lock. */
+function lockDatabase(config: Config): ServerLock | undefined {
   const file = sqliteFile(config);
   if (file === undefined) return undefined;
   prepareDataDirectory(file);
@@ -141,14 +145,23 @@ export async function createServices(config: Config, options: RuntimeOptions): P
   const file = sqliteFile(config);
   if (file !== undefined) prepareDataDirectory(file);
   const keyring = loadKeyring(config, notice);
+  // After the key file is settled (a refusal there creates nothing), before anything opens the database.
+  const lock = options.serverLock ? lockDatabase(config) : undefined;
   const context = storageContext(options, clock);
-  const store = await openStore(config, context);
+  let store: Store;
+  try {
+    store = await openStore(config, context);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   try {
     if (file !== undefined) restrictDatabaseFiles(file);
     await store.migrate();
     await checkKeyring(store, keyring);
   } catch (err) {
     await store.close();
+    lock?.release();
     throw err;
   }
   const usage = new UsageRecorder(store, clock);
@@ -186,7 +199,7 @@ export async function createServices(config: Config, options: RuntimeOptions): P
   const verifier = new Verifier(cache, usage, clock);
   const diagnoser = new Diagnoser(store, keyring, cache, clock);
   return {
-    store, keyring, clock, workspaces, secrets, audit, sweeper, cache, usage, verifier, diagnoser, changes, census, readiness,
+    store, keyring, clock, workspaces, secrets, audit, sweeper, cache, usage, verifier, diagnoser, changes, census, readiness, lock,
     rateLimiter: new MemoryRateLimiter(),
     verifyLimiter: new MemoryRateLimiter(),
     verifyRateLimit: config.verifyRateLimit,
@@ -194,14 +207,7 @@ export async function createServices(config: Config, options: RuntimeOptions): P
 }
 
 export async function createRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
-  const lock = options.localChangeFeed === undefined ? lockDatabase(config) : undefined;
-  let local: Services;
-  try {
-    local = await createServices(config, options);
-  } catch (err) {
-    lock?.release();
-    throw err;
-  }
+  const local = await createServices(config, { ...options, serverLock: options.localChangeFeed === undefined });
   let services: Services = local;
   try {
     const shared = await openRateLimiter(config, storageContext(options, local.clock));
@@ -217,7 +223,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     await services.changes.start({ apply: (change) => cache.applyChange(change), resync: () => cache.invalidateAll() });
   } catch (err) {
     await releaseServices(services);
-    lock?.release();
     throw err;
   }
   const app = await buildApp(services, {
@@ -244,7 +249,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       await services.sweeper.stop();
       await services.usage.stop().catch(() => undefined);
       await releaseServices(services);
-      lock?.release();
     },
   };
 }
@@ -254,4 +258,5 @@ async function releaseServices(services: Services): Promise<void> {
   await services.verifyLimiter.close();
   await services.changes.close().catch(() => undefined);
   await services.store.close();
+  services.lock?.release();
 }

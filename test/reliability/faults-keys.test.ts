@@ -119,6 +119,8 @@ describe('a missing master.key beside a database that holds secrets', () => {
       assert.equal(await server.stop(), 0);
       const keyFile = join(dir, 'master.key');
       unlinkSync(keyFile);
+      // As a database from before the server lock existed: the refusal must not create that file either.
+      unlinkSync(join(dir, 'secure-mode.db.lock'));
       const before = readdirSync(dir).sort();
       const line = await refusesToStart(env, []);
       assert.equal(line, `secure-mode: ${keyFile} is missing, but ${join(dir, 'secure-mode.db')} holds secrets encrypted under it: restore master.key from your backup (or set SECURE_MODE_MASTER_KEY); nothing was created`);

@@ -17,6 +17,8 @@ export function acquireServerLock(databaseFile: string): ServerLock {
   const path = `${databaseFile}${LOCK_SUFFIX}`;
   const db = new Database(path, { timeout: 0 });
   try {
+    // The file holds no data: no journal beside it, so nothing but the lock file is ever left on disk.
+    db.pragma('journal_mode = MEMORY');
     db.pragma('locking_mode = EXCLUSIVE');
     // In exclusive locking mode the lock this takes is kept until the connection closes.
     db.exec('BEGIN EXCLUSIVE; COMMIT');
