@@ -131,14 +131,6 @@ export function sqliteFile(config: Config): string | undefined {
   return config.database.kind === 'sqlite' && config.database.filename !== ':memory:' ? config.database.filename : undefined;
 }
 
-/** The one-server lock of the SQLite file; undefined where there is nothing to lock. */
-function lockDatabase(config: Config): ServerLock | undefined {
-  const file = sqliteFile(config);
-  if (file === undefined) return undefined;
-  prepareDataDirectory(file);
-  return acquireServerLock(file);
-}
-
 export async function createServices(config: Config, options: RuntimeOptions): Promise<Services> {
   const notice = options.notice ?? (() => undefined);
   const clock = options.clock ?? systemClock;
@@ -146,7 +138,7 @@ export async function createServices(config: Config, options: RuntimeOptions): P
   if (file !== undefined) prepareDataDirectory(file);
   const keyring = loadKeyring(config, notice);
   // After the key file is settled (a refusal there creates nothing), before anything opens the database.
-  const lock = options.serverLock ? lockDatabase(config) : undefined;
+  const lock = options.serverLock && file !== undefined ? acquireServerLock(file) : undefined;
   const context = storageContext(options, clock);
   let store: Store;
   try {
