@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
 import { DEFAULT_IDEMPOTENCY_WINDOW_SECONDS } from './domain/idempotency.js';
 import { DEFAULT_MAX_LIVE_SECRETS } from './domain/secrets.js';
@@ -23,8 +24,16 @@ export interface Config {
   /** How often expired secrets are retired and expired idempotency records purged. */
   sweepIntervalMs: number;
   redisUrl: string | undefined;
-  /** Per app_id, per 10-second window, on the public verification API. */
+  /** Per app_id, per 10-second window, on the public verification API: the backstop behind the per-client limit. */
   verifyRateLimit: number;
+  /** Per client address, per 10-second window, on the public verification API; a failure counts twice. */
+  verifyClientRateLimit: number;
+  /** Addresses and CIDRs of proxies whose X-Forwarded-For names the client; empty: the socket's address is the client. */
+  trustedProxies: string[];
+  /** Diagnose calls per workspace per 10-second window. */
+  diagnoseRateLimit: number;
+  /** When set, a JWT must carry exp and live at most this many seconds (exp - iat). */
+  jwtMaxAgeSeconds: number | undefined;
   /** When set, GET /metrics requires this bearer token. */
   metricsToken: string | undefined;
   limits: HttpLimits;
@@ -62,6 +71,12 @@ export interface HttpLimits {
  */
 export const DEFAULT_VERIFY_RATE_LIMIT = 20_000;
 
+/** A client verifying once per page load stays far below 200/s; a single address above it is a script. */
+export const DEFAULT_VERIFY_CLIENT_RATE_LIMIT = 2000;
+
+/** A diagnosis costs tens of HMACs: 2 per second per workspace is plenty for an admin and bounds its CPU. */
+export const DEFAULT_DIAGNOSE_RATE_LIMIT = 20;
+
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   // Bearer tokens and Intercom headers are short; 16 KiB is Node's own default and curl's limit.
   maxHeaderBytes: 16 * 1024,
@@ -94,6 +109,24 @@ export function parseDatabaseUrl(url: string): DatabaseLocation {
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
   throw new ConfigError('SECURE_MODE_DATABASE_URL must start with sqlite: or postgres:// (e.g. sqlite:./data/secure-mode.db)');
+}
+
+function trustedProxies(env: Env): string[] {
+  const entries = (env.SECURE_MODE_TRUSTED_PROXIES ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 6 ? 128 : 32;
+    const validPrefix = prefix === undefined || (/^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !validPrefix || extra !== undefined) {
+      throw new ConfigError(`SECURE_MODE_TRUSTED_PROXIES must list IP addresses or CIDRs, comma-separated (got "${entry}")`);
+    }
+  }
+  return entries;
+}
+
+function optionalInteger(env: Env, name: string, min: number, max: number): number | undefined {
+  return env[name] === undefined || env[name] === '' ? undefined : integer(env, name, 0, min, max);
 }
 
 function metricsToken(env: Env): string | undefined {
@@ -131,6 +164,10 @@ export function loadConfig(env: Env = process.env): Config {
     sweepIntervalMs: integer(env, 'SECURE_MODE_SWEEP_INTERVAL_MS', 1000, 10, 60_000),
     redisUrl: env.SECURE_MODE_REDIS_URL || undefined,
     verifyRateLimit: integer(env, 'SECURE_MODE_VERIFY_RATE_LIMIT', DEFAULT_VERIFY_RATE_LIMIT, 1, 10_000_000),
+    verifyClientRateLimit: integer(env, 'SECURE_MODE_VERIFY_CLIENT_RATE_LIMIT', DEFAULT_VERIFY_CLIENT_RATE_LIMIT, 2, 10_000_000),
+    trustedProxies: trustedProxies(env),
+    diagnoseRateLimit: integer(env, 'SECURE_MODE_DIAGNOSE_RATE_LIMIT', DEFAULT_DIAGNOSE_RATE_LIMIT, 1, 1_000_000),
+    jwtMaxAgeSeconds: optionalInteger(env, 'SECURE_MODE_JWT_MAX_AGE', 1, 31_536_000),
     metricsToken: metricsToken(env),
     limits: {
       maxHeaderBytes: integer(env, 'SECURE_MODE_MAX_HEADER_BYTES', DEFAULT_HTTP_LIMITS.maxHeaderBytes, 1024, 1024 * 1024),

@@ -45,7 +45,7 @@ describe('diagnose', () => {
       assert.equal(d.secret?.record.name, 'Web 2026');
       assert.equal(d.secret?.state, 'live');
       assert.equal(s.usage.pendingIncrements().length, before);
-      const j = await diagnose(jwtBody('ios', userJwt(mobile.secret, { user_id: 'j', email: 'j@x' })));
+      const j = await diagnose(jwtBody('ios', userJwt(mobile.secret, { user_id: 'j', email: 'j@x' }, { now: nowS() })));
       assert.deepEqual([j.verified, j.userId, j.email, j.secret?.record.id], [true, 'j', 'j@x', mobile.id]);
     });
   });
@@ -222,15 +222,15 @@ describe('diagnose', () => {
     });
 
     it('jwt_wrong_alg: none, HS512 with a live secret (named), RS256', async () => {
-      const none = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u' }, '', { algorithm: 'none' })));
+      const none = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, '', { algorithm: 'none' })));
       assert.deepEqual(codes(none), ['jwt_wrong_alg']);
       assert.match(none.causes[0]!.message, /unsigned/);
-      const hs512 = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u' }, web.secret, { algorithm: 'HS512' })));
+      const hs512 = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, web.secret, { algorithm: 'HS512' })));
       assert.deepEqual(codes(hs512), ['jwt_wrong_alg']);
       assert.match(hs512.causes[0]!.message, /HS512; only HS256/);
       assert.equal(hs512.secret?.record.id, web.id);
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-      const rs = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u' }, privateKey, { algorithm: 'RS256' })));
+      const rs = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, privateKey, { algorithm: 'RS256' })));
       assert.deepEqual(codes(rs), ['jwt_wrong_alg']);
       assert.match(rs.causes[0]!.message, /RS256/);
     });
@@ -270,7 +270,7 @@ describe('diagnose', () => {
     });
 
     it('jwt_identity_mismatch: user_id or email beside the token differ from its claims', async () => {
-      const token = userJwt(web.secret, { user_id: 'u' });
+      const token = userJwt(web.secret, { user_id: 'u' }, { now: nowS() });
       assert.deepEqual(codes(await diagnose(jwtBody('web', token, { user_id: 'admin' }))), ['jwt_identity_mismatch']);
       const email = await diagnose(jwtBody('web', token, { email: 'e@x' }));
       assert.deepEqual(codes(email), ['jwt_identity_mismatch']);
@@ -287,10 +287,10 @@ describe('diagnose', () => {
     });
 
     it('key_base64url_decoded, platform_not_enabled and unknown_secret apply to JWTs too', async () => {
-      const decoded = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u' }, Buffer.from(web.secret, 'base64url'))));
+      const decoded = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, Buffer.from(web.secret, 'base64url'))));
       assert.deepEqual(codes(decoded), ['key_base64url_decoded']);
-      assert.deepEqual(codes(await diagnose(jwtBody('ios', userJwt(web.secret, { user_id: 'u' })))), ['platform_not_enabled']);
-      const unknown = await diagnose(jwtBody('web', userJwt('not ours', { user_id: 'u' })));
+      assert.deepEqual(codes(await diagnose(jwtBody('ios', userJwt(web.secret, { user_id: 'u' }, { now: nowS() })))), ['platform_not_enabled']);
+      const unknown = await diagnose(jwtBody('web', userJwt('not ours', { user_id: 'u' }, { now: nowS() })));
       assert.deepEqual([codes(unknown), unknown.secret], [['unknown_secret'], null]);
     });
   });
@@ -298,7 +298,7 @@ describe('diagnose', () => {
   it('never puts secret material in a diagnosis', async () => {
     const all = [
       await diagnose(hashBody('android', userHash(web.secret, { user_id: 'u' }))),
-      await diagnose(jwtBody('web', jwt.sign({ user_id: 'u' }, web.secret, { algorithm: 'HS384' }))),
+      await diagnose(jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, web.secret, { algorithm: 'HS384' }))),
       await diagnose(hashBody('web', hmac('x', 'u'))),
     ];
     const text = JSON.stringify(all);

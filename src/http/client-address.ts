@@ -1,0 +1,58 @@
+import { BlockList, isIPv6 } from 'node:net';
+
+const MAPPED_V4 = '::ffff:';
+
+/** An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d; it is the same client as a.b.c.d. */
+function plain(address: string): string {
+  return address.startsWith(MAPPED_V4) && address.includes('.') ? address.slice(MAPPED_V4.length) : address;
+}
+
+function familyOf(address: string): 'ipv4' | 'ipv6' {
+  return isIPv6(address) ? 'ipv6' : 'ipv4';
+}
+
+/**
+ * Who a request comes from, for per-client limits: the socket's peer, unless that peer is one of the configured
+ * proxies (SECURE_MODE_TRUSTED_PROXIES), in which case X-Forwarded-For is read from the right, skipping trusted
+ * hops: entries left of the first untrusted one were written by the client itself and are never believed.
+ */
+export class ClientAddresses {
+  private readonly trusted: BlockList | undefined;
+
+  constructor(proxies: readonly string[]) {
+    if (proxies.length === 0) return;
+    const list = new BlockList();
+    for (const entry of proxies) {
+      const [address = '', prefix] = entry.split('/');
+      const family = familyOf(address);
+      if (prefix === undefined) list.addAddress(address, family);
+      else list.addSubnet(address, Number(prefix), family);
+    }
+    this.trusted = list;
+  }
+
+  of(remoteAddress: string | undefined, forwardedFor: string | string[] | undefined): string {
+    const peer = plain(remoteAddress ?? '');
+    if (this.trusted === undefined || forwardedFor === undefined || !this.isTrusted(peer)) return peer;
+    const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
+    let client = peer;
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = plain(hops[i]!.trim());
+      // A hop that is no address was written by a trusted proxy gone wrong: the last good hop stands for the client.
+      if (!isAddress(hop)) return client;
+      client = hop;
+      if (!this.isTrusted(hop)) return hop;
+    }
+    return client;
+  }
+
+  private isTrusted(address: string): boolean {
+    return isAddress(address) && this.trusted!.check(address, familyOf(address));
+  }
+}
+
+const V4 = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$/;
+
+function isAddress(value: string): boolean {
+  return V4.test(value) || isIPv6(value);
+}
