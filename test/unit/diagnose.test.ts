@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { secretAad } from '../../src/crypto/keyring.js';
 import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
 import { ManualClock } from '../../src/domain/clock.js';
-import type { DiagnoseBody, Diagnosis } from '../../src/domain/diagnose.js';
+import { DIAGNOSE_DELETED_LIMIT, type DiagnoseBody, type Diagnosis } from '../../src/domain/diagnose.js';
 import { userHash, userJwt } from '../../src/sign/index.js';
 import { openTestServices, type TestServices } from '../helpers/services.js';
 
@@ -303,5 +304,46 @@ describe('diagnose', () => {
     ];
     const text = JSON.stringify(all);
     for (const secret of [web.secret, mobile.secret]) assert.ok(!text.includes(secret));
+  });
+});
+
+describe('diagnose: bounded work', () => {
+  // The CommonJS face of node:crypto: replacing a function on it and syncing reaches every ESM importer.
+  const cjsCrypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+
+  async function digestsDuring(run: () => Promise<unknown>): Promise<number> {
+    const { createHmac: hmacFn, createHash: hashFn } = cjsCrypto;
+    let count = 0;
+    cjsCrypto.createHmac = ((...args: Parameters<typeof hmacFn>) => (count++, hmacFn(...args))) as typeof hmacFn;
+    cjsCrypto.createHash = ((...args: Parameters<typeof hashFn>) => (count++, hashFn(...args))) as typeof hashFn;
+    syncBuiltinESMExports();
+    try {
+      await run();
+    } finally {
+      Object.assign(cjsCrypto, { createHmac: hmacFn, createHash: hashFn });
+      syncBuiltinESMExports();
+    }
+    return count;
+  }
+
+  it(`tries the live secrets and at most ${DIAGNOSE_DELETED_LIMIT} deleted ones, a fixed number of encodings each`, async () => {
+    const s = await openTestServices();
+    try {
+      await s.addSecret('live', { web: true });
+      const retire = async (n: number) => {
+        for (let i = 0; i < n; i++) await s.deleteSecret((await s.addSecret(`old ${i}`, { web: true })).id);
+      };
+      const body = { platform: 'web', user_id: ' u-1', email: 'e@x', user_hash: createHmac('sha256', 'nobody').update('u').digest('hex') } as DiagnoseBody;
+      await retire(DIAGNOSE_DELETED_LIMIT);
+      const atLimit = await digestsDuring(() => s.diagnoser.diagnose(s.workspace, body));
+      await retire(DIAGNOSE_DELETED_LIMIT);
+      const beyond = await digestsDuring(() => s.diagnoser.diagnose(s.workspace, body));
+      assert.equal(beyond, atLimit, 'more deleted secrets cost a diagnosis nothing more');
+      // Per secret: 3 keys × 5 messages for HMAC, 2 concatenations × 5 messages; plus 5 plain hashes and the verify HMAC.
+      assert.ok(atLimit <= (1 + DIAGNOSE_DELETED_LIMIT) * 25 + 6, `${atLimit} digests`);
+      assert.ok(atLimit >= (1 + DIAGNOSE_DELETED_LIMIT) * 25, `${atLimit} digests: every secret tried was tried fully`);
+    } finally {
+      await s.close();
+    }
   });
 });
