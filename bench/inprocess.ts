@@ -4,6 +4,7 @@ import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { type VerificationBody, parseVerificationRequest } from '../src/domain/verifier.js';
 import { createServices } from '../src/runtime.js';
 import { userHash, userJwt } from '../src/sign/index.js';
+import { median } from './stats.js';
 
 export interface MicroFigure {
   label: string;
@@ -13,10 +14,7 @@ export interface MicroFigure {
   naiveNs?: number;
 }
 
-/**
- * Best ns/op over `rounds` timed runs of `iterations` calls, the contenders interleaved round by round. The
- * best run is the one the machine's other tenants disturbed least, so it is the fairest to compare.
- */
+/** Median ns/op over `rounds` timed runs of `iterations` calls, the contenders interleaved round by round. */
 function measure(fns: Record<string, () => boolean>, iterations: number, rounds: number): Record<string, number> {
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(fns).map((k) => [k, []]));
   for (const fn of Object.values(fns)) for (let i = 0; i < iterations / 10; i++) if (!fn()) throw new Error('a contender did not verify');
@@ -30,7 +28,7 @@ function measure(fns: Record<string, () => boolean>, iterations: number, rounds:
       samples[name]!.push(ns);
     }
   }
-  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, Math.min(...v)]));
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 }
 
 /**
