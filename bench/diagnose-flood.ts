@@ -39,13 +39,19 @@ export interface FloodFigures {
 
 /**
  * One server, two workspaces. Workspace A's read token floods POST /identity_verification/diagnose from a second
- * process (autocannon, as fast as it answers: each window's SECURE_MODE_DIAGNOSE_RATE_LIMIT diagnoses run at once,
- * the rest are refused) with the costliest body there is: a wrong hash over a user_id with whitespace beside an
+ * process (autocannon, at `ratePerSecond` or as fast as it is answered; either way every window's
+ * SECURE_MODE_DIAGNOSE_RATE_LIMIT diagnoses run and the rest are refused) with the costliest body there is: a wrong hash over a user_id with whitespace beside an
  * email, against the most live secrets a workspace may have and the most recently deleted ones a diagnosis reads.
  * Workspace B's verify p50 (a probe of `loops` sequential keep-alive clients) is measured with and without the flood,
  * in alternating rounds.
  */
-export async function benchDiagnoseFlood(options: { rounds: number; seconds: number; loops: number }): Promise<FloodFigures> {
+export async function benchDiagnoseFlood(options: {
+  rounds: number;
+  seconds: number;
+  loops: number;
+  /** Diagnoses per second the flood sends; undefined: as fast as they are answered. */
+  ratePerSecond: number | undefined;
+}): Promise<FloodFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'secure-mode-bench-'));
   const config = loadConfig({
     SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
@@ -75,7 +81,10 @@ export async function benchDiagnoseFlood(options: { rounds: number; seconds: num
     for (let round = 0; round < options.rounds; round++) {
       for (const flooded of round % 2 === 0 ? [false, true] : [true, false]) {
         const flood = flooded
-          ? load(`${base}/identity_verification/diagnose`, diagnoseBody, 4, options.seconds + 1, [`authorization=Bearer ${token}`])
+          ? load(`${base}/identity_verification/diagnose`, diagnoseBody, 4, options.seconds + 1, {
+              headers: [`authorization=Bearer ${token}`],
+              ...(options.ratePerSecond === undefined ? {} : { ratePerSecond: options.ratePerSecond }),
+            })
           : undefined;
         const verify = await probe(`${base}/identity_verification/verify`, verifyBody, options.seconds, options.loops);
         if (verify.non2xx > 0) throw new Error(`verify answered ${verify.non2xx} non-2xx`);

@@ -32,10 +32,17 @@ export interface HttpOptions {
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 
 /** autocannon in a child process, so the load generator does not share the server's event loop. */
-export function load(url: string, body: string, connections: number, seconds: number, headers: string[] = []): Promise<LoadResult> {
+export function load(
+  url: string,
+  body: string,
+  connections: number,
+  seconds: number,
+  options: { headers?: string[]; ratePerSecond?: number } = {},
+): Promise<LoadResult> {
   const cpuBefore = process.cpuUsage();
   return new Promise((resolve, reject) => {
-    const extra = headers.flatMap((h) => ['-H', h]);
+    const extra = (options.headers ?? []).flatMap((h) => ['-H', h]);
+    if (options.ratePerSecond !== undefined) extra.push('-R', String(options.ratePerSecond));
     const args = [AUTOCANNON, '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', ...extra, '-b', body, '--json', '-n', url];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -1,6 +1,7 @@
 import { BlockList, isIPv6 } from 'node:net';
 
 const MAPPED_V4 = '::ffff:';
+const DECISION_MEMO_LIMIT = 10_000;
 
 /** An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d; it is the same client as a.b.c.d. */
 function plain(address: string): string {
@@ -18,6 +19,7 @@ function familyOf(address: string): 'ipv4' | 'ipv6' {
  */
 export class ClientAddresses {
   private readonly trusted: BlockList | undefined;
+  private readonly decisions = new Map<string, boolean>();
 
   constructor(proxies: readonly string[]) {
     if (proxies.length === 0) return;
@@ -38,16 +40,24 @@ export class ClientAddresses {
     let client = peer;
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = plain(hops[i]!.trim());
+      const trusted = this.isTrusted(hop);
       // A hop that is no address was written by a trusted proxy gone wrong: the last good hop stands for the client.
-      if (!isAddress(hop)) return client;
+      if (!trusted && !isAddress(hop)) return client;
+      if (!trusted) return hop;
       client = hop;
-      if (!this.isTrusted(hop)) return hop;
     }
     return client;
   }
 
+  /** BlockList.check costs microseconds (it crosses into C++ with a new SocketAddress): decisions are remembered. */
   private isTrusted(address: string): boolean {
-    return isAddress(address) && this.trusted!.check(address, familyOf(address));
+    let trusted = this.decisions.get(address);
+    if (trusted === undefined) {
+      trusted = isAddress(address) && this.trusted!.check(address, familyOf(address));
+      if (this.decisions.size >= DECISION_MEMO_LIMIT) this.decisions.clear();
+      this.decisions.set(address, trusted);
+    }
+    return trusted;
   }
 }
 
