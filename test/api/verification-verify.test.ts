@@ -329,6 +329,8 @@ describe('POST /identity_verification/verify', () => {
       const originals = new Map<string, unknown>();
       const calls: string[] = [];
       const proto = Object.getPrototypeOf(store) as Record<string, unknown>;
+      // The expiry sweeper runs on its own timer; on a slow machine a pass can land among these verifications.
+      await app.runtime.sweeper.stop();
       for (const name of Object.getOwnPropertyNames(proto)) {
         if (name === 'constructor' || typeof proto[name] !== 'function') continue;
         originals.set(name, store[name]);
@@ -349,6 +351,7 @@ describe('POST /identity_verification/verify', () => {
         assert.deepEqual(calls, []);
       } finally {
         for (const [name] of originals) delete store[name];
+        app.runtime.sweeper.start(1000, () => undefined);
       }
     });
 
