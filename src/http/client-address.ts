@@ -3,6 +3,8 @@ import { BlockList, isIPv6 } from 'node:net';
 const MAPPED_V4 = '::ffff:';
 const DECISION_MEMO_LIMIT = 10_000;
 
+type Hop = 'trusted' | 'untrusted' | 'invalid';
+
 /** An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d; it is the same client as a.b.c.d. */
 function plain(address: string): string {
   return address.startsWith(MAPPED_V4) && address.includes('.') ? address.slice(MAPPED_V4.length) : address;
@@ -19,7 +21,7 @@ function familyOf(address: string): 'ipv4' | 'ipv6' {
  */
 export class ClientAddresses {
   private readonly trusted: BlockList | undefined;
-  private readonly decisions = new Map<string, boolean>();
+  private readonly decisions = new Map<string, Hop>();
 
   constructor(proxies: readonly string[]) {
     if (proxies.length === 0) return;
@@ -35,29 +37,29 @@ export class ClientAddresses {
 
   of(remoteAddress: string | undefined, forwardedFor: string | string[] | undefined): string {
     const peer = plain(remoteAddress ?? '');
-    if (this.trusted === undefined || forwardedFor === undefined || !this.isTrusted(peer)) return peer;
+    if (this.trusted === undefined || forwardedFor === undefined || this.hop(peer) !== 'trusted') return peer;
     const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
     let client = peer;
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = plain(hops[i]!.trim());
-      const trusted = this.isTrusted(hop);
+      const kind = this.hop(hop);
       // A hop that is no address was written by a trusted proxy gone wrong: the last good hop stands for the client.
-      if (!trusted && !isAddress(hop)) return client;
-      if (!trusted) return hop;
+      if (kind === 'invalid') return client;
+      if (kind === 'untrusted') return hop;
       client = hop;
     }
     return client;
   }
 
   /** BlockList.check costs microseconds (it crosses into C++ with a new SocketAddress): decisions are remembered. */
-  private isTrusted(address: string): boolean {
-    let trusted = this.decisions.get(address);
-    if (trusted === undefined) {
-      trusted = isAddress(address) && this.trusted!.check(address, familyOf(address));
+  private hop(address: string): Hop {
+    let kind = this.decisions.get(address);
+    if (kind === undefined) {
+      kind = !isAddress(address) ? 'invalid' : this.trusted!.check(address, familyOf(address)) ? 'trusted' : 'untrusted';
       if (this.decisions.size >= DECISION_MEMO_LIMIT) this.decisions.clear();
-      this.decisions.set(address, trusted);
+      this.decisions.set(address, kind);
     }
-    return trusted;
+    return kind;
   }
 }
 
