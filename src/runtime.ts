@@ -16,6 +16,8 @@ import { SecretCache, DEFAULT_CACHE_OPTIONS, openSecret } from './domain/secret-
 import { SecretsService } from './domain/secrets.js';
 import { UsageRecorder } from './domain/usage.js';
 import { Verifier } from './domain/verifier.js';
+import { JWT_CLOCK_SKEW_SECONDS } from './crypto/jwt.js';
+import { ClientAddresses } from './http/client-address.js';
 import { WorkspaceService } from './domain/workspaces.js';
 import { ConfigError } from './errors.js';
 import { buildApp } from './http/app.js';
@@ -39,6 +41,9 @@ export interface Services {
   rateLimiter: RateLimiter;
   verifyLimiter: MemoryRateLimiter;
   verifyRateLimit: number;
+  verifyClientRateLimit: number;
+  clientAddresses: ClientAddresses;
+  diagnoseRateLimit: number;
   census: SecretCensus;
   readiness: Readiness;
   /** How this node hears of other nodes' changes (started by createRuntime; the CLI does not need it). */
@@ -205,13 +210,17 @@ export async function createServices(
   const sweeper = new ExpirySweeper(secrets, store, clock);
   const census = new SecretCensus(store, usage);
   const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
-  const verifier = new Verifier(cache, usage, clock);
-  const diagnoser = new Diagnoser(store, keyring, cache, clock);
+  const jwtPolicy = { skewSeconds: JWT_CLOCK_SKEW_SECONDS, maxAgeSeconds: config.jwtMaxAgeSeconds };
+  const verifier = new Verifier({ cache, usage, clock, jwtPolicy });
+  const diagnoser = new Diagnoser({ store, keyring, cache, clock, jwtPolicy });
   return {
     store, keyring, clock, workspaces, secrets, audit, sweeper, cache, usage, verifier, diagnoser, changes, census, readiness, lock,
     rateLimiter: shared.rateLimiter ?? new MemoryRateLimiter(),
     verifyLimiter: new MemoryRateLimiter(),
     verifyRateLimit: config.verifyRateLimit,
+    verifyClientRateLimit: config.verifyClientRateLimit,
+    clientAddresses: new ClientAddresses(config.trustedProxies),
+    diagnoseRateLimit: config.diagnoseRateLimit,
   };
 }
 

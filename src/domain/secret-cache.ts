@@ -136,6 +136,12 @@ export class SecretCache {
     }
     const unknownUntil = this.unknownUntil.get(appId);
     if (unknownUntil !== undefined && now < unknownUntil) {
+      // The same re-insertion as a hit: an unknown app_id must cost what a known one does, or its timing tells.
+      if (this.mostRecent !== appId) {
+        this.unknownUntil.delete(appId);
+        this.unknownUntil.set(appId, unknownUntil);
+        this.mostRecent = appId;
+      }
       this.hits++;
       return null;
     }
