@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { DEFAULT_VERIFY_RATE_LIMIT } from '../../src/config.js';
 import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
-import { userHash } from '../../src/sign/index.js';
+import { userHash } from '../../packages/sign/src/index.js';
 import type { Store } from '../../src/storage/store.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
 
