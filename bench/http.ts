@@ -10,7 +10,7 @@ import { loadConfig } from '../src/config.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { createLogger } from '../src/logger.js';
 import { createRuntime } from '../src/runtime.js';
-import { userHash } from '../src/sign/index.js';
+import { userHash } from '../packages/sign/src/index.js';
 
 export interface LoadResult {
   rps: number;

@@ -3,7 +3,7 @@ import { loadConfig } from '../src/config.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { type VerificationBody, parseVerificationRequest } from '../src/domain/verifier.js';
 import { createServices } from '../src/runtime.js';
-import { userHash, userJwt } from '../src/sign/index.js';
+import { userHash, userJwt } from '../packages/sign/src/index.js';
 import { median, medianRatio } from './stats.js';
 
 export interface MicroFigure {

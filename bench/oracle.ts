@@ -2,7 +2,7 @@ import { loadConfig } from '../src/config.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { type VerificationBody, parseVerificationRequest } from '../src/domain/verifier.js';
 import { createServices } from '../src/runtime.js';
-import { userHash } from '../src/sign/index.js';
+import { userHash } from '../packages/sign/src/index.js';
 import { median } from './stats.js';
 
 export interface OracleFigures {

@@ -178,7 +178,7 @@ export async function createServices(
     throw err;
   }
   const usage = new UsageRecorder(store, clock);
-  const changes = openChangeFeed(config, context) ?? options.localChangeFeed ?? new InProcessChangeFeed(clock);
+  const changes = (await openChangeFeed(config, context)) ?? options.localChangeFeed ?? new InProcessChangeFeed(clock);
   const cache = new SecretCache(
     store,
     keyring,

@@ -5,7 +5,7 @@ import type { Platform, SecretRecord } from './model.js';
  * What a diagnosis can say, one entry per cause code: the details it needs and the message it reads as. The table is
  * the one list of codes (the response schema enumerates them from it).
  */
-interface CauseDetails {
+export interface CauseDetails {
   wrong_app_id: { given: string; expected: string };
   deleted_secret: { secret: SecretRecord; useInstead: string };
   expired_secret: { secret: SecretRecord; useInstead: string };

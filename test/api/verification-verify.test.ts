@@ -6,7 +6,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import jwt from 'jsonwebtoken';
 import { DEFAULT_VERIFY_CLIENT_RATE_LIMIT } from '../../src/config.js';
 import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
-import { userHash } from '../../src/sign/index.js';
+import { userHash } from '../../packages/sign/src/index.js';
 import type { Store } from '../../src/domain/ports.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
 

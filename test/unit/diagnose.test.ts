@@ -7,7 +7,7 @@ import { secretAad } from '../../src/crypto/keyring.js';
 import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import { DIAGNOSE_DELETED_LIMIT, type DiagnoseBody, type Diagnosis } from '../../src/domain/diagnose.js';
-import { userHash, userJwt } from '../../src/sign/index.js';
+import { userHash, userJwt } from '../../packages/sign/src/index.js';
 import { openTestServices, type TestServices } from '../helpers/services.js';
 
 const hmac = (key: string | Buffer, message: string, algorithm = 'sha256') => createHmac(algorithm, key).update(message).digest('hex');
