@@ -13,19 +13,37 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
-  restrict(['src/domain/**'], [
-    { group: ['**/http/**', '**/storage/**', '**/cli/**', '**/runtime.js', '**/server.js', '**/cluster.js'], message: 'the domain knows neither HTTP nor storage' },
-  ]),
-  restrict(['src/storage/**'], [
-    {
-      group: ['**/domain/*', '!**/domain/model.js', '!**/domain/ports.js', '!**/domain/change-feed.js', '!**/domain/clock.js', '!**/domain/rate-limiter.js'],
-      message: "storage implements the domain's model and ports (model, ports, change feed, clock, rate limiter), never its services",
-    },
-    { group: ['**/http/**', '**/cli/**', '**/runtime.js'], message: 'storage sits below http and the CLI' },
-  ]),
-  restrict(['src/crypto/**', 'src/sign/**', 'packages/sign/**'], [
-    { group: ['../*', '!../crypto', '!../crypto/*'], message: 'crypto and sign are pure: they import nothing of ours' },
-  ]),
+  restrict(
+    ['src/domain/**'],
+    [
+      {
+        group: ['**/http/**', '**/storage/**', '**/cli/**', '**/runtime.js', '**/server.js', '**/cluster.js'],
+        message: 'the domain knows neither HTTP nor storage',
+      },
+    ],
+  ),
+  restrict(
+    ['src/storage/**'],
+    [
+      {
+        group: [
+          '**/domain/*',
+          '!**/domain/model.js',
+          '!**/domain/ports.js',
+          '!**/domain/change-feed.js',
+          '!**/domain/clock.js',
+          '!**/domain/rate-limiter.js',
+        ],
+        message:
+          "storage implements the domain's model and ports (model, ports, change feed, clock, rate limiter), never its services",
+      },
+      { group: ['**/http/**', '**/cli/**', '**/runtime.js'], message: 'storage sits below http and the CLI' },
+    ],
+  ),
+  restrict(
+    ['src/crypto/**', 'src/sign/**', 'packages/sign/**'],
+    [{ group: ['../*', '!../crypto', '!../crypto/*'], message: 'crypto and sign are pure: they import nothing of ours' }],
+  ),
   {
     files: ['src/console/ui/**'],
     rules: {
@@ -33,8 +51,15 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['../../*', '!../../http', '../../http/*', '!../../http/schemas'], message: 'the console imports only types from the HTTP schemas' },
-            { group: ['**/http/schemas/**'], allowTypeImports: true, message: 'the console imports only types from the HTTP schemas' },
+            {
+              group: ['../../*', '!../../http', '../../http/*', '!../../http/schemas'],
+              message: 'the console imports only types from the HTTP schemas',
+            },
+            {
+              group: ['**/http/schemas/**'],
+              allowTypeImports: true,
+              message: 'the console imports only types from the HTTP schemas',
+            },
           ],
         },
       ],

@@ -20,11 +20,15 @@ interface ProbeResult {
 
 function probe(url: string, body: string, seconds: number, loops: number): Promise<ProbeResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', PROBE, url, body, String(seconds), String(loops)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', PROBE, url, body, String(seconds), String(loops)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as ProbeResult) : reject(new Error(`probe exited ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as ProbeResult) : reject(new Error(`probe exited ${code}`)),
+    );
   });
 }
 
@@ -66,7 +70,8 @@ export async function benchDiagnoseFlood(options: {
       const { view } = await runtime.secrets.create(a, { name: `old ${i}`, supports_web: true }, SYSTEM_ACTOR);
       await runtime.secrets.delete(a, String(view.record.id), SYSTEM_ACTOR);
     }
-    for (let i = 0; i < config.maxLiveSecrets; i++) await runtime.secrets.create(a, { name: `live ${i}`, supports_web: true }, SYSTEM_ACTOR);
+    for (let i = 0; i < config.maxLiveSecrets; i++)
+      await runtime.secrets.create(a, { name: `live ${i}`, supports_web: true }, SYSTEM_ACTOR);
     const { value: token } = await runtime.workspaces.createToken(a, [READ.named], 'bench');
     const b = await runtime.workspaces.createWorkspace({ name: 'victim' });
     const { secret } = await runtime.secrets.create(b, { name: 'b', supports_web: true }, SYSTEM_ACTOR);
@@ -74,7 +79,12 @@ export async function benchDiagnoseFlood(options: {
     const address = runtime.app.server.address();
     const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     const verifyBody = requestBody(b.appId, secret);
-    const diagnoseBody = JSON.stringify({ platform: 'web', user_id: ' bench-user ', email: 'e@example.com', user_hash: 'ab'.repeat(32) });
+    const diagnoseBody = JSON.stringify({
+      platform: 'web',
+      user_id: ' bench-user ',
+      email: 'e@example.com',
+      user_hash: 'ab'.repeat(32),
+    });
 
     const figures: FloodFigures = { quietP50: [], floodedP50: [], diagnosed: 0, refused: 0, limit: config.diagnoseRateLimit };
     await probe(`${base}/identity_verification/verify`, verifyBody, 1, options.loops);

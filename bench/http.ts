@@ -43,7 +43,23 @@ export function load(
   return new Promise((resolve, reject) => {
     const extra = (options.headers ?? []).flatMap((h) => ['-H', h]);
     if (options.ratePerSecond !== undefined) extra.push('-R', String(options.ratePerSecond));
-    const args = [AUTOCANNON, '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', ...extra, '-b', body, '--json', '-n', url];
+    const args = [
+      AUTOCANNON,
+      '-c',
+      String(connections),
+      '-d',
+      String(seconds),
+      '-m',
+      'POST',
+      '-H',
+      'content-type=application/json',
+      ...extra,
+      '-b',
+      body,
+      '--json',
+      '-n',
+      url,
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -89,14 +105,29 @@ function bareServer(appId: string, key: Buffer): Server {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         const k = keys.get(String(body.app_id));
         const hash = String(body.user_hash);
-        if (k && HEX.test(hash)) ok = timingSafeEqual(createHmac('sha256', k).update(String(body.user_id ?? body.email)).digest(), Buffer.from(hash, 'hex'));
+        if (k && HEX.test(hash))
+          ok = timingSafeEqual(
+            createHmac('sha256', k)
+              .update(String(body.user_id ?? body.email))
+              .digest(),
+            Buffer.from(hash, 'hex'),
+          );
       } catch {
         ok = false;
       }
       const payload = ok
-        ? JSON.stringify({ type: 'identity_verification.result', verified: true, method: 'user_hash', user_id: body.user_id ?? null, email: body.email ?? null })
+        ? JSON.stringify({
+            type: 'identity_verification.result',
+            verified: true,
+            method: 'user_hash',
+            user_id: body.user_id ?? null,
+            email: body.email ?? null,
+          })
         : '{"type":"error.list","errors":[{"code":"hmac_mismatch","message":"Failed Identity Verification check"}]}';
-      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload) });
+      res.writeHead(ok ? 200 : 401, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(payload),
+      });
       res.end(payload);
     });
   });
@@ -134,7 +165,11 @@ async function startVariant(variant: Variant, cleanups: (() => Promise<void>)[])
   const [workspace] = await runtime.workspaces.listWorkspaces();
   const { secret } = await runtime.secrets.create(workspace!, { name: 'bench', supports_web: true }, SYSTEM_ACTOR);
   await runtime.app.listen({ host: '127.0.0.1', port: 0 });
-  return { name: variant.name, url: `${urlOf(runtime.app.server)}/identity_verification/verify`, body: requestBody(workspace!.appId, secret) };
+  return {
+    name: variant.name,
+    url: `${urlOf(runtime.app.server)}/identity_verification/verify`,
+    body: requestBody(workspace!.appId, secret),
+  };
 }
 
 export function requestBody(appId: string, secret: string): string {
@@ -154,11 +189,16 @@ export async function benchHttp(options: HttpOptions, variants: Variant[], log: 
     const secret = 'bare-baseline-secret';
     const bare = bareServer('bare', Buffer.from(secret, 'utf8'));
     cleanups.push(() => new Promise<void>((resolve) => bare.close(() => resolve())));
-    targets.unshift({ name: 'bare', url: `${await listen(bare)}/identity_verification/verify`, body: requestBody('bare', secret) });
+    targets.unshift({
+      name: 'bare',
+      url: `${await listen(bare)}/identity_verification/verify`,
+      body: requestBody('bare', secret),
+    });
 
     for (const t of targets) {
       const warm = await load(t.url, t.body, options.connections, options.warmupSeconds);
-      if (warm.non2xx > 0 || warm.errors > 0) throw new Error(`${t.name} answered ${warm.non2xx} non-2xx and ${warm.errors} errors during warm-up`);
+      if (warm.non2xx > 0 || warm.errors > 0)
+        throw new Error(`${t.name} answered ${warm.non2xx} non-2xx and ${warm.errors} errors during warm-up`);
     }
     const figures: HttpFigures = Object.fromEntries(targets.map((t) => [t.name, []]));
     const width = Math.max(...targets.map((t) => t.name.length));
@@ -171,7 +211,8 @@ export async function benchHttp(options: HttpOptions, variants: Variant[], log: 
           `   round ${round + 1}  ${t.name.padEnd(width)}  ${r.rps.toFixed(0).padStart(6)} req/s  p99 ${String(r.p99).padStart(4)} ms  ${r.cpuUsPerRequest.toFixed(1).padStart(5)} µs CPU/request  non-2xx ${r.non2xx}  errors ${r.errors}`,
         );
         // A round with rejected or failed requests measured something other than verification: no figure from it.
-        if (r.non2xx > 0 || r.errors > 0) throw new Error(`${t.name} answered ${r.non2xx} non-2xx and ${r.errors} errors in round ${round + 1}`);
+        if (r.non2xx > 0 || r.errors > 0)
+          throw new Error(`${t.name} answered ${r.non2xx} non-2xx and ${r.errors} errors in round ${round + 1}`);
       }
     }
     return figures;

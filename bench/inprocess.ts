@@ -17,9 +17,14 @@ export interface MicroFigure {
 }
 
 /** Median ns/op over `rounds` timed runs of `iterations` calls, the contenders interleaved round by round. */
-function measure(fns: Record<string, () => boolean>, iterations: number, rounds: number): Record<string, number> & { ratio: number } {
+function measure(
+  fns: Record<string, () => boolean>,
+  iterations: number,
+  rounds: number,
+): Record<string, number> & { ratio: number } {
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(fns).map((k) => [k, []]));
-  for (const fn of Object.values(fns)) for (let i = 0; i < iterations / 10; i++) if (!fn()) throw new Error('a contender did not verify');
+  for (const fn of Object.values(fns))
+    for (let i = 0; i < iterations / 10; i++) if (!fn()) throw new Error('a contender did not verify');
   for (let r = 0; r < rounds; r++) {
     for (const [name, fn] of Object.entries(fns)) {
       let ok = true;
@@ -52,7 +57,12 @@ export async function benchInProcess(iterations: number, rounds: number): Promis
       const newest = secrets.at(-1)!;
       const keys = secrets.map((s) => Buffer.from(s, 'utf8'));
       const userId = 'bench-user-1234';
-      const body: VerificationBody = { app_id: workspace.appId, platform: 'web', user_id: userId, user_hash: userHash(newest, { user_id: userId }) };
+      const body: VerificationBody = {
+        app_id: workspace.appId,
+        platform: 'web',
+        user_id: userId,
+        user_hash: userHash(newest, { user_id: userId }),
+      };
       const key = Buffer.from(newest, 'utf8');
       await services.cache.load(workspace.appId);
       const result = measure(
@@ -66,7 +76,8 @@ export async function benchInProcess(iterations: number, rounds: number): Promis
             ? {
                 naive: () => {
                   const claimed = Buffer.from(body.user_hash!, 'hex');
-                  for (const k of keys) if (timingSafeEqual(createHmac('sha256', k).update(userId).digest(), claimed)) return true;
+                  for (const k of keys)
+                    if (timingSafeEqual(createHmac('sha256', k).update(userId).digest(), claimed)) return true;
                   return false;
                 },
               }
@@ -98,7 +109,8 @@ export async function benchInProcess(iterations: number, rounds: number): Promis
             // The floor for a JWT: one HMAC over the signing input, compare, and read the claims.
             raw: () =>
               timingSafeEqual(createHmac('sha256', key).update(signingInput).digest(), Buffer.from(signature, 'base64url')) &&
-              typeof JSON.parse(Buffer.from(signingInput.slice(signingInput.indexOf('.') + 1), 'base64url').toString()).user_id === 'string',
+              typeof JSON.parse(Buffer.from(signingInput.slice(signingInput.indexOf('.') + 1), 'base64url').toString())
+                .user_id === 'string',
           },
           iterations,
           rounds,

@@ -35,8 +35,15 @@ export function benchLimits(iterations: number, rounds: number): LimitFigures {
       headers['x-ratelimit-reset'] = String(r.reset);
       if (!r.allowed) throw new Error(`limited within ${RATE_WINDOW_SECONDS} s`);
     },
-    perClientNs: (i) => limitVerification(deps, deps.clientAddresses.of(CLIENTS[i % CLIENTS.length], undefined), 'app-1', headers),
-    viaProxyNs: (i) => limitVerification(proxied, proxied.clientAddresses.of('127.0.0.1', `${CLIENTS[i % CLIENTS.length]}, 10.200.1.1`), 'app-1', headers),
+    perClientNs: (i) =>
+      limitVerification(deps, deps.clientAddresses.of(CLIENTS[i % CLIENTS.length], undefined), 'app-1', headers),
+    viaProxyNs: (i) =>
+      limitVerification(
+        proxied,
+        proxied.clientAddresses.of('127.0.0.1', `${CLIENTS[i % CLIENTS.length]}, 10.200.1.1`),
+        'app-1',
+        headers,
+      ),
   };
   const samples: Record<string, number[]> = { appOnlyNs: [], perClientNs: [], viaProxyNs: [] };
   for (const fn of Object.values(contenders)) for (let i = 0; i < iterations; i++) fn(i);
@@ -47,5 +54,9 @@ export function benchLimits(iterations: number, rounds: number): LimitFigures {
       samples[name]!.push(Number(process.hrtime.bigint() - start) / iterations);
     }
   }
-  return { appOnlyNs: median(samples.appOnlyNs!), perClientNs: median(samples.perClientNs!), viaProxyNs: median(samples.viaProxyNs!) };
+  return {
+    appOnlyNs: median(samples.appOnlyNs!),
+    perClientNs: median(samples.perClientNs!),
+    viaProxyNs: median(samples.viaProxyNs!),
+  };
 }

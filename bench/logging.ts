@@ -27,7 +27,10 @@ async function cpuSeconds(url: string): Promise<number> {
 
 async function round(level: string, dir: string): Promise<{ rps: number; p99: number; logBytes: number; cpuUs: number }> {
   const logFile = join(dir, `${level}.log`);
-  const server = await startServer({ SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`, SECURE_MODE_LOG_LEVEL: level }, logFile);
+  const server = await startServer(
+    { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`, SECURE_MODE_LOG_LEVEL: level },
+    logFile,
+  );
   try {
     // Warm-up: JIT and connection set-up are not what is measured.
     await autocannon({ url: `${server.url}${PATH}`, connections: 20, duration: 1 });
@@ -35,7 +38,12 @@ async function round(level: string, dir: string): Promise<{ rps: number; p99: nu
     const result = await autocannon({ url: `${server.url}${PATH}`, connections: 50, duration: SECONDS });
     const cpu = (await cpuSeconds(server.url)) - cpuBefore;
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx and ${result.errors} errors`);
-    return { rps: result.requests.average, p99: result.latency.p99, logBytes: statSync(logFile).size, cpuUs: (cpu * 1e6) / result.requests.total };
+    return {
+      rps: result.requests.average,
+      p99: result.latency.p99,
+      logBytes: statSync(logFile).size,
+      cpuUs: (cpu * 1e6) / result.requests.total,
+    };
   } finally {
     await server.stop();
   }
@@ -65,7 +73,9 @@ try {
       `(median of rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(on).toFixed(0)} vs ${median(off).toFixed(0)} req/s)`,
   );
   // Server CPU per request barely depends on what else the machine runs: the steadier figure on a shared host.
-  console.log(`server CPU per request, logging on/off: ${median(cpuRatios).toFixed(3)} (median of rounds ${cpuRatios.map((r) => r.toFixed(2)).join(', ')})`);
+  console.log(
+    `server CPU per request, logging on/off: ${median(cpuRatios).toFixed(3)} (median of rounds ${cpuRatios.map((r) => r.toFixed(2)).join(', ')})`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -67,7 +67,12 @@ export async function benchOracle(samples: number): Promise<OracleFigures> {
       for (let j = i + 1; j < names.length; j++) {
         const a = times[names[i]!]!;
         const b = times[names[j]!]!;
-        pairs.push({ a: names[i]!, b: names[j]!, d: ks(a, b), critical: 1.949 * Math.sqrt((a.length + b.length) / (a.length * b.length)) });
+        pairs.push({
+          a: names[i]!,
+          b: names[j]!,
+          d: ks(a, b),
+          critical: 1.949 * Math.sqrt((a.length + b.length) / (a.length * b.length)),
+        });
       }
     }
     return { samples, medianNs: Object.fromEntries(names.map((n) => [n, median(times[n]!)])), pairs };

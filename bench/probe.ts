@@ -14,14 +14,18 @@ let non2xx = 0;
 function once(): Promise<void> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        if (res.statusCode !== 200) non2xx++;
-        samples.push(performance.now() - started);
-        resolve();
-      });
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode !== 200) non2xx++;
+          samples.push(performance.now() - started);
+          resolve();
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

@@ -73,12 +73,15 @@ async function main(): Promise<void> {
     const [n1, n2, n3] = nodes.urls as [string, string, string];
     // Figures from a busy machine mean little: say how busy it was.
     process.stdout.write(`load average at start: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores\n`);
-    process.stdout.write(`propagation: ${cycles} create/delete cycles, 3 nodes on PostgreSQL (default SECURE_MODE_OFFLINE_GRACE_MS, the bound if notifications stop)\n`);
+    process.stdout.write(
+      `propagation: ${cycles} create/delete cycles, 3 nodes on PostgreSQL (default SECURE_MODE_OFFLINE_GRACE_MS, the bound if notifications stop)\n`,
+    );
     const samples: number[] = [];
     const perNode: [number[], number[]] = [[], []];
     for (let i = 0; i < cycles; i++) {
       const { id, secret } = await createSecret(n1, nodes.token, `bench ${i}`);
-      for (const url of [n2, n3]) await eventually(async () => (await verify(url, nodes.appId, secret)) === 200, 'caching', 20_000, 1);
+      for (const url of [n2, n3])
+        await eventually(async () => (await verify(url, nodes.appId, secret)) === 200, 'caching', 20_000, 1);
       await deleteSecret(n1, nodes.token, id);
       const deletedAt = performance.now();
       const delays = await Promise.all([n2, n3].map(async (url) => (await firstRejection(url, nodes.appId, secret)) - deletedAt));
@@ -118,10 +121,17 @@ async function main(): Promise<void> {
           rates[i]!.push(r.requests.average);
         }
       }
-      const [one, two] = rates.map((xs) => percentile([...xs].sort((a, b) => a - b), 50)) as [number, number];
+      const [one, two] = rates.map((xs) =>
+        percentile(
+          [...xs].sort((a, b) => a - b),
+          50,
+        ),
+      ) as [number, number];
       process.stdout.write(`  1 process: ${Math.round(one)} req/s (rounds: ${rates[0].map(Math.round).join(', ')})\n`);
       process.stdout.write(`  2 workers: ${Math.round(two)} req/s (rounds: ${rates[1].map(Math.round).join(', ')})\n`);
-      process.stdout.write(`  2 workers / 1 process: ${(two / one).toFixed(2)}x (the load generator shares this machine's ${cpus().length} cores)\n`);
+      process.stdout.write(
+        `  2 workers / 1 process: ${(two / one).toFixed(2)}x (the load generator shares this machine's ${cpus().length} cores)\n`,
+      );
       process.stdout.write(`load average at end: ${loadavg()[0]!.toFixed(1)}\n`);
     } finally {
       for (const server of servers) await server.stop();

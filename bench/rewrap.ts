@@ -22,7 +22,9 @@ try {
   const old = new Keyring(oldKey);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.prepare("INSERT INTO workspaces (id, app_id, name, default_version, rate_limit, created_at) VALUES (1, 'bench', 'bench', 'Preview', 1000, 0)").run();
+  db.prepare(
+    "INSERT INTO workspaces (id, app_id, name, default_version, rate_limit, created_at) VALUES (1, 'bench', 'bench', 'Preview', 1000, 0)",
+  ).run();
   const insert = db.prepare(
     "INSERT INTO secrets (id, workspace_id, name, supports_web, supports_ios, supports_android, ciphertext, key_id, created_at) VALUES (?, 1, 's', 1, 0, 0, ?, ?, 0)",
   );
@@ -42,7 +44,9 @@ try {
   const rewrapMs = Number(process.hrtime.bigint() - start) / 1e6;
   await store.close();
   console.log(`secrets: ${n} (rewrapped ${result.rewrapped}, verified ${result.verified})`);
-  console.log(`baseline, ${n} single-row UPDATE commits: ${baselineMs.toFixed(0)} ms (${((baselineMs / n) * 1000).toFixed(0)} µs each)`);
+  console.log(
+    `baseline, ${n} single-row UPDATE commits: ${baselineMs.toFixed(0)} ms (${((baselineMs / n) * 1000).toFixed(0)} µs each)`,
+  );
   console.log(`keys rewrap incl. verification:        ${rewrapMs.toFixed(0)} ms (${((rewrapMs / n) * 1000).toFixed(0)} µs each)`);
   console.log(`ratio rewrap / baseline: ${(rewrapMs / baselineMs).toFixed(2)}`);
 } finally {

@@ -21,10 +21,16 @@ const log = (line = '') => process.stdout.write(`${line}\n`);
 const ratio = (x: number) => x.toFixed(2);
 const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
-log(`secure-mode bench — node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+log(
+  `secure-mode bench — node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 log();
 log(`1. POST /identity_verification/verify under load: autocannon in a child process, ${HTTP.connections} connections,`);
-log(`   ${HTTP.rounds} rounds of ${HTTP.seconds} s per server after a ${HTTP.warmupSeconds} s warm-up, order rotating; baseline: bare node:http doing the same HMAC check`);
+log(
+  `   ${HTTP.rounds} rounds of ${HTTP.seconds} s per server after a ${HTTP.warmupSeconds} s warm-up, order rotating; baseline: bare node:http doing the same HMAC check`,
+);
 const http = await benchHttp(HTTP, VARIANTS, log);
 const bare = http.bare!;
 const pick = (rs: LoadResult[], f: (r: LoadResult) => number) => rs.map(f);
@@ -32,21 +38,37 @@ log();
 log(`   ${'server'.padEnd(16)} ${'req/s'.padStart(13)} ${'p99 ms'.padStart(11)} ${'CPU µs/req'.padStart(13)}`);
 for (const [name, rs] of [['bare node:http', bare], ...VARIANTS.map((v) => [v.name, http[v.name]!] as const)] as const) {
   log(
-    `   ${name.padEnd(16)} ${medianAndSpread(pick(rs, (r) => r.rps)).padStart(13)} ${medianAndSpread(pick(rs, (r) => r.p99)).padStart(11)} ${medianAndSpread(pick(rs, (r) => r.cpuUsPerRequest), 1).padStart(13)}`,
+    `   ${name.padEnd(16)} ${medianAndSpread(pick(rs, (r) => r.rps)).padStart(13)} ${medianAndSpread(pick(rs, (r) => r.p99)).padStart(11)} ${medianAndSpread(
+      pick(rs, (r) => r.cpuUsPerRequest),
+      1,
+    ).padStart(13)}`,
   );
 }
 for (const v of VARIANTS) {
   const ours = http[v.name]!;
-  const t = medianRatio(pick(ours, (r) => r.rps), pick(bare, (r) => r.rps));
-  const c = medianRatio(pick(ours, (r) => r.cpuUsPerRequest), pick(bare, (r) => r.cpuUsPerRequest));
-  const p = medianRatio(pick(ours, (r) => r.p99), pick(bare, (r) => r.p99));
+  const t = medianRatio(
+    pick(ours, (r) => r.rps),
+    pick(bare, (r) => r.rps),
+  );
+  const c = medianRatio(
+    pick(ours, (r) => r.cpuUsPerRequest),
+    pick(bare, (r) => r.cpuUsPerRequest),
+  );
+  const p = medianRatio(
+    pick(ours, (r) => r.p99),
+    pick(bare, (r) => r.p99),
+  );
   log(`   ${v.name} / bare, median of per-round ratios: throughput ${ratio(t)} (goal >= 0.85, ${verdict(t >= 0.85)}),`);
-  log(`     CPU per request ${ratio(c)} (goal <= 1.15, ${verdict(c <= 1.15)}), p99 ${ratio(p)} (goal <= 1.3, ${verdict(p <= 1.3)})`);
+  log(
+    `     CPU per request ${ratio(c)} (goal <= 1.15, ${verdict(c <= 1.15)}), p99 ${ratio(p)} (goal <= 1.3, ${verdict(p <= 1.3)})`,
+  );
 }
 
 log();
 log(`2. A diagnose flood against another workspace's verify: workspace A's read token floods diagnose (autocannon, 4`);
-log(`   connections, the costliest body, 5 live + 10 deleted secrets) while ${FLOOD.loops} keep-alive clients verify for workspace B;`);
+log(
+  `   connections, the costliest body, 5 live + 10 deleted secrets) while ${FLOOD.loops} keep-alive clients verify for workspace B;`,
+);
 log(`   ${FLOOD.rounds} rounds of ${FLOOD.seconds} s flooded and quiet, alternating`);
 for (const [label, ratePerSecond, goal] of [
   ['at 4 per second, twice the rate of the limit', 4, true],
@@ -62,28 +84,50 @@ for (const [label, ratePerSecond, goal] of [
 }
 
 log();
-log(`3. In-process verification, ns per call (median of ${MICRO.rounds} interleaved runs of ${MICRO.iterations.toLocaleString('en')}; ratio: median of per-run ratios);`);
+log(
+  `3. In-process verification, ns per call (median of ${MICRO.rounds} interleaved runs of ${MICRO.iterations.toLocaleString('en')}; ratio: median of per-run ratios);`,
+);
 log('   baseline: raw createHmac + timingSafeEqual');
 for (const f of await benchInProcess(MICRO.iterations, MICRO.rounds)) {
   const goal = f.label.startsWith('user_hash, 3') ? ` (goal <= 1.3, ${verdict(f.ratio <= 1.3)})` : '';
   const naive = f.naiveNs === undefined ? '' : `   (raw over every secret in turn: ${f.naiveNs.toFixed(0)} ns)`;
-  log(`   ${f.label.padEnd(28)} verifier ${f.oursNs.toFixed(0).padStart(6)} ns   raw ${f.rawNs.toFixed(0).padStart(6)} ns   ratio ${ratio(f.ratio)}${goal}${naive}`);
+  log(
+    `   ${f.label.padEnd(28)} verifier ${f.oursNs.toFixed(0).padStart(6)} ns   raw ${f.rawNs.toFixed(0).padStart(6)} ns   ratio ${ratio(f.ratio)}${goal}${naive}`,
+  );
 }
 
 log();
-log(`4. The verify limits per request, ns (median of ${MICRO.rounds} interleaved runs of ${MICRO.iterations.toLocaleString('en')}, 1,000 clients cycling)`);
+log(
+  `4. The verify limits per request, ns (median of ${MICRO.rounds} interleaved runs of ${MICRO.iterations.toLocaleString('en')}, 1,000 clients cycling)`,
+);
 const limits = benchLimits(MICRO.iterations, MICRO.rounds);
 const added = limits.perClientNs - limits.appOnlyNs;
 const addedProxy = limits.viaProxyNs - limits.appOnlyNs;
-log(`   per-app_id limit alone ${limits.appOnlyNs.toFixed(0)} ns; with the per-client limit ${limits.perClientNs.toFixed(0)} ns; through a trusted proxy ${limits.viaProxyNs.toFixed(0)} ns`);
-log(`   the per-client limit adds ${added.toFixed(0)} ns per request (goal <= 2000, ${verdict(added <= 2000)}); through a trusted proxy, reading X-Forwarded-For, ${addedProxy.toFixed(0)} ns`);
+log(
+  `   per-app_id limit alone ${limits.appOnlyNs.toFixed(0)} ns; with the per-client limit ${limits.perClientNs.toFixed(0)} ns; through a trusted proxy ${limits.viaProxyNs.toFixed(0)} ns`,
+);
+log(
+  `   the per-client limit adds ${added.toFixed(0)} ns per request (goal <= 2000, ${verdict(added <= 2000)}); through a trusted proxy, reading X-Forwarded-For, ${addedProxy.toFixed(0)} ns`,
+);
 
 log();
-log(`5. No oracle: the verifier timed call by call over ${ORACLE_SAMPLES.toLocaleString('en')} interleaved samples of each failure, in process`);
+log(
+  `5. No oracle: the verifier timed call by call over ${ORACLE_SAMPLES.toLocaleString('en')} interleaved samples of each failure, in process`,
+);
 const oracle = await benchOracle(ORACLE_SAMPLES);
-log(`   median ns: ${Object.entries(oracle.medianNs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+log(
+  `   median ns: ${Object.entries(oracle.medianNs)
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .join(', ')}`,
+);
 for (const p of oracle.pairs) {
-  log(`   ${p.a} vs ${p.b}: Kolmogorov–Smirnov D ${p.d.toFixed(3)}, critical ${p.critical.toFixed(3)} at α = 0.001: ${p.d > p.critical ? 'DETECTABLE difference' : 'indistinguishable'}`);
+  log(
+    `   ${p.a} vs ${p.b}: Kolmogorov–Smirnov D ${p.d.toFixed(3)}, critical ${p.critical.toFixed(3)} at α = 0.001: ${p.d > p.critical ? 'DETECTABLE difference' : 'indistinguishable'}`,
+  );
 }
 log();
-log(`The machine is shared (load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')}); compare ratios rather than absolute figures.`);
+log(
+  `The machine is shared (load average now ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}); compare ratios rather than absolute figures.`,
+);

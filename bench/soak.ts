@@ -36,7 +36,12 @@ interface Answer {
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY + 2 });
 
 /** `token: null` sends no Authorization header, as a Messenger calling the public verify route does. */
-function send(url: string, method: string, path: string, options: { body?: string; token?: string | null } = {}): Promise<Answer> {
+function send(
+  url: string,
+  method: string,
+  path: string,
+  options: { body?: string; token?: string | null } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = {};
     const token = options.token === undefined ? TOKEN : options.token;
@@ -112,7 +117,14 @@ let acknowledgedWrites = 0;
 let issued = 0;
 const samples: Array<{ at: number; heap: number; rss: number; lagP99: number }> = [];
 
-async function check(kind: string, route: string, method: string, answer: Promise<Answer>, expected: number, code?: string): Promise<Answer> {
+async function check(
+  kind: string,
+  route: string,
+  method: string,
+  answer: Promise<Answer>,
+  expected: number,
+  code?: string,
+): Promise<Answer> {
   increment(sent, `${method} ${route} ${expected}`);
   const res = await answer.catch((err: Error) => ({ status: 0, text: err.message }));
   const wrongCode = code !== undefined && !res.text.includes(`"code":"${code}"`);
@@ -139,7 +151,13 @@ for (const [name, platforms] of [
   ['soak verify mobile', ['ios', 'android']],
 ] as Array<[string, Platform[]]>) {
   const flags = Object.fromEntries(platforms.map((p) => [`supports_${p}`, true]));
-  const res = await check('create verify secret', '/secure_mode_secrets', 'POST', send(url, 'POST', '/secure_mode_secrets', { body: JSON.stringify({ name, ...flags }) }), 201);
+  const res = await check(
+    'create verify secret',
+    '/secure_mode_secrets',
+    'POST',
+    send(url, 'POST', '/secure_mode_secrets', { body: JSON.stringify({ name, ...flags }) }),
+    201,
+  );
   if (res.status !== 201) throw new Error(`could not create a verify secret: ${res.status} ${res.text}`);
   acknowledgedWrites++;
   const { id, secret } = JSON.parse(res.text) as { id: string; secret: string };
@@ -148,7 +166,11 @@ for (const [name, platforms] of [
   verifySecrets.push({
     id,
     platforms,
-    hashes: users.map((u, i) => (i % 4 === 0 ? { email: `${u}@example.com`, user_hash: userHash(secret, { email: `${u}@example.com` }) } : { user_id: u, user_hash: userHash(secret, { user_id: u }) })),
+    hashes: users.map((u, i) =>
+      i % 4 === 0
+        ? { email: `${u}@example.com`, user_hash: userHash(secret, { email: `${u}@example.com` }) }
+        : { user_id: u, user_hash: userHash(secret, { user_id: u }) },
+    ),
     jwts: users.map((u) => userJwt(secret, { user_id: u }, { expiresIn: '6h' })),
     expiredJwts: users.slice(0, 8).map((u) => userJwt(secret, { user_id: u }, { now: now - 7200, expiresIn: 600 })),
   });
@@ -166,13 +188,25 @@ async function verifyTraffic(random: () => number): Promise<void> {
   const platform = pick(random, secret.platforms);
   const failure = (method: string, reason: string) => increment(outcomesSent, `failure|${method}|${platform}|${reason}`);
   if (r < 0.35) {
-    const res = await check('verify user_hash', VERIFY_PATH, 'POST', verify({ app_id: appId, platform, ...pick(random, secret.hashes) }), 200);
+    const res = await check(
+      'verify user_hash',
+      VERIFY_PATH,
+      'POST',
+      verify({ app_id: appId, platform, ...pick(random, secret.hashes) }),
+      200,
+    );
     if (res.status === 200) {
       increment(outcomesSent, `success|user_hash|${platform}|`);
       increment(usageSent, `${secret.id}|${platform}`);
     }
   } else if (r < 0.6) {
-    const res = await check('verify jwt', VERIFY_PATH, 'POST', verify({ app_id: appId, platform, intercom_user_jwt: pick(random, secret.jwts) }), 200);
+    const res = await check(
+      'verify jwt',
+      VERIFY_PATH,
+      'POST',
+      verify({ app_id: appId, platform, intercom_user_jwt: pick(random, secret.jwts) }),
+      200,
+    );
     if (res.status === 200) {
       increment(outcomesSent, `success|jwt|${platform}|`);
       increment(usageSent, `${secret.id}|${platform}`);
@@ -180,24 +214,63 @@ async function verifyTraffic(random: () => number): Promise<void> {
   } else if (r < 0.7) {
     // A real hash, but of another user: well-formed, signed with a live secret, and still wrong.
     const hash = pick(random, secret.hashes);
-    await check('wrong user_hash', VERIFY_PATH, 'POST', verify({ app_id: appId, platform, user_id: 'soak-someone-else', user_hash: hash.user_hash }), 401, 'hmac_mismatch');
+    await check(
+      'wrong user_hash',
+      VERIFY_PATH,
+      'POST',
+      verify({ app_id: appId, platform, user_id: 'soak-someone-else', user_hash: hash.user_hash }),
+      401,
+      'hmac_mismatch',
+    );
     failure('user_hash', 'mismatch');
   } else if (r < 0.77) {
     const hash = pick(random, secret.hashes);
-    await check('unknown app_id', VERIFY_PATH, 'POST', verify({ ...hash, app_id: `soak_unknown_${Math.floor(random() * 50)}`, platform }), 401, 'hmac_mismatch');
+    await check(
+      'unknown app_id',
+      VERIFY_PATH,
+      'POST',
+      verify({ ...hash, app_id: `soak_unknown_${Math.floor(random() * 50)}`, platform }),
+      401,
+      'hmac_mismatch',
+    );
     failure('user_hash', 'unknown_app');
   } else if (r < 0.83) {
-    await check('forged jwt', VERIFY_PATH, 'POST', verify({ app_id: appId, platform, intercom_user_jwt: pick(random, forgedJwts) }), 401, 'jwt_invalid');
+    await check(
+      'forged jwt',
+      VERIFY_PATH,
+      'POST',
+      verify({ app_id: appId, platform, intercom_user_jwt: pick(random, forgedJwts) }),
+      401,
+      'jwt_invalid',
+    );
     failure('jwt', 'mismatch');
   } else if (r < 0.88) {
-    await check('expired jwt', VERIFY_PATH, 'POST', verify({ app_id: appId, platform, intercom_user_jwt: pick(random, secret.expiredJwts) }), 401, 'jwt_invalid');
+    await check(
+      'expired jwt',
+      VERIFY_PATH,
+      'POST',
+      verify({ app_id: appId, platform, intercom_user_jwt: pick(random, secret.expiredJwts) }),
+      401,
+      'jwt_invalid',
+    );
     failure('jwt', 'jwt_expired');
   } else if (r < 0.92) {
-    await check('malformed user_hash', VERIFY_PATH, 'POST', verify({ app_id: appId, platform, user_id: 'soak-u', user_hash: 'not-hex' }), 401, 'hmac_mismatch');
+    await check(
+      'malformed user_hash',
+      VERIFY_PATH,
+      'POST',
+      verify({ app_id: appId, platform, user_id: 'soak-u', user_hash: 'not-hex' }),
+      401,
+      'hmac_mismatch',
+    );
     failure('user_hash', 'malformed');
   } else if (r < 0.96) {
     // Rejected by validation before any check: no verification outcome is counted for these.
-    const body = pick(random, [{ app_id: appId, platform: 'desktop', user_id: 'u', user_hash: 'ab' }, { app_id: appId, platform }, { platform, user_id: 'u', user_hash: 'ab' }]);
+    const body = pick(random, [
+      { app_id: appId, platform: 'desktop', user_id: 'u', user_hash: 'ab' },
+      { app_id: appId, platform },
+      { platform, user_id: 'u', user_hash: 'ab' },
+    ]);
     await check('invalid verify body', VERIFY_PATH, 'POST', verify(body), 422, 'parameter_invalid');
   } else {
     await check('verify body not JSON', VERIFY_PATH, 'POST', verify('{"app_id": '), 400, 'parameter_invalid');
@@ -208,23 +281,55 @@ async function adminTraffic(random: () => number, n: number, mine: string[]): Pr
   const r = random();
   if (r < 0.25) await check('list', '/secure_mode_secrets', 'GET', send(url, 'GET', '/secure_mode_secrets'), 200);
   else if (r < 0.4 && mine.length < 5) {
-    const res = await check('create', '/secure_mode_secrets', 'POST', send(url, 'POST', '/secure_mode_secrets', { body: JSON.stringify({ name: `soak ${n}`, supports_web: true, supports_ios: random() < 0.5 }) }), 201);
+    const res = await check(
+      'create',
+      '/secure_mode_secrets',
+      'POST',
+      send(url, 'POST', '/secure_mode_secrets', {
+        body: JSON.stringify({ name: `soak ${n}`, supports_web: true, supports_ios: random() < 0.5 }),
+      }),
+      201,
+    );
     if (res.status === 201) {
       mine.push((JSON.parse(res.text) as { id: string }).id);
       acknowledgedWrites++;
     }
   } else if (r < 0.55 && mine.length > 0) {
     const id = mine.shift()!;
-    const res = await check('delete', '/secure_mode_secrets/:id', 'DELETE', send(url, 'DELETE', `/secure_mode_secrets/${id}`), 204);
+    const res = await check(
+      'delete',
+      '/secure_mode_secrets/:id',
+      'DELETE',
+      send(url, 'DELETE', `/secure_mode_secrets/${id}`),
+      204,
+    );
     if (res.status === 204) acknowledgedWrites++;
   } else if (r < 0.7 && mine.length > 0) {
     await check('get', '/secure_mode_secrets/:id', 'GET', send(url, 'GET', `/secure_mode_secrets/${mine[0]}`), 200);
   } else if (r < 0.8) {
-    await check('unknown id', '/secure_mode_secrets/:id', 'GET', send(url, 'GET', `/secure_mode_secrets/${900_000_000 + Math.floor(random() * 1000)}`), 404);
+    await check(
+      'unknown id',
+      '/secure_mode_secrets/:id',
+      'GET',
+      send(url, 'GET', `/secure_mode_secrets/${900_000_000 + Math.floor(random() * 1000)}`),
+      404,
+    );
   } else if (r < 0.9) {
-    await check('bad token', '/secure_mode_secrets', 'GET', send(url, 'GET', '/secure_mode_secrets', { token: `smt_wrong_${'y'.repeat(30)}` }), 401);
+    await check(
+      'bad token',
+      '/secure_mode_secrets',
+      'GET',
+      send(url, 'GET', '/secure_mode_secrets', { token: `smt_wrong_${'y'.repeat(30)}` }),
+      401,
+    );
   } else {
-    await check('invalid body', '/secure_mode_secrets', 'POST', send(url, 'POST', '/secure_mode_secrets', { body: JSON.stringify({ name: '', supports_web: 'yes' }) }), 422);
+    await check(
+      'invalid body',
+      '/secure_mode_secrets',
+      'POST',
+      send(url, 'POST', '/secure_mode_secrets', { body: JSON.stringify({ name: '', supports_web: 'yes' }) }),
+      422,
+    );
   }
 }
 
@@ -268,23 +373,32 @@ const seconds = (Date.now() - started) / 1000;
 const metricsText = (await send(url, 'GET', '/metrics')).text;
 for (const [key, count] of sent) {
   const [method, route, status] = key.split(' ');
-  const counted = metric(metricsText, `secure_mode_http_request_duration_seconds_count{method="${method}",route="${route}",status="${status}"}`);
+  const counted = metric(
+    metricsText,
+    `secure_mode_http_request_duration_seconds_count{method="${method}",route="${route}",status="${status}"}`,
+  );
   if (counted !== count) problems.push(`${key}: sent ${count}, server counted ${counted}`);
 }
 // Verification outcomes: every series the server reports was sent in exactly that number, and nothing else.
 const outcomesCounted = new Map<string, number>();
 for (const line of metricsText.split('\n')) {
-  const m = /^secure_mode_verifications_total\{outcome="([^"]*)",method="([^"]*)",platform="([^"]*)",reason="([^"]*)"\} (\S+)$/.exec(line);
+  const m =
+    /^secure_mode_verifications_total\{outcome="([^"]*)",method="([^"]*)",platform="([^"]*)",reason="([^"]*)"\} (\S+)$/.exec(
+      line,
+    );
   if (m && Number(m[5]) !== 0) outcomesCounted.set(`${m[1]}|${m[2]}|${m[3]}|${m[4]}`, Number(m[5]));
 }
 for (const key of new Set([...outcomesSent.keys(), ...outcomesCounted.keys()])) {
-  if (outcomesSent.get(key) !== outcomesCounted.get(key)) problems.push(`verification ${key}: sent ${outcomesSent.get(key) ?? 0}, server counted ${outcomesCounted.get(key) ?? 0}`);
+  if (outcomesSent.get(key) !== outcomesCounted.get(key))
+    problems.push(`verification ${key}: sent ${outcomesSent.get(key) ?? 0}, server counted ${outcomesCounted.get(key) ?? 0}`);
 }
 
 const exitCode = await server.stop();
 if (exitCode !== 0) problems.push(`server exited with ${exitCode}`);
 const db = new Database(dbFile, { readonly: true });
-const audited = (db.prepare("SELECT count(*) AS n FROM audit_events WHERE action IN ('secret.created', 'secret.deleted')").get() as { n: number }).n;
+const audited = (
+  db.prepare("SELECT count(*) AS n FROM audit_events WHERE action IN ('secret.created', 'secret.deleted')").get() as { n: number }
+).n;
 db.close();
 if (audited !== acknowledgedWrites) problems.push(`${acknowledgedWrites} acknowledged writes, ${audited} audit events`);
 
@@ -297,7 +411,8 @@ for (const secret of verifySecrets) {
   for (const platform of ['web', 'ios', 'android'] as const) {
     const expected = usageSent.get(`${secret.id}|${platform}`) ?? 0;
     const stored = usage?.last_day[platform];
-    if (stored !== expected) problems.push(`usage of secret ${secret.id} on ${platform}: sent ${expected} successful verifications, stored ${stored}`);
+    if (stored !== expected)
+      problems.push(`usage of secret ${secret.id} on ${platform}: sent ${expected} successful verifications, stored ${stored}`);
     if (expected > 0) usageStored.push(`${secret.id}/${platform} ${stored}`);
   }
 }
@@ -315,20 +430,38 @@ const lagLate = median(late.map((s) => s.lagP99));
 if (!(heapGrowth < 1.5)) problems.push(`heap grew ×${heapGrowth.toFixed(2)} after warm-up`);
 if (!(rssGrowth < 1.5)) problems.push(`RSS grew ×${rssGrowth.toFixed(2)} after warm-up`);
 // Event-loop delay on a shared machine is noisy: "growing" means the late windows are well above the early ones.
-if (!(lagLate <= lagEarly * 2 + 0.02)) problems.push(`event-loop p99 grew from ${(lagEarly * 1000).toFixed(1)} ms to ${(lagLate * 1000).toFixed(1)} ms`);
+if (!(lagLate <= lagEarly * 2 + 0.02))
+  problems.push(`event-loop p99 grew from ${(lagEarly * 1000).toFixed(1)} ms to ${(lagLate * 1000).toFixed(1)} ms`);
 
 const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 const verifySent = [...sent].filter(([k]) => k.includes(VERIFY_PATH)).reduce((a, [, v]) => a + v, 0);
 const successes = [...outcomesSent].filter(([k]) => k.startsWith('success')).reduce((a, [, v]) => a + v, 0);
-console.log(`soak: ${issued} requests (${sum(sent)} checked) in ${seconds.toFixed(1)} s = ${(issued / seconds).toFixed(0)} req/s, concurrency ${CONCURRENCY}`);
+console.log(
+  `soak: ${issued} requests (${sum(sent)} checked) in ${seconds.toFixed(1)} s = ${(issued / seconds).toFixed(0)} req/s, concurrency ${CONCURRENCY}`,
+);
 console.log(`  mix: ${[...sent].map(([k, v]) => `${k}: ${v}`).join(', ')}`);
-console.log(`  verification: ${verifySent} requests, ${successes} verified, ${sum(outcomesSent) - successes} failed checks, ${verifySent - sum(outcomesSent)} rejected bodies`);
-console.log(`  outcomes: ${[...outcomesSent].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}`);
-console.log(`  server outcome counters match what was sent: ${problems.every((p) => !p.startsWith('verification '))}; stored usage after SIGTERM and restart matches per secret and platform: ${problems.every((p) => !p.startsWith('usage '))} (${usageStored.join(', ')})`);
-console.log(`  acknowledged writes ${acknowledgedWrites}, audit events ${audited}; server request counts match what was sent: ${problems.every((p) => !p.includes('server counted') || p.startsWith('verification '))}`);
-console.log(`  heap after warm-up ${mib(median(early.map((s) => s.heap)))} → ${mib(median(late.map((s) => s.heap)))} MiB (×${heapGrowth.toFixed(2)}), RSS ${mib(median(early.map((s) => s.rss)))} → ${mib(median(late.map((s) => s.rss)))} MiB (×${rssGrowth.toFixed(2)})`);
-console.log(`  event-loop delay p99 ${(lagEarly * 1000).toFixed(1)} → ${(lagLate * 1000).toFixed(1)} ms (${samples.length} samples)`);
+console.log(
+  `  verification: ${verifySent} requests, ${successes} verified, ${sum(outcomesSent) - successes} failed checks, ${verifySent - sum(outcomesSent)} rejected bodies`,
+);
+console.log(
+  `  outcomes: ${[...outcomesSent]
+    .sort()
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ')}`,
+);
+console.log(
+  `  server outcome counters match what was sent: ${problems.every((p) => !p.startsWith('verification '))}; stored usage after SIGTERM and restart matches per secret and platform: ${problems.every((p) => !p.startsWith('usage '))} (${usageStored.join(', ')})`,
+);
+console.log(
+  `  acknowledged writes ${acknowledgedWrites}, audit events ${audited}; server request counts match what was sent: ${problems.every((p) => !p.includes('server counted') || p.startsWith('verification '))}`,
+);
+console.log(
+  `  heap after warm-up ${mib(median(early.map((s) => s.heap)))} → ${mib(median(late.map((s) => s.heap)))} MiB (×${heapGrowth.toFixed(2)}), RSS ${mib(median(early.map((s) => s.rss)))} → ${mib(median(late.map((s) => s.rss)))} MiB (×${rssGrowth.toFixed(2)})`,
+);
+console.log(
+  `  event-loop delay p99 ${(lagEarly * 1000).toFixed(1)} → ${(lagLate * 1000).toFixed(1)} ms (${samples.length} samples)`,
+);
 rmSync(dir, { recursive: true, force: true });
 agent.destroy();
 if (problems.length > 0) {

@@ -31,7 +31,8 @@ function time(args: string[], env: NodeJS.ProcessEnv, done?: (output: string) =>
     proc.stdout.on('data', onData);
     proc.stderr.on('data', onData);
     proc.on('exit', (code) => {
-      if (done) return measured === undefined ? reject(new Error(`exited with ${code} before it was ready:\n${out}`)) : resolve(measured);
+      if (done)
+        return measured === undefined ? reject(new Error(`exited with ${code} before it was ready:\n${out}`)) : resolve(measured);
       return code === 0 ? resolve(elapsed()) : reject(new Error(`exited with ${code}:\n${out}`));
     });
   });
@@ -56,8 +57,14 @@ const serverEnv = {
 const listening = (out: string) => /listening on/.test(out);
 const samples = { bare: [] as number[], server: [] as number[], help: [] as number[] };
 try {
-  log(`secure-mode startup — node ${process.version}, ${cpus().length} CPU(s), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  log(`${ROUNDS} interleaved rounds; the server restarts on an existing SQLite database (the first start, which creates it, is not counted)`);
+  log(
+    `secure-mode startup — node ${process.version}, ${cpus().length} CPU(s), load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  log(
+    `${ROUNDS} interleaved rounds; the server restarts on an existing SQLite database (the first start, which creates it, is not counted)`,
+  );
   await time(['dist/server.js'], serverEnv, listening);
   for (let round = 0; round < ROUNDS; round++) {
     samples.bare.push(await time(['-e', '0'], process.env));
@@ -79,5 +86,7 @@ const rows: [string, number[], number, number][] = [
 for (const [what, xs, goalMs, goalRatio] of rows) {
   const m = median(xs);
   const met = m <= goalMs && m / bare <= goalRatio ? 'met' : 'MISSED';
-  log(`${what.padEnd(44)} ${m.toFixed(0).padStart(9)} ${spread(xs).padStart(10)}  ${(m / bare).toFixed(1).padStart(12)}×  ≤ ${goalMs} ms and ≤ ${goalRatio}×: ${met}`);
+  log(
+    `${what.padEnd(44)} ${m.toFixed(0).padStart(9)} ${spread(xs).padStart(10)}  ${(m / bare).toFixed(1).padStart(12)}×  ≤ ${goalMs} ms and ≤ ${goalRatio}×: ${met}`,
+  );
 }

@@ -12,7 +12,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const stamp = join(root, 'dist', '.built');
-const SOURCES = ['src', 'packages/sign/src', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'packages/sign/tsconfig.json'];
+const SOURCES = [
+  'src',
+  'packages/sign/src',
+  'package.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'packages/sign/tsconfig.json',
+];
 
 function newest(path) {
   const info = statSync(path, { throwIfNoEntry: false });

@@ -107,7 +107,11 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     meaning: '32 bytes, base64 or hex (`openssl rand -base64 32`); required with PostgreSQL',
   },
   { name: 'SECURE_MODE_PREVIOUS_MASTER_KEYS', shown: '—', meaning: 'comma-separated older keys, while re-wrapping' },
-  { name: 'SECURE_MODE_BOOTSTRAP_TOKEN', shown: 'generated', meaning: "the first start's all-scopes token (at least 20 characters)" },
+  {
+    name: 'SECURE_MODE_BOOTSTRAP_TOKEN',
+    shown: 'generated',
+    meaning: "the first start's all-scopes token (at least 20 characters)",
+  },
   int('SECURE_MODE_MAX_LIVE_SECRETS', DEFAULT_MAX_LIVE_SECRETS, 1, 100, 'live secrets per workspace'),
   int('SECURE_MODE_RATE_LIMIT', DEFAULT_RATE_LIMIT, 1, 10_000_000, 'admin requests per workspace per 10 s (new workspaces)'),
   int('SECURE_MODE_VERIFY_RATE_LIMIT', DEFAULT_VERIFY_RATE_LIMIT, 1, 10_000_000, 'verifications per `app_id` per 10 s, per node'),
@@ -118,7 +122,11 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     10_000_000,
     'verifications per client address per 10 s, per node; a failure counts twice',
   ),
-  { name: 'SECURE_MODE_TRUSTED_PROXIES', shown: '—', meaning: 'comma-separated addresses or CIDRs whose `X-Forwarded-For` names the client' },
+  {
+    name: 'SECURE_MODE_TRUSTED_PROXIES',
+    shown: '—',
+    meaning: 'comma-separated addresses or CIDRs whose `X-Forwarded-For` names the client',
+  },
   int('SECURE_MODE_DIAGNOSE_RATE_LIMIT', DEFAULT_DIAGNOSE_RATE_LIMIT, 1, 1_000_000, 'diagnoses per workspace per 10 s'),
   {
     name: 'SECURE_MODE_JWT_MAX_AGE',
@@ -130,12 +138,25 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'SECURE_MODE_REDIS_URL', shown: '—', meaning: 'share admin rate limits across nodes' },
   { name: 'SECURE_MODE_REDIS_PREFIX', shown: '`secure-mode:rl:`', meaning: 'prefix of the rate-limit keys in Redis' },
   int('SECURE_MODE_WORKERS', 1, 1, 64, 'worker processes'),
-  int('SECURE_MODE_OFFLINE_GRACE_MS', DEFAULT_CACHE_OPTIONS.offlineGraceMs, 250, 3_600_000, 'how long a node verifies without proof it has seen every change (see docs/postgres.md)'),
-  int('SECURE_MODE_CACHE_MAX_STALENESS_MS', DEFAULT_CACHE_OPTIONS.maxStalenessMs, 100, 3_600_000, 'a cached workspace older than this is reloaded'),
+  int(
+    'SECURE_MODE_OFFLINE_GRACE_MS',
+    DEFAULT_CACHE_OPTIONS.offlineGraceMs,
+    250,
+    3_600_000,
+    'how long a node verifies without proof it has seen every change (see docs/postgres.md)',
+  ),
+  int(
+    'SECURE_MODE_CACHE_MAX_STALENESS_MS',
+    DEFAULT_CACHE_OPTIONS.maxStalenessMs,
+    100,
+    3_600_000,
+    'a cached workspace older than this is reloaded',
+  ),
   {
     name: 'SECURE_MODE_LOG_LEVEL',
     shown: '`info`',
-    meaning: 'pino level; JSON logs with credentials redacted; a line per request, except successful verifications, summarised every minute (each one at `debug`)',
+    meaning:
+      'pino level; JSON logs with credentials redacted; a line per request, except successful verifications, summarised every minute (each one at `debug`)',
   },
   { name: 'SECURE_MODE_METRICS_TOKEN', shown: '—', meaning: 'require this bearer token on `/metrics` (at least 20 characters)' },
   // Secret create bodies are tiny; 64 KiB leaves room for long names in any script while refusing floods.
@@ -174,7 +195,8 @@ function integer(env: Env, name: string): number {
 export function parseDatabaseUrl(url: string): DatabaseLocation {
   if (url.startsWith('sqlite:')) {
     const filename = url.slice('sqlite:'.length).replace(/^\/\//, '');
-    if (filename === '') throw new ConfigError('SECURE_MODE_DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/secure-mode.db');
+    if (filename === '')
+      throw new ConfigError('SECURE_MODE_DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/secure-mode.db');
     return { kind: 'sqlite', filename };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
@@ -182,7 +204,10 @@ export function parseDatabaseUrl(url: string): DatabaseLocation {
 }
 
 function trustedProxies(env: Env): string[] {
-  const entries = (env.SECURE_MODE_TRUSTED_PROXIES ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = (env.SECURE_MODE_TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   for (const entry of entries) {
     const [address = '', prefix, extra] = entry.split('/');
     const family = isIP(address);
@@ -219,14 +244,19 @@ export function loadConfig(env: Env = process.env): Config {
   const database = parseDatabaseUrl(env.SECURE_MODE_DATABASE_URL || 'sqlite:./data/secure-mode.db');
   const workers = integer(env, 'SECURE_MODE_WORKERS');
   if (workers > 1 && database.kind === 'sqlite' && database.filename === ':memory:') {
-    throw new ConfigError('SECURE_MODE_WORKERS needs a database file or PostgreSQL: each worker would get its own in-memory database');
+    throw new ConfigError(
+      'SECURE_MODE_WORKERS needs a database file or PostgreSQL: each worker would get its own in-memory database',
+    );
   }
   const config: Config = {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT'),
     database,
     masterKey: env.SECURE_MODE_MASTER_KEY || undefined,
-    previousMasterKeys: (env.SECURE_MODE_PREVIOUS_MASTER_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+    previousMasterKeys: (env.SECURE_MODE_PREVIOUS_MASTER_KEYS ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
     bootstrapToken,
     logLevel: env.SECURE_MODE_LOG_LEVEL || 'info',
     maxLiveSecrets: integer(env, 'SECURE_MODE_MAX_LIVE_SECRETS'),

@@ -74,7 +74,10 @@ export class AccessLog {
     const now = Date.now();
     if (this.summarised > 0) {
       const seconds = Math.round((now - this.since) / 1000);
-      this.lines.info({ route: this.options.summarisedRoute, status: 200, count: this.summarised, seconds }, 'requests summarised');
+      this.lines.info(
+        { route: this.options.summarisedRoute, status: 200, count: this.summarised, seconds },
+        'requests summarised',
+      );
     }
     this.summarised = 0;
     this.since = now;

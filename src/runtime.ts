@@ -82,7 +82,10 @@ function storageContext(options: RuntimeOptions, clock: Clock): StorageContext {
     log: (level, message, err) => {
       if (!logger) return;
       // Only what failed, by type and message: never a connection string.
-      const detail = err === undefined ? {} : { err: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as { code?: unknown })?.code } };
+      const detail =
+        err === undefined
+          ? {}
+          : { err: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as { code?: unknown })?.code } };
       logger[level](detail, message);
     },
   };
@@ -103,7 +106,9 @@ function openKeyring(config: Config, notice: (m: string) => void): Keyring {
   let replaced: MasterKey | undefined;
   if (currentText === undefined) {
     if (config.database.kind !== 'sqlite') {
-      throw new ConfigError('SECURE_MODE_MASTER_KEY is required with PostgreSQL (32 bytes as base64 or hex; generate one with: openssl rand -base64 32)');
+      throw new ConfigError(
+        'SECURE_MODE_MASTER_KEY is required with PostgreSQL (32 bytes as base64 or hex; generate one with: openssl rand -base64 32)',
+      );
     }
     if (config.database.filename === ':memory:') {
       currentText = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
@@ -114,7 +119,8 @@ function openKeyring(config: Config, notice: (m: string) => void): Keyring {
       currentText = file.text;
       source = file.path;
       replaced = loadPreviousMasterKeyFile(filename);
-      if (file.created) notice(`created master key ${file.path} (mode 0600); back it up: without it no stored secret can be read`);
+      if (file.created)
+        notice(`created master key ${file.path} (mode 0600); back it up: without it no stored secret can be read`);
     }
   }
   const previous = config.previousMasterKeys.map((k, i) => parseMasterKey(k, `SECURE_MODE_PREVIOUS_MASTER_KEYS entry ${i + 1}`));
@@ -134,7 +140,9 @@ export async function checkKeyring(store: Store, keyring: Keyring): Promise<void
     try {
       openSecret(keyring, sample);
     } catch {
-      throw new ConfigError(`master key ${envelopeKeyId(sample.ciphertext)} does not open the stored secrets (corrupt key or database)`);
+      throw new ConfigError(
+        `master key ${envelopeKeyId(sample.ciphertext)} does not open the stored secrets (corrupt key or database)`,
+      );
     }
   }
 }
@@ -214,7 +222,21 @@ export async function createServices(
   const verifier = new Verifier({ cache, usage, clock, jwtPolicy });
   const diagnoser = new Diagnoser({ store, keyring, cache, clock, jwtPolicy });
   return {
-    store, keyring, clock, workspaces, secrets, audit, sweeper, cache, usage, verifier, diagnoser, changes, census, readiness, lock,
+    store,
+    keyring,
+    clock,
+    workspaces,
+    secrets,
+    audit,
+    sweeper,
+    cache,
+    usage,
+    verifier,
+    diagnoser,
+    changes,
+    census,
+    readiness,
+    lock,
     rateLimiter: shared.rateLimiter ?? new MemoryRateLimiter(),
     verifyLimiter: new MemoryRateLimiter(),
     verifyRateLimit: config.verifyRateLimit,

@@ -15,7 +15,11 @@ function allTestFiles(): string[] {
   const testDir = join(ROOT, 'test');
   return readdirSync(testDir, { withFileTypes: true })
     .filter((d) => d.isDirectory())
-    .flatMap((d) => readdirSync(join(testDir, d.name)).filter((f) => f.endsWith('.test.ts')).map((f) => join('test', d.name, f)))
+    .flatMap((d) =>
+      readdirSync(join(testDir, d.name))
+        .filter((f) => f.endsWith('.test.ts'))
+        .map((f) => join('test', d.name, f)),
+    )
     .sort();
 }
 

@@ -86,7 +86,12 @@ export class ApiClient {
   }
 
   createSecret(params: CreateSecretParams, idempotencyKey?: string): Promise<CreatedSecretBody> {
-    return this.request('POST', '/secure_mode_secrets', params, idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey });
+    return this.request(
+      'POST',
+      '/secure_mode_secrets',
+      params,
+      idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey },
+    );
   }
 
   updateSecret(id: string, params: UpdateSecretParams): Promise<SecretBody> {
@@ -99,7 +104,10 @@ export class ApiClient {
   }
 
   usage(id: string, windowSeconds: number, bucketSeconds: number): Promise<UsageBody> {
-    return this.request('GET', `/secure_mode_secrets/${encodeURIComponent(id)}/usage?window=${windowSeconds}&bucket=${bucketSeconds}`);
+    return this.request(
+      'GET',
+      `/secure_mode_secrets/${encodeURIComponent(id)}/usage?window=${windowSeconds}&bucket=${bucketSeconds}`,
+    );
   }
 
   listAudit(query: AuditQueryParams): Promise<AuditListBody> {

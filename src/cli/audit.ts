@@ -34,7 +34,9 @@ export function registerAuditCommands(program: Command): void {
     .option('--all', 'follow pages to the end')
     .option('--json', 'print JSON')
     .action(async (_o: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<HttpOptions & { since?: string; until?: string; action?: string; limit: string; all?: boolean }>();
+      const opts = cmd.optsWithGlobals<
+        HttpOptions & { since?: string; until?: string; action?: string; limit: string; all?: boolean }
+      >();
       if (!/^[0-9]{1,3}$/.test(opts.limit)) throw new CliError('--limit must be a number from 1 to 200', EXIT.usage);
       const client = clientFrom(opts);
       const events: Event[] = [];
@@ -52,6 +54,7 @@ export function registerAuditCommands(program: Command): void {
       } while (opts.all && cursor !== undefined);
       if (opts.json) printJson(events);
       else printTable(events.map(eventRow), ['id', 'time', 'action', 'target', 'actor', 'ip', 'details']);
-      if (!opts.all && cursor !== undefined) process.stderr.write('secure-mode: more events: add --all, or narrow with --since/--until\n');
+      if (!opts.all && cursor !== undefined)
+        process.stderr.write('secure-mode: more events: add --all, or narrow with --since/--until\n');
     });
 }

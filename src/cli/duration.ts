@@ -38,6 +38,7 @@ export function parseWhen(text: string, option: string, nowMs: number = Date.now
     return Math.floor((nowMs + (relative[1] === '+' ? ms : -ms)) / 1000);
   }
   const parsed = Date.parse(t);
-  if (Number.isNaN(parsed)) throw new CliError(`${option} must be Unix seconds, an ISO date or +/-duration (got "${text}")`, EXIT.usage);
+  if (Number.isNaN(parsed))
+    throw new CliError(`${option} must be Unix seconds, an ISO date or +/-duration (got "${text}")`, EXIT.usage);
   return Math.floor(parsed / 1000);
 }

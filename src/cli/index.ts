@@ -34,7 +34,13 @@ program
   })
   // A usage error is one line like every other CLI error; --help has the rest.
   .configureOutput({
-    outputError: (message, write) => write(`secure-mode: ${message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)\n`),
+    outputError: (message, write) =>
+      write(
+        `secure-mode: ${message
+          .trim()
+          .replace(/^error: /, '')
+          .replace(/\s*\n\s*/g, ' ')} (see --help)\n`,
+      ),
   })
   .exitOverride();
 

@@ -33,11 +33,15 @@ export function registerKeyCommands(program: Command): void {
     .option('--batch-size <n>', 'secrets read per page', '200')
     .option('--json', 'print JSON')
     .action(async (opts: { batchSize: string; json?: boolean }) => {
-      if (!/^[1-9][0-9]{0,4}$/.test(opts.batchSize)) throw new CliError('--batch-size must be a number from 1 to 99999', EXIT.usage);
+      if (!/^[1-9][0-9]{0,4}$/.test(opts.batchSize))
+        throw new CliError('--batch-size must be a number from 1 to 99999', EXIT.usage);
       const { result, install } = await withLocalServices(async (s) => {
         process.stderr.write(`secure-mode: re-encrypting under master key ${s.keyring.current.id}\n`);
         try {
-          const result = await rewrapSecrets(s.store, s.keyring, { batchSize: Number(opts.batchSize), onProgress: progressBar(process.stderr) });
+          const result = await rewrapSecrets(s.store, s.keyring, {
+            batchSize: Number(opts.batchSize),
+            onProgress: progressBar(process.stderr),
+          });
           // Only now that every secret opens under the new key alone may the embedded default's key file change.
           const file = sqliteFile(loadConfig());
           return { result, install: file === undefined ? undefined : installMasterKeyFile(file, s.keyring.current) };
@@ -61,10 +65,10 @@ export function registerKeyCommands(program: Command): void {
           `secure-mode: all ${result.verified} stored secrets open under ${result.currentKeyId} alone; SECURE_MODE_PREVIOUS_MASTER_KEYS can be removed (after the idempotency window) and servers restarted\n`,
         );
       }
-      printResult(opts.json === true, { rewrapped: result.rewrapped, verified: result.verified, master_key_id: result.currentKeyId }, [
-        'rewrapped',
-        'verified',
-        'master_key_id',
-      ]);
+      printResult(
+        opts.json === true,
+        { rewrapped: result.rewrapped, verified: result.verified, master_key_id: result.currentKeyId },
+        ['rewrapped', 'verified', 'master_key_id'],
+      );
     });
 }

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { MAX_NAME_LENGTH } from '../domain/secret-input.js';
-import { type ApiClient, ApiRequestError, ApiUnreachableError, type CreatedSecretBody, type SecretBody, type UsageBody } from './api-client.js';
+import {
+  type ApiClient,
+  ApiRequestError,
+  ApiUnreachableError,
+  type CreatedSecretBody,
+  type SecretBody,
+  type UsageBody,
+} from './api-client.js';
 import { durationSeconds, formatSeconds, parseDuration } from './duration.js';
 import { type HttpOptions, clientFrom } from './http-options.js';
 import { CliError, EXIT, printTable } from './output.js';
@@ -116,7 +123,11 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
       try {
         created = await createOnce(client, {
           name: opts.name ?? defaultNewName(old.name, Date.now()),
-          ...(flags ?? { supports_web: old.supports_web, supports_ios: old.supports_ios, supports_android: old.supports_android }),
+          ...(flags ?? {
+            supports_web: old.supports_web,
+            supports_ios: old.supports_ios,
+            supports_android: old.supports_android,
+          }),
         });
       } catch (err) {
         await file?.abandon();
@@ -151,7 +162,10 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
     let lastLineAt = 0;
     for (;;) {
       try {
-        const [oldUsage, newUsage] = await Promise.all([client.usage(old.id, window, bucket), client.usage(fresh.id, window, bucket)]);
+        const [oldUsage, newUsage] = await Promise.all([
+          client.usage(old.id, window, bucket),
+          client.usage(fresh.id, window, bucket),
+        ]);
         const p = measure(oldUsage, newUsage, Math.floor(Date.now() / 1000));
         if (json) {
           emit({
@@ -198,7 +212,10 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
           );
         }
         if (err instanceof ApiRequestError && err.code === 'identity_verification_secret_not_found') {
-          throw new CliError(`secret ${old.id} or ${fresh.id} was deleted by someone else; check with: secure-mode secrets list`, EXIT.refused);
+          throw new CliError(
+            `secret ${old.id} or ${fresh.id} was deleted by someone else; check with: secure-mode secrets list`,
+            EXIT.refused,
+          );
         }
         if (!isTransient(err)) throw err;
         note(`${(err as Error).message}; retrying`);
@@ -222,7 +239,10 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
 
 function interrupted(oldId: string, newId: string, resume: string, json: boolean): never {
   if (json) emit({ event: 'interrupted', old_id: oldId, new_id: newId, resume });
-  throw new CliError(`\ninterrupted: nothing was deleted; ${oldId} and ${newId} both stay valid. Resume with: ${resume}`, EXIT.interrupted);
+  throw new CliError(
+    `\ninterrupted: nothing was deleted; ${oldId} and ${newId} both stay valid. Resume with: ${resume}`,
+    EXIT.interrupted,
+  );
 }
 
 /** One create, retried once with the same Idempotency-Key if the answer was lost: never two new secrets. */

@@ -28,12 +28,19 @@ export function secretRow(s: SecretBody): Record<string, unknown> {
 
 /** "web,ios" → the three supports_* flags; refuses unknown names and an empty list. */
 export function parsePlatforms(text: string): { supports_web: boolean; supports_ios: boolean; supports_android: boolean } {
-  const names = text.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+  const names = text
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter(Boolean);
   const unknown = names.filter((p) => !(PLATFORMS as readonly string[]).includes(p));
   if (names.length === 0 || unknown.length > 0) {
     throw new CliError(`--platforms must list some of ${PLATFORMS.join(', ')} (got "${text}")`, EXIT.usage);
   }
-  return { supports_web: names.includes('web'), supports_ios: names.includes('ios'), supports_android: names.includes('android') };
+  return {
+    supports_web: names.includes('web'),
+    supports_ios: names.includes('ios'),
+    supports_android: names.includes('android'),
+  };
 }
 
 /** Shows a new secret once: into the reserved file, or on stdout. */
@@ -48,5 +55,11 @@ export async function deliverSecret(created: CreatedSecretBody, file: SecretFile
 }
 
 export function usageRows(usage: UsageBody): Record<string, unknown>[] {
-  return usage.buckets.map((b) => ({ start: isoTime(b.start), web: b.web, ios: b.ios, android: b.android, total: b.web + b.ios + b.android }));
+  return usage.buckets.map((b) => ({
+    start: isoTime(b.start),
+    web: b.web,
+    ios: b.ios,
+    android: b.android,
+    total: b.web + b.ios + b.android,
+  }));
 }

@@ -64,10 +64,15 @@ export function registerSecretCommands(program: Command): void {
     .requiredOption('--name <name>', 'name of the secret')
     .requiredOption('--platforms <list>', `comma-separated: ${PLATFORMS.join(', ')}`)
     .option('--output-secret <file>', 'write the secret to this new file (mode 0600) instead of printing it')
-    .option('--idempotency-key <key>', 'retrying with the same key within the window returns the same secret (default: a random key)')
+    .option(
+      '--idempotency-key <key>',
+      'retrying with the same key within the window returns the same secret (default: a random key)',
+    )
     .option('--json', 'print JSON')
     .action(async (_o: Opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<Opts & { name: string; platforms: string; outputSecret?: string; idempotencyKey?: string }>();
+      const opts = cmd.optsWithGlobals<
+        Opts & { name: string; platforms: string; outputSecret?: string; idempotencyKey?: string }
+      >();
       const client = clientFrom(opts);
       const flags = parsePlatforms(opts.platforms);
       const file = opts.outputSecret === undefined ? undefined : await SecretFile.reserve(opts.outputSecret);
@@ -85,7 +90,9 @@ export function registerSecretCommands(program: Command): void {
 
   secrets
     .command('update')
-    .description('rename, change platforms, or schedule (--expires-at) or cancel (--expires-at none) retirement (secure-mode only)')
+    .description(
+      'rename, change platforms, or schedule (--expires-at) or cancel (--expires-at none) retirement (secure-mode only)',
+    )
     .argument('<id>', 'secret id')
     .option('--name <name>', 'new name')
     .option('--platforms <list>', `comma-separated: ${PLATFORMS.join(', ')} (the others are disabled)`)
@@ -97,7 +104,9 @@ export function registerSecretCommands(program: Command): void {
       const params = {
         ...(opts.name !== undefined ? { name: opts.name } : {}),
         ...(opts.platforms !== undefined ? parsePlatforms(opts.platforms) : {}),
-        ...(opts.expiresAt !== undefined ? { expires_at: opts.expiresAt === 'none' ? null : parseWhen(opts.expiresAt, '--expires-at') } : {}),
+        ...(opts.expiresAt !== undefined
+          ? { expires_at: opts.expiresAt === 'none' ? null : parseWhen(opts.expiresAt, '--expires-at') }
+          : {}),
       };
       if (Object.keys(params).length === 0) throw new CliError('give --name, --platforms or --expires-at', EXIT.usage);
       const s = await client.updateSecret(id, params);
@@ -108,14 +117,18 @@ export function registerSecretCommands(program: Command): void {
     .command('delete')
     .description('delete a secret: traffic signed with it fails from now on')
     .argument('<id>', 'secret id')
-    .option('--if-idle-for <duration>', 'refuse (exit 3) while the secret verified anything within this window, e.g. 15m (secure-mode only)')
+    .option(
+      '--if-idle-for <duration>',
+      'refuse (exit 3) while the secret verified anything within this window, e.g. 15m (secure-mode only)',
+    )
     .option('-y, --yes', 'do not ask for confirmation (asked only on a terminal)')
     .option('--json', 'print JSON')
     .action(async (id: string, _o: Opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<Opts & { ifIdleFor?: string; yes?: boolean }>();
       const client = clientFrom(opts);
       const idle = opts.ifIdleFor === undefined ? undefined : durationSeconds(opts.ifIdleFor, '--if-idle-for');
-      if (!opts.yes && process.stdin.isTTY && process.stderr.isTTY) await confirm(`delete secret ${id}? Traffic signed with it fails from then on. [y/N] `);
+      if (!opts.yes && process.stdin.isTTY && process.stderr.isTTY)
+        await confirm(`delete secret ${id}? Traffic signed with it fails from then on. [y/N] `);
       await client.deleteSecret(id, idle);
       if (opts.json) printJson({ id, deleted: true });
       else process.stdout.write(`deleted ${id}\n`);
@@ -130,7 +143,11 @@ export function registerSecretCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, _o: Opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<Opts & { window: string; bucket: string }>();
-      const usage = await clientFrom(opts).usage(id, durationSeconds(opts.window, '--window'), durationSeconds(opts.bucket, '--bucket'));
+      const usage = await clientFrom(opts).usage(
+        id,
+        durationSeconds(opts.window, '--window'),
+        durationSeconds(opts.bucket, '--bucket'),
+      );
       if (opts.json) return printJson(usage);
       process.stdout.write(`secret ${usage.id}: last verified ${isoTime(usage.last_verified_at) ?? 'never'}\n`);
       printTable(usageRows(usage), ['start', 'web', 'ios', 'android', 'total']);

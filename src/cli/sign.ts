@@ -15,7 +15,10 @@ export function registerSignCommand(program: Command): void {
   program
     .command('sign')
     .description('compute a user_hash (or, with --jwt, an HS256 intercom_user_jwt) the way a customer backend would')
-    .option('--secret <secret>', 'the identity verification secret (default: $SECURE_MODE_SIGN_SECRET, which keeps it out of shell history)')
+    .option(
+      '--secret <secret>',
+      'the identity verification secret (default: $SECURE_MODE_SIGN_SECRET, which keeps it out of shell history)',
+    )
     .option('--user-id <id>', 'the user_id; when given, user_hash is computed over it')
     .option('--email <email>', 'the email; user_hash is computed over it when there is no user_id (with --jwt: an email claim)')
     .option('--jwt', 'print an HS256 JWT for intercom_user_jwt instead of a user_hash')
@@ -27,9 +30,14 @@ export function registerSignCommand(program: Command): void {
       if (opts.userId === undefined && opts.email === undefined) throw new CliError('give --user-id or --email', EXIT.usage);
       try {
         if (opts.jwt) {
-          if (opts.userId === undefined) throw new CliError('--jwt needs --user-id: a user JWT must carry a user_id claim', EXIT.usage);
+          if (opts.userId === undefined)
+            throw new CliError('--jwt needs --user-id: a user JWT must carry a user_id claim', EXIT.usage);
           const expiresIn = opts.expiresIn === undefined ? undefined : parseDuration(opts.expiresIn);
-          const token = userJwt(secret, { user_id: opts.userId, ...(opts.email !== undefined ? { email: opts.email } : {}) }, { expiresIn });
+          const token = userJwt(
+            secret,
+            { user_id: opts.userId, ...(opts.email !== undefined ? { email: opts.email } : {}) },
+            { expiresIn },
+          );
           if (opts.json) printJson({ intercom_user_jwt: token });
           else process.stdout.write(`${token}\n`);
           return;

@@ -28,7 +28,10 @@ export function registerTokenCommands(program: Command): void {
     .option('--name <name>', 'a label for the token', 'cli')
     .option('--json', 'print JSON')
     .action(async (opts: { workspace: string; scopes: string; name: string; json?: boolean }) => {
-      const scopes = opts.scopes.split(',').map((s) => s.trim()).filter(Boolean);
+      const scopes = opts.scopes
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const { token, value } = await withLocalServices(async (s) => {
         const workspace = await s.workspaces.requireWorkspace(opts.workspace);
         return s.workspaces.createToken(workspace, scopes, opts.name);
@@ -46,7 +49,11 @@ export function registerTokenCommands(program: Command): void {
         const appIds = new Map((await s.workspaces.listWorkspaces()).map((w) => [w.id, w.appId]));
         return { list: await s.workspaces.listTokens(workspace?.id), appIds };
       });
-      printResult(opts.json === true, list.map((t) => presentToken(t, appIds.get(t.workspaceId))), LIST_COLUMNS);
+      printResult(
+        opts.json === true,
+        list.map((t) => presentToken(t, appIds.get(t.workspaceId))),
+        LIST_COLUMNS,
+      );
     });
   tokens
     .command('revoke')

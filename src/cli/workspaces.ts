@@ -22,7 +22,11 @@ export function registerWorkspaceCommands(program: Command): void {
     .action(async (opts: { name: string; defaultVersion: string; rateLimit?: number; create?: boolean; json?: boolean }) => {
       const workspace = await withLocalServices(
         (s) =>
-          s.workspaces.createWorkspace({ name: opts.name, defaultVersion: opts.defaultVersion, ...(opts.rateLimit !== undefined ? { rateLimit: opts.rateLimit } : {}) }),
+          s.workspaces.createWorkspace({
+            name: opts.name,
+            defaultVersion: opts.defaultVersion,
+            ...(opts.rateLimit !== undefined ? { rateLimit: opts.rateLimit } : {}),
+          }),
         { create: opts.create === true },
       );
       printResult(opts.json === true, presentWorkspace(workspace), COLUMNS);

@@ -142,13 +142,15 @@ function userIdProblem(payload: Record<string, unknown>): JwtClaimsProblem | und
 
 function emailProblem(payload: Record<string, unknown>): JwtClaimsProblem | undefined {
   const email = payload.email;
-  if (email !== undefined && email !== null && typeof email !== 'string') return { code: 'email_not_string', type: typeName(email) };
+  if (email !== undefined && email !== null && typeof email !== 'string')
+    return { code: 'email_not_string', type: typeName(email) };
   return undefined;
 }
 
 function expProblem(payload: Record<string, unknown>, nowSeconds: number, policy: JwtTimePolicy): JwtClaimsProblem | undefined {
   const exp = payload.exp;
-  if (exp === undefined) return policy.maxAgeSeconds === undefined ? undefined : { code: 'exp_missing', maxAgeSeconds: policy.maxAgeSeconds };
+  if (exp === undefined)
+    return policy.maxAgeSeconds === undefined ? undefined : { code: 'exp_missing', maxAgeSeconds: policy.maxAgeSeconds };
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return { code: 'exp_not_number' };
   if (nowSeconds >= exp + policy.skewSeconds) return { code: 'expired', exp };
   return undefined;
@@ -171,11 +173,17 @@ function iatProblem(payload: Record<string, unknown>, nowSeconds: number, policy
   return undefined;
 }
 
-function lifetimeProblem(payload: Record<string, unknown>, nowSeconds: number, policy: JwtTimePolicy): JwtClaimsProblem | undefined {
+function lifetimeProblem(
+  payload: Record<string, unknown>,
+  nowSeconds: number,
+  policy: JwtTimePolicy,
+): JwtClaimsProblem | undefined {
   const { exp, iat } = payload;
   if (policy.maxAgeSeconds === undefined || typeof exp !== 'number') return undefined;
   const lifetimeSeconds = exp - (typeof iat === 'number' ? iat : nowSeconds);
-  return lifetimeSeconds > policy.maxAgeSeconds ? { code: 'lifetime_too_long', lifetimeSeconds, maxAgeSeconds: policy.maxAgeSeconds } : undefined;
+  return lifetimeSeconds > policy.maxAgeSeconds
+    ? { code: 'lifetime_too_long', lifetimeSeconds, maxAgeSeconds: policy.maxAgeSeconds }
+    : undefined;
 }
 
 const CLAIM_CHECKS = [userIdProblem, emailProblem, expProblem, nbfProblem, iatProblem, lifetimeProblem] as const;
@@ -196,7 +204,11 @@ export function checkClaims(
 }
 
 /** Every reason the payload cannot be accepted, for diagnosis. */
-export function allClaimProblems(payload: unknown, nowSeconds: number, policy: JwtTimePolicy = DEFAULT_JWT_TIME_POLICY): JwtClaimsProblem[] {
+export function allClaimProblems(
+  payload: unknown,
+  nowSeconds: number,
+  policy: JwtTimePolicy = DEFAULT_JWT_TIME_POLICY,
+): JwtClaimsProblem[] {
   if (!isJsonObject(payload)) return [{ code: 'payload_not_object' }];
   return CLAIM_CHECKS.map((check) => check(payload, nowSeconds, policy)).filter((p): p is JwtClaimsProblem => p !== undefined);
 }

@@ -36,15 +36,24 @@ export function parseMasterKey(text: string, source: string): MasterKey {
   const trimmed = text.trim();
   const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
   // Node's base64 decoder skips what it cannot read: a damaged key ("…=AAAA", stray characters) must not pass as valid.
-  const canonical = /^[0-9a-fA-F]{64}$/.test(trimmed) || key.toString('base64').replace(/=+$/, '') === trimmed.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/');
+  const canonical =
+    /^[0-9a-fA-F]{64}$/.test(trimmed) ||
+    key.toString('base64').replace(/=+$/, '') === trimmed.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/');
   if (key.length !== 32 || !canonical) {
-    throw new KeyMaterialError(`${source} must be 32 bytes, given as 64 hex characters or base64 (got ${canonical ? `${key.length} bytes` : "text that is not valid hex or base64"})`);
+    throw new KeyMaterialError(
+      `${source} must be 32 bytes, given as 64 hex characters or base64 (got ${canonical ? `${key.length} bytes` : 'text that is not valid hex or base64'})`,
+    );
   }
   return { id: keyIdOf(key), key };
 }
 
 export function keyIdOf(key: Buffer): string {
-  return createHash('sha256').update('secure-mode master key id\0').update(key).digest().subarray(0, KEY_ID_LENGTH).toString('hex');
+  return createHash('sha256')
+    .update('secure-mode master key id\0')
+    .update(key)
+    .digest()
+    .subarray(0, KEY_ID_LENGTH)
+    .toString('hex');
 }
 
 export function newMasterKeyText(): string {

@@ -33,7 +33,11 @@ export class SecretCensus {
     }
     let rotationsInProgress = 0;
     for (const list of byWorkspace.values()) {
-      const overlapping = PLATFORMS.some((p) => list.filter((s) => supportsPlatform({ web: s.supportsWeb, ios: s.supportsIos, android: s.supportsAndroid }, p)).length >= 2);
+      const overlapping = PLATFORMS.some(
+        (p) =>
+          list.filter((s) => supportsPlatform({ web: s.supportsWeb, ios: s.supportsIos, android: s.supportsAndroid }, p))
+            .length >= 2,
+      );
       if (overlapping) rotationsInProgress++;
     }
     return { live: secrets.length, neverVerified, rotationsInProgress };

@@ -59,8 +59,10 @@ export function describeSecret(secret: SecretRecord): string {
 
 const WHITESPACE: Record<WhitespaceWhere, string> = {
   user_hash: 'user_hash has surrounding whitespace (a newline?); send exactly the 64 hex characters.',
-  message_trimmed: 'The user_id/email sent has surrounding whitespace, but the hash was computed over the trimmed value: send exactly the value that was hashed.',
-  message_newline: 'The hash was computed over the value plus a trailing newline (as `echo` without -n adds); hash exactly the value.',
+  message_trimmed:
+    'The user_id/email sent has surrounding whitespace, but the hash was computed over the trimmed value: send exactly the value that was hashed.',
+  message_newline:
+    'The hash was computed over the value plus a trailing newline (as `echo` without -n adds); hash exactly the value.',
   key_newline: 'The HMAC key had a trailing newline (as when read from a file or env file); strip it from the secret.',
 };
 
@@ -74,8 +76,10 @@ const JWT_STRUCTURE: Record<JwtStructureProblem, string> = {
 const MESSAGES: { [C in DiagnosisCode]: (d: CauseDetails[C]) => string } = {
   wrong_app_id: (d) =>
     `app_id "${d.given}" is not this workspace's app_id ("${d.expected}"): the Messenger must be booted with the app_id of the workspace whose secret signed the value.`,
-  deleted_secret: (d) => `Signed with ${describeSecret(d.secret)}, deleted at ${iso(d.secret.deletedAt!)}: deleted secrets never verify; ${d.useInstead}.`,
-  expired_secret: (d) => `Signed with ${describeSecret(d.secret)}, which expired at ${iso(d.secret.expiresAt ?? d.secret.deletedAt!)}; ${d.useInstead}.`,
+  deleted_secret: (d) =>
+    `Signed with ${describeSecret(d.secret)}, deleted at ${iso(d.secret.deletedAt!)}: deleted secrets never verify; ${d.useInstead}.`,
+  expired_secret: (d) =>
+    `Signed with ${describeSecret(d.secret)}, which expired at ${iso(d.secret.expiresAt ?? d.secret.deletedAt!)}; ${d.useInstead}.`,
   platform_not_enabled: (d) =>
     `Signed with ${describeSecret(d.secret)}, which is not enabled for ${d.platform} (enabled for: ${platformsOf(d.secret)}); enable it for ${d.platform} or ${d.useInstead}.`,
   email_hashed_instead_of_user_id: () =>
@@ -111,7 +115,8 @@ const MESSAGES: { [C in DiagnosisCode]: (d: CauseDetails[C]) => string } = {
     `The JWT is not valid before ${iso(d.nbf)} (nbf), ${Math.round(d.nbf - d.nowS)} seconds from now; check the signing server's clock.`,
   jwt_issued_in_future: (d) =>
     `The JWT was issued at ${iso(d.iat)} (iat), ${Math.round(d.iat - d.nowS)} seconds from now, beyond the ${JWT_CLOCK_SKEW_SECONDS} seconds of clock skew allowed; check the signing server's clock.`,
-  jwt_missing_exp: (d) => `The JWT has no exp claim; this server requires one, at most ${d.maxAgeSeconds} seconds after iat (SECURE_MODE_JWT_MAX_AGE).`,
+  jwt_missing_exp: (d) =>
+    `The JWT has no exp claim; this server requires one, at most ${d.maxAgeSeconds} seconds after iat (SECURE_MODE_JWT_MAX_AGE).`,
   jwt_lifetime_too_long: (d) =>
     `The JWT lives ${Math.round(d.lifetimeSeconds)} seconds (exp - iat); this server accepts at most ${d.maxAgeSeconds} (SECURE_MODE_JWT_MAX_AGE).`,
   jwt_missing_user_id: ({ problem }) =>
@@ -121,7 +126,9 @@ const MESSAGES: { [C in DiagnosisCode]: (d: CauseDetails[C]) => string } = {
         ? 'The JWT has no user_id claim; Intercom user JWTs must carry the user_id as a string.'
         : `The JWT's user_id claim is a ${problem.notString}; it must be a string (e.g. "42", not 42).`,
   jwt_invalid_claim: (d) =>
-    d.claim === 'email' ? `The JWT's email claim is a ${d.type}; it must be a string.` : `The JWT's ${d.claim} claim is not a number of seconds since the epoch.`,
+    d.claim === 'email'
+      ? `The JWT's email claim is a ${d.type}; it must be a string.`
+      : `The JWT's ${d.claim} claim is not a number of seconds since the epoch.`,
   jwt_identity_mismatch: (d) =>
     d.field === 'user_id'
       ? `user_id "${d.sent}" was sent beside the JWT, but the JWT's user_id claim is "${d.signed}": send the same value or leave it out.`

@@ -55,7 +55,9 @@ export function secretDeviations(secret: DiagnosedSecret, platform: Platform): D
   if (secret.state === 'deleted') return [{ code: 'deleted_secret' }];
   if (secret.state === 'expired') return [{ code: 'expired_secret' }];
   const r = secret.record;
-  return supportsPlatform({ web: r.supportsWeb, ios: r.supportsIos, android: r.supportsAndroid }, platform) ? [] : [{ code: 'platform_not_enabled' }];
+  return supportsPlatform({ web: r.supportsWeb, ios: r.supportsIos, android: r.supportsAndroid }, platform)
+    ? []
+    : [{ code: 'platform_not_enabled' }];
 }
 
 /** Keeps the match that needs the fewest departures from the rules; on a tie, the first found (live secrets come first). */
@@ -98,17 +100,29 @@ export function readUserHash(value: string, platform: Platform): UserHashReading
       deviations: [...spacing, { code: 'wrong_hash_algorithm', algorithm: algorithm.toUpperCase().replace('SHA', 'SHA-') }],
     });
   } else if (/^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)) {
-    readings.push({ bytes: Buffer.from(trimmed, 'base64'), shape: 'hmac', algorithm: 'sha256', deviations: [...spacing, { code: 'digest_not_hex' }] });
+    readings.push({
+      bytes: Buffer.from(trimmed, 'base64'),
+      shape: 'hmac',
+      algorithm: 'sha256',
+      deviations: [...spacing, { code: 'digest_not_hex' }],
+    });
   }
   return readings;
 }
 
 /** The messages a user_hash may have been computed over, each with the mistake it implies. */
-function candidateMessages(message: string, userId: string | null, email: string | null): { message: string; deviations: Deviation[] }[] {
+function candidateMessages(
+  message: string,
+  userId: string | null,
+  email: string | null,
+): { message: string; deviations: Deviation[] }[] {
   const messages: { message: string; deviations: Deviation[] }[] = [{ message, deviations: [] }];
-  if (userId !== null && email !== null) messages.push({ message: email, deviations: [{ code: 'email_hashed_instead_of_user_id' }] });
-  if (message.trim() !== message) messages.push({ message: message.trim(), deviations: [{ code: 'whitespace', where: 'message_trimmed' }] });
-  for (const suffix of ['\n', '\r\n']) messages.push({ message: message + suffix, deviations: [{ code: 'whitespace', where: 'message_newline' }] });
+  if (userId !== null && email !== null)
+    messages.push({ message: email, deviations: [{ code: 'email_hashed_instead_of_user_id' }] });
+  if (message.trim() !== message)
+    messages.push({ message: message.trim(), deviations: [{ code: 'whitespace', where: 'message_trimmed' }] });
+  for (const suffix of ['\n', '\r\n'])
+    messages.push({ message: message + suffix, deviations: [{ code: 'whitespace', where: 'message_newline' }] });
   return messages;
 }
 
@@ -130,13 +144,15 @@ export function searchUserHash(
   for (const reading of readings) {
     if (reading.shape === 'plain') {
       for (const m of messages) {
-        if (digestEquals(createHash('sha256').update(m.message).digest(), reading.bytes)) best.offer(null, [...reading.deviations, ...m.deviations]);
+        if (digestEquals(createHash('sha256').update(m.message).digest(), reading.bytes))
+          best.offer(null, [...reading.deviations, ...m.deviations]);
       }
       continue;
     }
     for (const secret of known) {
       const fromSecret = secretDeviations(secret, request.platform);
-      const keys = reading.shape === 'hmac' ? keyVariants(secret.text) : [{ key: Buffer.from(secret.text, 'utf8'), deviations: [] }];
+      const keys =
+        reading.shape === 'hmac' ? keyVariants(secret.text) : [{ key: Buffer.from(secret.text, 'utf8'), deviations: [] }];
       for (const k of keys) {
         for (const m of messages) {
           if (digestEquals(digestOf(reading, k.key, m.message), reading.bytes)) {
@@ -158,10 +174,16 @@ function hashesToTry(jwt: DecodedJwt): JwtHmacHash[] {
 }
 
 /** The best explained signer of a decoded JWT; `algDeviation` is what its header's alg already says is wrong. */
-export function searchJwt(decoded: DecodedJwt, platform: Platform, known: KnownSecret[], algDeviation: Deviation[]): Match | undefined {
+export function searchJwt(
+  decoded: DecodedJwt,
+  platform: Platform,
+  known: KnownSecret[],
+  algDeviation: Deviation[],
+): Match | undefined {
   const best = new BestMatch();
   for (const hash of hashesToTry(decoded)) {
-    const signedWith: Deviation[] = hash === 'sha256' ? algDeviation : [{ code: 'jwt_wrong_alg', signedWith: `HS${hash.slice(3)}` }];
+    const signedWith: Deviation[] =
+      hash === 'sha256' ? algDeviation : [{ code: 'jwt_wrong_alg', signedWith: `HS${hash.slice(3)}` }];
     for (const secret of known) {
       const fromSecret = secretDeviations(secret, platform);
       for (const k of keyVariants(secret.text)) {

@@ -1,5 +1,12 @@
 import type { Keyring } from '../crypto/keyring.js';
-import { DEFAULT_JWT_TIME_POLICY, type JwtTimePolicy, allClaimProblems, checkHeader, decodeJwt, isJsonObject } from '../crypto/jwt.js';
+import {
+  DEFAULT_JWT_TIME_POLICY,
+  type JwtTimePolicy,
+  allClaimProblems,
+  checkHeader,
+  decodeJwt,
+  isJsonObject,
+} from '../crypto/jwt.js';
 import type { SecretWithCiphertext, Workspace } from './model.js';
 import type { Store } from './ports.js';
 import type { Clock } from './clock.js';
@@ -100,12 +107,26 @@ export class Diagnoser {
     if (given.appId !== workspace.appId) causes.push(cause('wrong_app_id', { given: given.appId, expected: workspace.appId }));
     if (outcome.verified) {
       const secret = publicView(known.find((k) => k.record.id === outcome.secretId));
-      return { verified: causes.length === 0, method: request.method, userId: outcome.userId, email: outcome.email, secret, causes };
+      return {
+        verified: causes.length === 0,
+        method: request.method,
+        userId: outcome.userId,
+        email: outcome.email,
+        secret,
+        causes,
+      };
     }
     const found = request.method === 'user_hash' ? this.userHash(request, known) : this.jwt(request, known, nowMs);
     causes.push(...found.causes);
     if (causes.length === 0) causes.push(cause('not_yet_propagated', { secret: found.secret?.record ?? null }));
-    return { verified: false, method: request.method, userId: found.userId, email: found.email, secret: publicView(found.secret), causes };
+    return {
+      verified: false,
+      method: request.method,
+      userId: found.userId,
+      email: found.email,
+      secret: publicView(found.secret),
+      causes,
+    };
   }
 
   private async knownSecrets(workspace: Workspace, nowMs: number): Promise<KnownSecret[]> {
@@ -129,7 +150,8 @@ export class Diagnoser {
     // Only the field the hash was computed over is identity; the other was not signed.
     const identity = request.userId !== null ? { userId: request.userId, email: null } : { userId: null, email: request.email };
     if (best) return { ...identity, secret: best.secret, causes: this.explain(best, request, known) };
-    if (readings === 0) return { ...identity, secret: null, causes: [cause('user_hash_malformed', { length: request.userHash.length })] };
+    if (readings === 0)
+      return { ...identity, secret: null, causes: [cause('user_hash_malformed', { length: request.userHash.length })] };
     return { ...identity, secret: null, causes: [this.noMatch(request, known, `user_hash over "${message}"`)] };
   }
 
@@ -137,21 +159,28 @@ export class Diagnoser {
     const decoded = decodeJwt(request.jwt);
     if ('problem' in decoded) {
       const looksLikeHash = /^[0-9a-fA-F]{64}$/.test(request.jwt.trim());
-      return { userId: null, email: null, secret: null, causes: [cause('jwt_malformed', { problem: decoded.problem, looksLikeHash })] };
+      return {
+        userId: null,
+        email: null,
+        secret: null,
+        causes: [cause('jwt_malformed', { problem: decoded.problem, looksLikeHash })],
+      };
     }
     const payload = isJsonObject(decoded.payload) ? decoded.payload : {};
     const signedUserId = typeof payload.user_id === 'string' && payload.user_id !== '' ? payload.user_id : null;
     const signedEmail = typeof payload.email === 'string' ? payload.email : null;
 
     const header = checkHeader(decoded.header);
-    const algDeviation: Deviation[] = header?.code === 'alg_not_hs256' ? [{ code: 'jwt_wrong_alg', signedWith: header.alg ?? 'no alg' }] : [];
+    const algDeviation: Deviation[] =
+      header?.code === 'alg_not_hs256' ? [{ code: 'jwt_wrong_alg', signedWith: header.alg ?? 'no alg' }] : [];
     const best = searchJwt(decoded, request.platform, known, algDeviation);
 
     const causes: DiagnosisCause[] = [];
     if (best) causes.push(...this.explain(best, request, known));
     else if (algDeviation.length > 0) causes.push(...this.explain({ secret: null, deviations: algDeviation }, request, known));
     if (header && header.code !== 'alg_not_hs256') causes.push(cause('jwt_unsupported_header', { header }));
-    for (const problem of allClaimProblems(decoded.payload, nowMs / 1000, this.jwtPolicy)) causes.push(claimCause(problem, nowMs / 1000));
+    for (const problem of allClaimProblems(decoded.payload, nowMs / 1000, this.jwtPolicy))
+      causes.push(claimCause(problem, nowMs / 1000));
     if (request.userId !== null && typeof payload.user_id === 'string' && request.userId !== payload.user_id) {
       causes.push(cause('jwt_identity_mismatch', { field: 'user_id', sent: request.userId, signed: payload.user_id }));
     }
@@ -175,7 +204,9 @@ export class Diagnoser {
   private explain(match: Match, request: VerificationRequest, known: KnownSecret[]): DiagnosisCause[] {
     const liveFor = known.filter((k) => k.state === 'live' && secretDeviations(k, request.platform).length === 0);
     const useInstead =
-      liveFor.length > 0 ? `sign with ${liveFor.map((k) => describeSecret(k.record)).join(' or ')}` : `create a secret enabled for ${request.platform}`;
+      liveFor.length > 0
+        ? `sign with ${liveFor.map((k) => describeSecret(k.record)).join(' or ')}`
+        : `create a secret enabled for ${request.platform}`;
     const platform = request.platform;
     return match.deviations.map((d): DiagnosisCause => {
       switch (d.code) {

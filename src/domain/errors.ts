@@ -45,13 +45,16 @@ export class DomainError extends Error {
   }
 
   toBody(): ErrorBody {
-    return this.field === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, field: this.field };
+    return this.field === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, field: this.field };
   }
 }
 
 export const errors = {
   unauthorized: () => new DomainError('unauthorized', 'Access Token Invalid'),
-  forbidden: (scope: string) => new DomainError('forbidden', `You do not have the required scope (${scope}) to access this resource`),
+  forbidden: (scope: string) =>
+    new DomainError('forbidden', `You do not have the required scope (${scope}) to access this resource`),
   secretNotFound: () => new DomainError('identity_verification_secret_not_found', 'Identity verification secret not found'),
   notFound: () => new DomainError('not_found', 'Resource not found'),
   parameterInvalid: (message: string, field?: string) => new DomainError('parameter_invalid', message, field),
@@ -62,7 +65,8 @@ export const errors = {
   requestTimeout: () => new DomainError('request_timeout', 'The request was not received in time'),
   malformedRequest: () => new DomainError('bad_request', 'Malformed HTTP request'),
   versionNotFound: () => new DomainError('intercom_version_invalid', 'The requested version could not be found'),
-  versionUnsupported: () => new DomainError('intercom_version_invalid', 'Requested resource is not available in current API version.'),
+  versionUnsupported: () =>
+    new DomainError('intercom_version_invalid', 'Requested resource is not available in current API version.'),
   rateLimited: (limit: number, windowSeconds: number) =>
     new DomainError('rate_limit_exceeded', `Exceeded rate limit of ${limit} in ${windowSeconds}_seconds`),
   secretLimitReached: (max: number) =>
@@ -75,10 +79,12 @@ export const errors = {
       'identity_verification_secret_in_use',
       `Identity verification secret verified traffic at ${lastVerifiedAt} (${new Date(lastVerifiedAt * 1000).toISOString()}), within the last ${idleFor} seconds`,
     ),
-  idempotencyConflict: () => new DomainError('idempotency_key_reused', 'Idempotency-Key was already used with a different request body'),
+  idempotencyConflict: () =>
+    new DomainError('idempotency_key_reused', 'Idempotency-Key was already used with a different request body'),
   hmacMismatch: () => new DomainError('hmac_mismatch', 'Failed Identity Verification check'),
   jwtInvalid: () => new DomainError('jwt_invalid', 'Failed Identity Verification check'),
-  serviceUnavailable: () => new DomainError('service_unavailable', 'The service is temporarily unavailable, please retry shortly'),
+  serviceUnavailable: () =>
+    new DomainError('service_unavailable', 'The service is temporarily unavailable, please retry shortly'),
   internal: () => new DomainError('server_error', 'An unexpected error occurred'),
   consoleNotBuilt: () =>
     new DomainError('console_unavailable', 'The web console is not built on this server; run npm run build:console'),

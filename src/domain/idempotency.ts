@@ -15,7 +15,12 @@ export function createRequestHash(body: {
   supports_ios?: unknown;
   supports_android?: unknown;
 }): Buffer {
-  const canonical = JSON.stringify([body.name, body.supports_web ?? null, body.supports_ios ?? null, body.supports_android ?? null]);
+  const canonical = JSON.stringify([
+    body.name,
+    body.supports_web ?? null,
+    body.supports_ios ?? null,
+    body.supports_android ?? null,
+  ]);
   return createHash('sha256').update('secure-mode/create-secret/v1\0').update(canonical).digest();
 }
 

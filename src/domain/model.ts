@@ -58,7 +58,6 @@ export interface AuditInput {
   details?: Record<string, string | number | boolean | null>;
 }
 
-
 export interface AuditEvent extends AuditInput {
   id: number;
 }

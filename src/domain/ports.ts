@@ -72,7 +72,12 @@ export interface SecretStore {
   loadLiveSecretMaterial(workspaceId: number): Promise<SecretWithCiphertext[]>;
   /** Deleted secrets with their ciphertext, for diagnosis ("signed with a deleted secret"). */
   loadDeletedSecretMaterial(workspaceId: number, limit: number): Promise<SecretWithCiphertext[]>;
-  updateSecret(workspaceId: number, id: number, patch: SecretPatch, audit: Omit<AuditInput, 'targetId'>): Promise<SecretRecord | undefined>;
+  updateSecret(
+    workspaceId: number,
+    id: number,
+    patch: SecretPatch,
+    audit: Omit<AuditInput, 'targetId'>,
+  ): Promise<SecretRecord | undefined>;
   /** Soft delete; undefined when there is no live secret with that id in the workspace. */
   deleteSecret(
     workspaceId: number,

@@ -40,7 +40,12 @@ export class Readiness {
       () => true,
       () => false,
     );
-    const cache = database && (await this.warm().then(() => true, () => false));
+    const cache =
+      database &&
+      (await this.warm().then(
+        () => true,
+        () => false,
+      ));
     return { database, cache };
   }
 }

@@ -8,10 +8,12 @@ export function normaliseSecretName(value: unknown): string {
   if (typeof value !== 'string') throw errors.parameterInvalid('name must be a string', 'name');
   const name = value.trim();
   if (name.length === 0) throw errors.parameterInvalid('name must not be blank', 'name');
-  if ([...name].length > MAX_NAME_LENGTH) throw errors.parameterInvalid(`name must be at most ${MAX_NAME_LENGTH} characters`, 'name');
+  if ([...name].length > MAX_NAME_LENGTH)
+    throw errors.parameterInvalid(`name must be at most ${MAX_NAME_LENGTH} characters`, 'name');
   if (!name.isWellFormed()) throw errors.parameterInvalid('name must be valid Unicode', 'name');
-   
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) throw errors.parameterInvalid('name must not contain control characters', 'name');
+
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name))
+    throw errors.parameterInvalid('name must not contain control characters', 'name');
   return name;
 }
 

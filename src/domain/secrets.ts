@@ -188,7 +188,11 @@ export class SecretsService {
       };
       requireSomePlatform(flags);
       Object.assign(patch, flags);
-      Object.assign(details, { supports_web: flags.supportsWeb, supports_ios: flags.supportsIos, supports_android: flags.supportsAndroid });
+      Object.assign(details, {
+        supports_web: flags.supportsWeb,
+        supports_ios: flags.supportsIos,
+        supports_android: flags.supportsAndroid,
+      });
     }
     if (input.expires_at !== undefined) {
       if (input.expires_at !== null && input.expires_at <= at) {
@@ -302,7 +306,8 @@ export class SecretsService {
     if (!Number.isInteger(bucketSeconds) || bucketSeconds < 60 || bucketSeconds % 60 !== 0) {
       throw errors.parameterInvalid('bucket must be a whole number of minutes, in seconds (60, 120, …)', 'bucket');
     }
-    if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw errors.parameterInvalid('window must be a positive number of seconds', 'window');
+    if (!Number.isInteger(windowSeconds) || windowSeconds < 1)
+      throw errors.parameterInvalid('window must be a positive number of seconds', 'window');
     const count = Math.ceil(windowSeconds / bucketSeconds);
     if (count > MAX_USAGE_BUCKETS) {
       throw errors.parameterInvalid(`window / bucket gives ${count} buckets; at most ${MAX_USAGE_BUCKETS}`, 'bucket');
@@ -311,7 +316,10 @@ export class SecretsService {
     const now = nowSeconds(this.clock);
     const lastStart = Math.floor(now / bucketSeconds) * bucketSeconds;
     const firstStart = lastStart - (count - 1) * bucketSeconds;
-    const buckets: UsageBucket[] = Array.from({ length: count }, (_, i) => ({ start: firstStart + i * bucketSeconds, counts: zeroUsage() }));
+    const buckets: UsageBucket[] = Array.from({ length: count }, (_, i) => ({
+      start: firstStart + i * bucketSeconds,
+      counts: zeroUsage(),
+    }));
     const series = await this.store.usageSeries([record.id], firstStart / 60);
     const pending = this.usage.pendingIncrements().filter((u) => u.secretId === record.id);
     for (const u of [...series, ...pending]) {
@@ -338,7 +346,6 @@ export class SecretsService {
   private view(record: SecretRecord): SecretView {
     return { record, lastVerifiedAt: this.lastVerifiedAt(record) };
   }
-
 }
 
 export function zeroUsage(): PlatformUsage {

@@ -100,7 +100,15 @@ export class UsageRecorder {
     for (const [key, count] of this.failures) {
       const parts = key.split(':');
       // workspace:method:platform:reason, where a made-up platform may itself hold colons.
-      add({ outcome: 'failure', method: parts[1] ?? '', platform: knownPlatform(parts.slice(2, -1).join(':')), reason: parts.at(-1) ?? '' }, count);
+      add(
+        {
+          outcome: 'failure',
+          method: parts[1] ?? '',
+          platform: knownPlatform(parts.slice(2, -1).join(':')),
+          reason: parts.at(-1) ?? '',
+        },
+        count,
+      );
     }
     return [...totals.values()];
   }

@@ -1,5 +1,12 @@
 import { digestEquals, hmacSha256, parseHexDigest } from '../crypto/hmac.js';
-import { DEFAULT_JWT_TIME_POLICY, type JwtTimePolicy, checkClaims, checkHeader, decodeJwt, jwtSignatureMatches } from '../crypto/jwt.js';
+import {
+  DEFAULT_JWT_TIME_POLICY,
+  type JwtTimePolicy,
+  checkClaims,
+  checkHeader,
+  decodeJwt,
+  jwtSignatureMatches,
+} from '../crypto/jwt.js';
 import { errors } from './errors.js';
 import type { Platform } from './model.js';
 import type { Clock } from './clock.js';
@@ -50,7 +57,10 @@ export function userHashMessage(request: { userId: string | null; email: string 
  * The identity a user_hash vouches for: only the field it was computed over. An email sent beside a hash of the
  * user_id is unsigned, so it never comes back as verified (a consumer trusting it could be made to log in anyone).
  */
-export function signedIdentity(request: { userId: string | null; email: string | null }): { userId: string | null; email: string | null } {
+export function signedIdentity(request: { userId: string | null; email: string | null }): {
+  userId: string | null;
+  email: string | null;
+} {
   return request.userId !== null ? { userId: request.userId, email: null } : { userId: null, email: request.email };
 }
 
@@ -109,8 +119,12 @@ export function evaluate(
   policy: JwtTimePolicy = DEFAULT_JWT_TIME_POLICY,
 ): VerifyOutcome {
   const outcome =
-    request.method === 'user_hash' ? evaluateUserHash(entry ?? NO_SECRETS, request, nowMs) : evaluateJwt(entry ?? NO_SECRETS, request, nowMs, policy);
-  return entry === null && !outcome.verified && outcome.reason === 'no_secret_for_platform' ? failed(request.method, 'unknown_app') : outcome;
+    request.method === 'user_hash'
+      ? evaluateUserHash(entry ?? NO_SECRETS, request, nowMs)
+      : evaluateJwt(entry ?? NO_SECRETS, request, nowMs, policy);
+  return entry === null && !outcome.verified && outcome.reason === 'no_secret_for_platform'
+    ? failed(request.method, 'unknown_app')
+    : outcome;
 }
 
 function evaluateUserHash(

@@ -37,11 +37,14 @@ export class WorkspaceService {
 
   private newWorkspace(options: NewWorkspaceOptions): Omit<Workspace, 'id'> {
     const name = options.name.trim();
-    if (name.length === 0 || name.length > 255) throw new DomainError('parameter_invalid', 'workspace name must be 1 to 255 characters', 'name');
+    if (name.length === 0 || name.length > 255)
+      throw new DomainError('parameter_invalid', 'workspace name must be 1 to 255 characters', 'name');
     const defaultVersion = options.defaultVersion ?? PREVIEW;
-    if (!isKnownVersion(defaultVersion)) throw new DomainError('parameter_invalid', `unknown API version ${defaultVersion}`, 'default_version');
+    if (!isKnownVersion(defaultVersion))
+      throw new DomainError('parameter_invalid', `unknown API version ${defaultVersion}`, 'default_version');
     const rateLimit = options.rateLimit ?? this.defaultRateLimit;
-    if (!Number.isInteger(rateLimit) || rateLimit < 1) throw new DomainError('parameter_invalid', 'rate limit must be a positive integer', 'rate_limit');
+    if (!Number.isInteger(rateLimit) || rateLimit < 1)
+      throw new DomainError('parameter_invalid', 'rate limit must be a positive integer', 'rate_limit');
     return { appId: generateAppId(), name, defaultVersion, rateLimit, createdAt: nowSeconds(this.clock) };
   }
 
@@ -69,11 +72,17 @@ export class WorkspaceService {
   }
 
   private newToken(scopes: string[], name: string, actor: Actor, value: string): NewToken & { audit: TokenAudit } {
-    if (scopes.length === 0) throw new DomainError('parameter_invalid', `give at least one scope of: ${SCOPES.join(', ')}`, 'scopes');
+    if (scopes.length === 0)
+      throw new DomainError('parameter_invalid', `give at least one scope of: ${SCOPES.join(', ')}`, 'scopes');
     const unknown = scopes.filter((s) => !isScope(s));
-    if (unknown.length > 0) throw new DomainError('parameter_invalid', `unknown scope ${unknown.join(', ')}; known: ${SCOPES.join(', ')}`, 'scopes');
+    if (unknown.length > 0)
+      throw new DomainError('parameter_invalid', `unknown scope ${unknown.join(', ')}; known: ${SCOPES.join(', ')}`, 'scopes');
     if (value.length < MIN_TOKEN_LENGTH || /\s/.test(value)) {
-      throw new DomainError('parameter_invalid', `a token must be at least ${MIN_TOKEN_LENGTH} characters without spaces`, 'token');
+      throw new DomainError(
+        'parameter_invalid',
+        `a token must be at least ${MIN_TOKEN_LENGTH} characters without spaces`,
+        'token',
+      );
     }
     const at = nowSeconds(this.clock);
     return {
@@ -81,7 +90,13 @@ export class WorkspaceService {
       tokenHash: hashToken(value),
       scopes: [...new Set(scopes)],
       createdAt: at,
-      audit: { ...actorFields(actor), action: 'token.created', targetType: 'token', at, details: { name, scopes: scopes.join(' ') } },
+      audit: {
+        ...actorFields(actor),
+        action: 'token.created',
+        targetType: 'token',
+        at,
+        details: { name, scopes: scopes.join(' ') },
+      },
     };
   }
 

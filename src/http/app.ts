@@ -43,7 +43,9 @@ export interface AppOptions {
 /** The whole HTTP API as one Fastify instance; server.ts only listens. */
 export async function buildApp(deps: AppDeps, options: AppOptions): Promise<FastifyInstance> {
   const metrics = new Metrics(deps);
-  const access = options.logger ? new AccessLog(options.logger, { summarisedRoute: VERIFY_PATH, summaryIntervalMs: VERIFIED_SUMMARY_INTERVAL_MS }) : undefined;
+  const access = options.logger
+    ? new AccessLog(options.logger, { summarisedRoute: VERIFY_PATH, summaryIntervalMs: VERIFIED_SUMMARY_INTERVAL_MS })
+    : undefined;
   const record: RequestRecorder = (requestId, method, route, status, ms) => {
     metrics.observe(method, route, status, ms / 1000);
     access?.write(requestId, method, route, status, Math.round(ms));

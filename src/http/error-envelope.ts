@@ -65,7 +65,10 @@ export function toDomainError(err: unknown, bodyLimit: number): DomainError {
 export function logServerError(log: Pick<FastifyBaseLogger, 'error'>, err: unknown, error: DomainError): void {
   if (statusOf(error) < 500) return;
   // Not under `err`, whose serializer would replace the type with "Object".
-  log.error({ error: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as FastifyError)?.code } }, 'request failed');
+  log.error(
+    { error: { type: (err as Error)?.name, message: (err as Error)?.message, code: (err as FastifyError)?.code } },
+    'request failed',
+  );
 }
 
 export function registerErrorHandling(app: FastifyInstance, bodyLimit: number): void {

@@ -60,7 +60,11 @@ export class RequestDurationHistogram {
       let cumulative = 0;
       s.counts.forEach((n, i) => {
         cumulative += n;
-        values.push({ metricName: `${this.name}_bucket`, labels: { le: this.buckets[i] ?? '+Inf', ...s.labels }, value: cumulative });
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { le: this.buckets[i] ?? '+Inf', ...s.labels },
+          value: cumulative,
+        });
       });
       values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
       values.push({ metricName: `${this.name}_count`, labels: s.labels, value: cumulative });

@@ -55,7 +55,11 @@ export function verifyFastPath(options: VerifyFastPathOptions): (fallback: Reque
   };
   return (fallback) => (req, res) => {
     if (!takes(req)) return fallback(req, res);
-    const exchange = new Exchange(options, res, options.deps.clientAddresses.of(req.socket.remoteAddress, req.headers['x-forwarded-for']));
+    const exchange = new Exchange(
+      options,
+      res,
+      options.deps.clientAddresses.of(req.socket.remoteAddress, req.headers['x-forwarded-for']),
+    );
     (req as ExchangeCarrier)[EXCHANGE] = exchange;
     req.on('data', onData);
     req.on('end', onEnd);

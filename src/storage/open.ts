@@ -40,8 +40,7 @@ export async function openChangeFeed(config: Config, context: StorageContext): P
     // Five heartbeats fit in the grace, so a healthy feed never lets the cache's entries run out.
     heartbeatMs: Math.max(50, Math.min(1000, Math.floor(config.offlineGraceMs / 5))),
     connectTimeoutMs: config.pgConnectTimeoutMs,
-    onStatus: (status, err) =>
-      context.log?.(status === 'connected' ? 'info' : 'warn', `change feed ${status}`, err),
+    onStatus: (status, err) => context.log?.(status === 'connected' ? 'info' : 'warn', `change feed ${status}`, err),
   });
 }
 

@@ -1,4 +1,12 @@
-import type { AccessToken, AuditEvent, AuditInput, IdempotencyRecord, SecretRecord, SecretWithCiphertext, Workspace } from '../domain/model.js';
+import type {
+  AccessToken,
+  AuditEvent,
+  AuditInput,
+  IdempotencyRecord,
+  SecretRecord,
+  SecretWithCiphertext,
+  Workspace,
+} from '../domain/model.js';
 
 /** Row → record mapping shared by the SQLite and PostgreSQL adapters: both use the same column names. */
 export type Row = Record<string, unknown>;

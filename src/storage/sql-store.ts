@@ -135,7 +135,10 @@ export abstract class SqlStore implements Store {
     return this.transaction((tx) => this.insertWorkspace(tx, input));
   }
 
-  async bootstrapWorkspace(workspace: Omit<Workspace, 'id'>, token: NewToken & { audit: TokenAudit }): Promise<Workspace | undefined> {
+  async bootstrapWorkspace(
+    workspace: Omit<Workspace, 'id'>,
+    token: NewToken & { audit: TokenAudit },
+  ): Promise<Workspace | undefined> {
     return this.transaction(async (tx) => {
       await this.serialize(tx, 'bootstrap');
       const [counted] = await tx.query('SELECT count(*) AS n FROM workspaces');
@@ -163,7 +166,14 @@ export abstract class SqlStore implements Store {
       [input.workspaceId, input.name, input.tokenHash, input.scopes.join(' '), input.createdAt],
     );
     await this.insertAudit(tx, { ...audit, workspaceId: input.workspaceId, targetId: String(id) });
-    return { id, workspaceId: input.workspaceId, name: input.name, scopes: [...input.scopes], createdAt: input.createdAt, revokedAt: null };
+    return {
+      id,
+      workspaceId: input.workspaceId,
+      name: input.name,
+      scopes: [...input.scopes],
+      createdAt: input.createdAt,
+      revokedAt: null,
+    };
   }
 
   async createToken(input: NewToken & { workspaceId: number }, audit: TokenAudit): Promise<AccessToken> {
@@ -225,10 +235,15 @@ export abstract class SqlStore implements Store {
           idempotency.key,
           idempotency.now,
         ]);
-        const [kept] = await tx.query('SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?', [input.workspaceId, idempotency.key]);
+        const [kept] = await tx.query('SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?', [
+          input.workspaceId,
+          idempotency.key,
+        ]);
         if (kept) return { ok: false, reason: 'idempotent_replay', record: toIdempotency(kept) };
       }
-      const [counted] = await tx.query('SELECT count(*) AS n FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL', [input.workspaceId]);
+      const [counted] = await tx.query('SELECT count(*) AS n FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL', [
+        input.workspaceId,
+      ]);
       if (Number(counted!.n) >= maxLive) return { ok: false, reason: 'limit_reached' };
       // The row exists before its ciphertext, which binds the row's id as associated data.
       const id = await this.insertId(
@@ -251,13 +266,10 @@ export abstract class SqlStore implements Store {
       await this.insertAudit(tx, { ...audit, targetId: String(id) });
       const secret: SecretRecord = { id, ...input, deletedAt: null, deletedReason: null, lastVerifiedAt: null };
       if (idempotency) {
-        await tx.run('INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, expires_at) VALUES (?, ?, ?, ?, ?)', [
-          input.workspaceId,
-          idempotency.key,
-          idempotency.requestHash,
-          idempotency.seal(secret),
-          idempotency.expiresAt,
-        ]);
+        await tx.run(
+          'INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, expires_at) VALUES (?, ?, ?, ?, ?)',
+          [input.workspaceId, idempotency.key, idempotency.requestHash, idempotency.seal(secret), idempotency.expiresAt],
+        );
       }
       await emit({ workspaceId: input.workspaceId, secretId: id, kind: 'created' });
       return { ok: true, secret };
@@ -265,7 +277,11 @@ export abstract class SqlStore implements Store {
   }
 
   async listSecrets(workspaceId: number): Promise<SecretRecord[]> {
-    return (await this.read(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY id`, [workspaceId])).map(toSecret);
+    return (
+      await this.read(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY id`, [
+        workspaceId,
+      ])
+    ).map(toSecret);
   }
 
   async listAllLiveSecrets(): Promise<SecretRecord[]> {
@@ -288,7 +304,12 @@ export abstract class SqlStore implements Store {
     return (await this.read(sql, [workspaceId, limit])).map(toSecretWithCiphertext);
   }
 
-  async updateSecret(workspaceId: number, id: number, patch: SecretPatch, audit: Omit<AuditInput, 'targetId'>): Promise<SecretRecord | undefined> {
+  async updateSecret(
+    workspaceId: number,
+    id: number,
+    patch: SecretPatch,
+    audit: Omit<AuditInput, 'targetId'>,
+  ): Promise<SecretRecord | undefined> {
     const set = (Object.keys(PATCH_COLUMNS) as (keyof SecretPatch)[]).filter((k) => patch[k] !== undefined);
     const values = set.map((k) => (typeof patch[k] === 'boolean' ? bit(patch[k]) : patch[k]));
     return this.mutate(async (tx, emit) => {
@@ -299,7 +320,10 @@ export abstract class SqlStore implements Store {
                WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL RETURNING ${SECRET_COLUMNS}`,
               [...values, workspaceId, id],
             )
-          : await tx.query(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL`, [workspaceId, id]);
+          : await tx.query(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL`, [
+              workspaceId,
+              id,
+            ]);
       if (!r) return undefined;
       await this.insertAudit(tx, { ...audit, targetId: String(id) });
       if (set.length > 0) await emit({ workspaceId, secretId: id, kind: 'updated' });
@@ -365,7 +389,12 @@ export abstract class SqlStore implements Store {
        WHERE secret_id IN (${placeholders(secretIds.length)}) AND minute >= ? ORDER BY minute`,
       [...secretIds, sinceMinute],
     );
-    return rows.map((r) => ({ secretId: r.secret_id as number, platform: r.platform as Platform, minute: r.minute as number, count: r.count as number }));
+    return rows.map((r) => ({
+      secretId: r.secret_id as number,
+      platform: r.platform as Platform,
+      minute: r.minute as number,
+      count: r.count as number,
+    }));
   }
 
   async writeAudit(event: AuditInput): Promise<void> {
@@ -383,7 +412,10 @@ export abstract class SqlStore implements Store {
     if (query.until !== undefined) add('at <= ?', query.until);
     if (query.beforeId !== undefined) add('id < ?', query.beforeId);
     if (query.actions && query.actions.length > 0) add(`action IN (${placeholders(query.actions.length)})`, ...query.actions);
-    const rows = await this.read(`SELECT * FROM audit_events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`, [...params, query.limit]);
+    const rows = await this.read(`SELECT * FROM audit_events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`, [
+      ...params,
+      query.limit,
+    ]);
     return rows.map(toAudit);
   }
 

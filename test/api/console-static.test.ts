@@ -53,7 +53,13 @@ describe('console static files', () => {
   });
 
   it('serves nothing outside its four files', async () => {
-    for (const path of ['/console/package.json', '/console/..%2Fpackage.json', '/console/__proto__', '/console/constructor', '/console/build.ts']) {
+    for (const path of [
+      '/console/package.json',
+      '/console/..%2Fpackage.json',
+      '/console/__proto__',
+      '/console/constructor',
+      '/console/build.ts',
+    ]) {
       const res = await api(app, 'GET', path, { token: null });
       assert.equal(res.status, 404, path);
       assert.equal(res.body.type, 'error.list');
@@ -69,13 +75,17 @@ describe('console static files', () => {
     assert.doesNotMatch(html, /<style|style=|\son[a-z]+=/i);
     assert.doesNotMatch(js, /\beval\(|new Function\(|innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
     // The SVG namespace is an identifier, not a request.
-    for (const text of [html, js, css]) assert.doesNotMatch(text.replaceAll('http://www.w3.org/2000/svg', ''), /https?:\/\/|\/\/[a-z0-9.-]+\.[a-z]{2,}\//i);
+    for (const text of [html, js, css])
+      assert.doesNotMatch(text.replaceAll('http://www.w3.org/2000/svg', ''), /https?:\/\/|\/\/[a-z0-9.-]+\.[a-z]{2,}\//i);
     assert.doesNotMatch(css, /@import|url\(/);
   });
 
   it('is not part of the OpenAPI document', async () => {
     const doc = await api(app, 'GET', '/openapi.json', { token: null });
-    assert.equal(Object.keys(doc.body.paths).some((p) => p.startsWith('/console')), false);
+    assert.equal(
+      Object.keys(doc.body.paths).some((p) => p.startsWith('/console')),
+      false,
+    );
   });
 
   it('answers 503 with an error list when the console is not built', async () => {

@@ -37,7 +37,12 @@ function toJsonSchema(value: unknown): unknown {
 }
 
 function newAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, keywords: ['example', 'x-tags', 'x-secure-mode-extension'] });
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    strictTypes: false,
+    keywords: ['example', 'x-tags', 'x-secure-mode-extension'],
+  });
   addFormats.default(ajv);
   return ajv;
 }
@@ -66,7 +71,13 @@ describe('OpenAPI conformance', () => {
   let served: OpenApiDoc;
   const exchanges: Exchange[] = [];
 
-  async function call(method: string, template: string, path: string, options: Parameters<typeof api>[3] = {}, client: { url: string; token: string } = app) {
+  async function call(
+    method: string,
+    template: string,
+    path: string,
+    options: Parameters<typeof api>[3] = {},
+    client: { url: string; token: string } = app,
+  ) {
     const res = await api(client, method, path, options);
     exchanges.push({ method, path: template, res });
     return res;
@@ -100,8 +111,13 @@ describe('OpenAPI conformance', () => {
     await call('POST', '/secure_mode_secrets', '/secure_mode_secrets', { body: {}, token: 'smt_not-a-real-token-at-all' });
     await call('POST', '/secure_mode_secrets', '/secure_mode_secrets', { body: {} });
     await call('POST', '/secure_mode_secrets', '/secure_mode_secrets', { body: { name: 'x' } });
-    await call('POST', '/secure_mode_secrets', '/secure_mode_secrets', { rawBody: '{', headers: { 'content-type': 'application/json' } });
-    await call('POST', '/secure_mode_secrets', '/secure_mode_secrets', { rawBody: JSON.stringify({ name: 'x'.repeat(1 << 20) }) });
+    await call('POST', '/secure_mode_secrets', '/secure_mode_secrets', {
+      rawBody: '{',
+      headers: { 'content-type': 'application/json' },
+    });
+    await call('POST', '/secure_mode_secrets', '/secure_mode_secrets', {
+      rawBody: JSON.stringify({ name: 'x'.repeat(1 << 20) }),
+    });
     await call('POST', '/secure_mode_secrets', '/secure_mode_secrets', { body: { name: 'x', supports_web: true } }, reader);
     await call('GET', '/secure_mode_secrets', '/secure_mode_secrets', { headers: { 'intercom-version': '2.16' } });
     await call('GET', '/secure_mode_secrets', '/secure_mode_secrets', { headers: { 'intercom-version': 'preview' } });
@@ -110,7 +126,8 @@ describe('OpenAPI conformance', () => {
     await call('GET', '/secure_mode_secrets/{id}', '/secure_mode_secrets/999999');
     await call('GET', '/secure_mode_secrets', '/secure_mode_secrets', {}, limitedClient);
     await call('GET', '/secure_mode_secrets', '/secure_mode_secrets', {}, limitedClient);
-    for (let i = 0; i < 3; i++) await call('POST', '/secure_mode_secrets', '/secure_mode_secrets', { body: { name: `fill ${i}`, supports_web: true } });
+    for (let i = 0; i < 3; i++)
+      await call('POST', '/secure_mode_secrets', '/secure_mode_secrets', { body: { name: `fill ${i}`, supports_web: true } });
     await call('POST', '/secure_mode_secrets', '/secure_mode_secrets', { body: { name: 'one too many', supports_web: true } });
   });
   after(async () => {
@@ -130,10 +147,7 @@ describe('OpenAPI conformance', () => {
     ]) {
       assert.ok(statuses.has(s), s);
     }
-    assert.deepEqual(
-      [...new Set(failures().map((e) => e.res.status))].sort(),
-      [400, 401, 403, 404, 413, 422, 429],
-    );
+    assert.deepEqual([...new Set(failures().map((e) => e.res.status))].sort(), [400, 401, 403, 404, 413, 422, 429]);
   });
 
   it('list responses match identity_verification_secret_list', () => {
@@ -174,12 +188,13 @@ describe('OpenAPI conformance', () => {
 
   it('strictly: every field the reference declares is present with its type, and any other field is a marked extension', () => {
     const item = (reference.components.schemas.identity_verification_secret as { properties: Record<string, Schema> }).properties;
-    const material = (reference.components.schemas.identity_verification_secret_with_material as { allOf: Schema[] }).allOf[1] as {
+    const material = (reference.components.schemas.identity_verification_secret_with_material as { allOf: Schema[] })
+      .allOf[1] as {
       properties: Record<string, Schema>;
     };
     const servedItem = (
-      (served.paths['/secure_mode_secrets']!.get!.responses as Record<string, any>)['200'].content['application/json'].schema.properties
-        .data.items as { properties: Record<string, Schema> }
+      (served.paths['/secure_mode_secrets']!.get!.responses as Record<string, any>)['200'].content['application/json'].schema
+        .properties.data.items as { properties: Record<string, Schema> }
     ).properties;
     const extensions = Object.fromEntries(Object.entries(servedItem).filter(([, s]) => s['x-secure-mode-extension'] === true));
     assert.deepEqual(Object.keys(extensions).sort(), ['expires_at', 'last_verified_at']);
@@ -220,7 +235,11 @@ describe('OpenAPI conformance', () => {
             type: 'object',
             required: ['code', 'message'],
             additionalProperties: false,
-            properties: { code: { type: 'string', minLength: 1 }, message: { type: 'string', minLength: 1 }, field: { type: 'string' } },
+            properties: {
+              code: { type: 'string', minLength: 1 },
+              message: { type: 'string', minLength: 1 },
+              field: { type: 'string' },
+            },
           },
         },
       },
@@ -282,7 +301,9 @@ describe('OpenAPI conformance', () => {
             assert.equal(op['x-secure-mode-extension'], true, `${method} ${path} is ours`);
             continue;
           }
-          const theirs = new Set(((intercom.parameters as Schema[] | undefined) ?? []).map((p) => `${p.in}:${String(p.name).toLowerCase()}`));
+          const theirs = new Set(
+            ((intercom.parameters as Schema[] | undefined) ?? []).map((p) => `${p.in}:${String(p.name).toLowerCase()}`),
+          );
           for (const p of (op.parameters as Schema[] | undefined) ?? []) {
             if (theirs.has(`${p.in}:${String(p.name).toLowerCase()}`)) continue;
             const marked = p['x-secure-mode-extension'] === true || (p.schema as Schema)['x-secure-mode-extension'] === true;
@@ -291,7 +312,10 @@ describe('OpenAPI conformance', () => {
         }
       }
       const create = served.paths['/secure_mode_secrets']!.post!;
-      const created = (create.responses as Record<string, any>)['201'].content['application/json'].schema.properties as Record<string, Schema>;
+      const created = (create.responses as Record<string, any>)['201'].content['application/json'].schema.properties as Record<
+        string,
+        Schema
+      >;
       const theirs = new Set(['type', 'id', 'name', 'supports_android', 'supports_ios', 'supports_web', 'created_at', 'secret']);
       for (const [name, schema] of Object.entries(created)) {
         if (!theirs.has(name)) assert.equal(schema['x-secure-mode-extension'], true, `${name} in the 201 is ours`);

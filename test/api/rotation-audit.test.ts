@@ -45,14 +45,21 @@ describe('audit log: GET /audit_events', () => {
   };
   const failOn = (name: string, timing: string, table: string, when?: string) => db.failOn(name, timing, table, when);
   const heal = (name: string) => db.heal(name);
-  const eventsFor = async (targetId: string) => (await allEvents()).filter((e) => e.target.id === targetId && e.target.type === 'secret');
+  const eventsFor = async (targetId: string) =>
+    (await allEvents()).filter((e) => e.target.id === targetId && e.target.type === 'secret');
 
   it('records each lifecycle action exactly once, with actor, request id and no material', async () => {
     const startEvents = await allEvents();
     const tokenAtStart = startEvents.filter((e) => e.action === 'token.created').length;
 
-    const created = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Audited', supports_web: true }, headers: { 'idempotency-key': 'k1' } });
-    await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Audited', supports_web: true }, headers: { 'idempotency-key': 'k1' } });
+    const created = await api(app, 'POST', '/secure_mode_secrets', {
+      body: { name: 'Audited', supports_web: true },
+      headers: { 'idempotency-key': 'k1' },
+    });
+    await api(app, 'POST', '/secure_mode_secrets', {
+      body: { name: 'Audited', supports_web: true },
+      headers: { 'idempotency-key': 'k1' },
+    });
     const id = created.body.id as string;
     const updated = await api(app, 'PUT', `/secure_mode_secrets/${id}`, { body: { name: 'Audited 2', supports_ios: true } });
     assert.equal(updated.status, 200);
@@ -67,14 +74,23 @@ describe('audit log: GET /audit_events', () => {
 
     const events = await allEvents();
     const mine = events.filter((e) => e.target.type === 'secret' && e.target.id === id);
-    assert.deepEqual(mine.map((e) => e.action), ['secret.deleted', 'secret.updated', 'secret.created']);
+    assert.deepEqual(
+      mine.map((e) => e.action),
+      ['secret.deleted', 'secret.updated', 'secret.created'],
+    );
     const [del, upd, cre] = mine as [Event, Event, Event];
     assert.equal(cre.request_id, created.headers.get('x-request-id'));
     assert.equal(upd.request_id, updated.headers.get('x-request-id'));
     assert.equal(del.request_id, deleted.headers.get('x-request-id'));
     assert.equal(cre.actor.ip, '127.0.0.1');
     assert.match(cre.actor.token_id ?? '', /^[0-9]+$/);
-    assert.deepEqual(cre.details, { name: 'Audited', supports_web: true, supports_ios: false, supports_android: false, idempotent: true });
+    assert.deepEqual(cre.details, {
+      name: 'Audited',
+      supports_web: true,
+      supports_ios: false,
+      supports_android: false,
+      idempotent: true,
+    });
     assert.deepEqual(upd.details, { name: 'Audited 2', supports_web: true, supports_ios: true, supports_android: false });
     assert.deepEqual(del.details, { name: 'Audited 2', if_idle_for: 60 });
     assert.deepEqual(
@@ -82,12 +98,18 @@ describe('audit log: GET /audit_events', () => {
       ['secret.expired', 'secret.updated', 'secret.created'],
     );
     const tokenEvents = events.filter((e) => e.target.type === 'token' && e.target.id === String(token.id));
-    assert.deepEqual(tokenEvents.map((e) => e.action), ['token.revoked', 'token.created']);
+    assert.deepEqual(
+      tokenEvents.map((e) => e.action),
+      ['token.revoked', 'token.created'],
+    );
     assert.equal(events.filter((e) => e.action === 'token.created').length, tokenAtStart + 1);
 
     // Newest first, ids strictly decreasing across pages; nothing secret anywhere.
     const ids = events.map((e) => Number(e.id));
-    assert.deepEqual(ids, [...ids].sort((a, b) => b - a));
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => b - a),
+    );
     assert.equal(new Set(ids).size, ids.length);
     const text = JSON.stringify(events);
     for (const value of [created.body.secret, toExpire.body.secret, app.token]) assert.ok(!text.includes(value));
@@ -101,7 +123,10 @@ describe('audit log: GET /audit_events', () => {
     clock.advance(10_000);
     const later = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Later', supports_web: true } });
     const since = await allEvents(`since=${t + 1}`);
-    assert.deepEqual(since.map((e) => e.target.id), [later.body.id]);
+    assert.deepEqual(
+      since.map((e) => e.target.id),
+      [later.body.id],
+    );
     const until = await allEvents(`until=${t}`);
     assert.ok(until.every((e) => e.created_at <= t) && until.length > 0);
     assert.ok(!until.some((e) => e.target.type === 'secret' && e.target.id === later.body.id));
@@ -130,9 +155,11 @@ describe('audit log: GET /audit_events', () => {
   });
 
   it('no event without the change, no change without the event, when a change fails halfway', async () => {
-    for (const s of (await api(app, 'GET', '/secure_mode_secrets')).body.data) await api(app, 'DELETE', `/secure_mode_secrets/${s.id}`);
+    for (const s of (await api(app, 'GET', '/secure_mode_secrets')).body.data)
+      await api(app, 'DELETE', `/secure_mode_secrets/${s.id}`);
     const before = (await allEvents()).length;
-    const live = async () => (await api(app, 'GET', '/secure_mode_secrets')).body.data as { id: string; name: string; expires_at: number | null }[];
+    const live = async () =>
+      (await api(app, 'GET', '/secure_mode_secrets')).body.data as { id: string; name: string; expires_at: number | null }[];
 
     // Create: the audit insert fails after the row and its ciphertext were written.
     await failOn('f_create', 'BEFORE INSERT', 'audit_events', "NEW.action = 'secret.created'");
@@ -143,12 +170,23 @@ describe('audit log: GET /audit_events', () => {
     await heal('f_create');
     // Create with a key: the replay record fails after the secret and its event.
     await failOn('f_idem', 'BEFORE INSERT', 'idempotency_keys');
-    assert.equal((await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Half', supports_web: true }, headers: { 'idempotency-key': 'half' } })).status, 500);
+    assert.equal(
+      (
+        await api(app, 'POST', '/secure_mode_secrets', {
+          body: { name: 'Half', supports_web: true },
+          headers: { 'idempotency-key': 'half' },
+        })
+      ).status,
+      500,
+    );
     assert.deepEqual(await live(), []);
     await heal('f_idem');
     assert.equal((await allEvents()).length, before);
 
-    const ok = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Half', supports_web: true }, headers: { 'idempotency-key': 'half' } });
+    const ok = await api(app, 'POST', '/secure_mode_secrets', {
+      body: { name: 'Half', supports_web: true },
+      headers: { 'idempotency-key': 'half' },
+    });
     assert.equal(ok.status, 201);
     assert.equal(ok.headers.get('idempotent-replayed'), null);
     const id = ok.body.id as string;
@@ -165,11 +203,20 @@ describe('audit log: GET /audit_events', () => {
     // Delete and expiry: the event fails after the soft delete.
     await failOn('f_delete', 'BEFORE INSERT', 'audit_events', "NEW.action IN ('secret.deleted', 'secret.expired')");
     assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${id}`)).status, 500);
-    assert.deepEqual((await live()).map((s) => s.id), [id]);
-    assert.equal((await api(app, 'PUT', `/secure_mode_secrets/${id}`, { body: { expires_at: nowSeconds(clock) + 1 } })).status, 200);
+    assert.deepEqual(
+      (await live()).map((s) => s.id),
+      [id],
+    );
+    assert.equal(
+      (await api(app, 'PUT', `/secure_mode_secrets/${id}`, { body: { expires_at: nowSeconds(clock) + 1 } })).status,
+      200,
+    );
     clock.advance(1000);
     await assert.rejects(app.runtime.sweeper.sweep());
-    assert.deepEqual((await live()).map((s) => s.id), [id]);
+    assert.deepEqual(
+      (await live()).map((s) => s.id),
+      [id],
+    );
     await heal('f_delete');
 
     // Tokens: the event fails after the insert / the revocation.

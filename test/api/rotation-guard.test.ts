@@ -14,7 +14,8 @@ describe('guarded delete: DELETE /secure_mode_secrets/{id}?if_idle_for=SECONDS',
     await app.close();
   });
 
-  const create = async (name: string) => (await api(app, 'POST', '/secure_mode_secrets', { body: { name, supports_web: true } })).body;
+  const create = async (name: string) =>
+    (await api(app, 'POST', '/secure_mode_secrets', { body: { name, supports_web: true } })).body;
 
   it('deletes a secret that never verified anything', async () => {
     const s = await create('Never used');
@@ -69,7 +70,7 @@ describe('guarded delete: DELETE /secure_mode_secrets/{id}?if_idle_for=SECONDS',
     assert.equal(await verify(), 401);
   });
 
-  it('a plain DELETE stays Intercom\'s: deletes at once whatever the traffic', async () => {
+  it("a plain DELETE stays Intercom's: deletes at once whatever the traffic", async () => {
     const s = await create('Plain');
     app.runtime.usage.recordSuccess(Number(s.id), 'web', 'user_hash');
     assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${s.id}`)).status, 204);

@@ -17,7 +17,11 @@ describe('Idempotency-Key on POST /secure_mode_secrets', () => {
   });
 
   const create = (body: unknown, key?: string, token?: string) =>
-    api(app, 'POST', '/secure_mode_secrets', { body, ...(token ? { token } : {}), headers: key === undefined ? {} : { 'idempotency-key': key } });
+    api(app, 'POST', '/secure_mode_secrets', {
+      body,
+      ...(token ? { token } : {}),
+      headers: key === undefined ? {} : { 'idempotency-key': key },
+    });
   const liveIds = async () => (await api(app, 'GET', '/secure_mode_secrets')).body.data.map((s: { id: string }) => s.id);
 
   it('replays the original 201 byte-for-byte, secret included, and creates only one secret', async () => {
@@ -69,7 +73,10 @@ describe('Idempotency-Key on POST /secure_mode_secrets', () => {
       assert.equal(await db.count('idempotency_keys', 'key', 'window-key'), 1);
 
       clock.advance((WINDOW - 1) * 1000);
-      assert.equal((await create({ name: 'Window', supports_web: true }, 'window-key')).headers.get('idempotent-replayed'), 'true');
+      assert.equal(
+        (await create({ name: 'Window', supports_web: true }, 'window-key')).headers.get('idempotent-replayed'),
+        'true',
+      );
 
       clock.advance(1000);
       await app.runtime.sweeper.sweep();
@@ -91,14 +98,18 @@ describe('Idempotency-Key on POST /secure_mode_secrets', () => {
     const second = await create({ name: 'Unswept', supports_web: true }, 'unswept');
     assert.equal(second.status, 201);
     assert.notEqual(second.body.id, first.body.id);
-    for (const id of [first.body.id, second.body.id]) assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${id}`)).status, 204);
+    for (const id of [first.body.id, second.body.id])
+      assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${id}`)).status, 204);
   });
 
   it('concurrent duplicates create exactly one secret', async () => {
     for (const id of await liveIds()) await api(app, 'DELETE', `/secure_mode_secrets/${id}`);
     const body = { name: 'Concurrent', supports_android: true };
     const results = await Promise.all(Array.from({ length: 8 }, () => create(body, 'concurrent')));
-    assert.deepEqual(results.map((r) => r.status), Array(8).fill(201));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(8).fill(201),
+    );
     assert.equal(new Set(results.map((r) => r.text)).size, 1);
     assert.equal(results.filter((r) => r.headers.get('idempotent-replayed') === null).length, 1);
     assert.deepEqual(await liveIds(), [results[0]!.body.id]);

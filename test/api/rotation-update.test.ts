@@ -102,7 +102,8 @@ describe('PUT /secure_mode_secrets/{id} and scheduled retirement', () => {
     ).status;
 
   it('an expired secret stops verifying at that second, before any sweep; cancelling in time keeps it', async () => {
-    for (const x of (await api(app, 'GET', '/secure_mode_secrets')).body.data) await api(app, 'DELETE', `/secure_mode_secrets/${x.id}`);
+    for (const x of (await api(app, 'GET', '/secure_mode_secrets')).body.data)
+      await api(app, 'DELETE', `/secure_mode_secrets/${x.id}`);
     const s = await newSecret({ name: 'Timed', supports_web: true });
     const other = await newSecret({ name: 'Other', supports_web: true });
     assert.equal(await verify(s.secret), 200);
@@ -122,11 +123,15 @@ describe('PUT /secure_mode_secrets/{id} and scheduled retirement', () => {
     clock.set(later * 1000 + 5000);
     await app.runtime.sweeper.sweep();
     assert.equal(await verify(other.secret), 200);
-    assert.deepEqual((await api(app, 'GET', '/secure_mode_secrets')).body.data.map((x: { id: string }) => x.id), [other.id]);
+    assert.deepEqual(
+      (await api(app, 'GET', '/secure_mode_secrets')).body.data.map((x: { id: string }) => x.id),
+      [other.id],
+    );
   });
 
   it('the sweeper retires a secret at its expires_at, audited as expired rather than deleted', async () => {
-    for (const x of (await api(app, 'GET', '/secure_mode_secrets')).body.data) await api(app, 'DELETE', `/secure_mode_secrets/${x.id}`);
+    for (const x of (await api(app, 'GET', '/secure_mode_secrets')).body.data)
+      await api(app, 'DELETE', `/secure_mode_secrets/${x.id}`);
     const s = await newSecret({ name: 'Retiring', supports_web: true });
     const keep = await newSecret({ name: 'Staying', supports_web: true });
     const at = nowSeconds(clock) + 60;
@@ -140,7 +145,10 @@ describe('PUT /secure_mode_secrets/{id} and scheduled retirement', () => {
     assert.equal((await app.runtime.sweeper.sweep()).secretsExpired, 1);
     assert.equal((await app.runtime.sweeper.sweep()).secretsExpired, 0);
     assert.equal((await api(app, 'GET', `/secure_mode_secrets/${s.id}`)).status, 404);
-    assert.deepEqual((await api(app, 'GET', '/secure_mode_secrets')).body.data.map((x: { id: string }) => x.id), [keep.id]);
+    assert.deepEqual(
+      (await api(app, 'GET', '/secure_mode_secrets')).body.data.map((x: { id: string }) => x.id),
+      [keep.id],
+    );
     const record = await app.runtime.store.getSecret(app.workspace.id, Number(s.id));
     assert.equal(record?.deletedReason, 'expired');
     assert.equal(record?.deletedAt, at);

@@ -15,7 +15,9 @@ describe('GET /secure_mode_secrets/{id}/usage', () => {
   });
 
   it('answers every bucket oldest first, zeros included, with flushed and unflushed counts', async () => {
-    const s = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Counted', supports_web: true, supports_ios: true } })).body;
+    const s = (
+      await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Counted', supports_web: true, supports_ios: true } })
+    ).body;
     const id = Number(s.id);
     const now = nowSeconds(clock);
     const empty = await api(app, 'GET', `/secure_mode_secrets/${s.id}/usage`);
@@ -48,9 +50,15 @@ describe('GET /secure_mode_secrets/{id}/usage', () => {
 
     const minutes = (await api(app, 'GET', `/secure_mode_secrets/${s.id}/usage?window=300&bucket=60`)).body;
     assert.equal(minutes.buckets.length, 5);
-    assert.deepEqual(minutes.buckets.map((b: { start: number }) => b.start), [now - 240, now - 180, now - 120, now - 60, now]);
+    assert.deepEqual(
+      minutes.buckets.map((b: { start: number }) => b.start),
+      [now - 240, now - 180, now - 120, now - 60, now],
+    );
     assert.deepEqual(minutes.buckets[4], { start: now, web: 1, ios: 1, android: 0 });
-    assert.equal(minutes.buckets.slice(0, 4).reduce((n: number, b: Record<string, number>) => n + b.web!, 0), 0);
+    assert.equal(
+      minutes.buckets.slice(0, 4).reduce((n: number, b: Record<string, number>) => n + b.web!, 0),
+      0,
+    );
     // A window that is not a whole number of buckets is rounded up.
     assert.equal((await api(app, 'GET', `/secure_mode_secrets/${s.id}/usage?window=61&bucket=60`)).body.buckets.length, 2);
   });
@@ -70,8 +78,14 @@ describe('GET /secure_mode_secrets/{id}/usage', () => {
       assert.equal(res.body.errors[0].field, field, query);
     }
     assert.equal((await api(app, 'GET', `/secure_mode_secrets/${s.id}/usage?window=60000&bucket=60`)).status, 200);
-    assert.equal((await api(app, 'GET', '/secure_mode_secrets/424242/usage')).body.errors[0].code, 'identity_verification_secret_not_found');
-    assert.equal((await api(app, 'GET', `/secure_mode_secrets/${s.id}/usage`, { headers: { 'intercom-version': '2.14' } })).status, 400);
+    assert.equal(
+      (await api(app, 'GET', '/secure_mode_secrets/424242/usage')).body.errors[0].code,
+      'identity_verification_secret_not_found',
+    );
+    assert.equal(
+      (await api(app, 'GET', `/secure_mode_secrets/${s.id}/usage`, { headers: { 'intercom-version': '2.14' } })).status,
+      400,
+    );
     const writer = await app.tokenWith(['write_secure_mode_secret']);
     assert.equal((await api(app, 'GET', `/secure_mode_secrets/${s.id}/usage`, { token: writer })).status, 403);
     await api(app, 'DELETE', `/secure_mode_secrets/${s.id}`);

@@ -21,7 +21,11 @@ interface Client {
 const PATHS = '/secure_mode_secrets';
 const web = (name: string) => ({ name, supports_web: true });
 
-async function workspaceClient(app: TestApp, options: Partial<NewWorkspaceOptions> = {}, scopes: string[] = [...SCOPES]): Promise<Client> {
+async function workspaceClient(
+  app: TestApp,
+  options: Partial<NewWorkspaceOptions> = {},
+  scopes: string[] = [...SCOPES],
+): Promise<Client> {
   const workspace = await app.runtime.workspaces.createWorkspace({ name: 'contract', ...options });
   const { value } = await app.runtime.workspaces.createToken(workspace, scopes, 'contract');
   return { url: app.url, token: value, workspace };
@@ -118,7 +122,9 @@ describe('secure_mode_secrets contract', () => {
       const c = await create(reader);
       assertErrorList(c, 403, 'forbidden', { message: forbidden('write_secure_mode_secret'), field: null });
       assertRateLimitHeaders(c);
-      assertErrorList(await api(reader, 'DELETE', `${PATHS}/${id}`), 403, 'forbidden', { message: forbidden('write_secure_mode_secret') });
+      assertErrorList(await api(reader, 'DELETE', `${PATHS}/${id}`), 403, 'forbidden', {
+        message: forbidden('write_secure_mode_secret'),
+      });
       assert.deepEqual(await listIds(owner), [id], 'nothing was created or deleted');
     });
 
@@ -128,7 +134,10 @@ describe('secure_mode_secrets contract', () => {
       const c = await sameWorkspace(app, owner, ['read_all']);
       const res = await api(c, 'GET', PATHS);
       assert.equal(res.status, 200);
-      assert.deepEqual(res.body.data.map((s: { id: string }) => s.id), [id]);
+      assert.deepEqual(
+        res.body.data.map((s: { id: string }) => s.id),
+        [id],
+      );
       assertErrorList(await create(c), 403, 'forbidden', { message: forbidden('write_secure_mode_secret') });
     });
 
@@ -191,7 +200,11 @@ describe('secure_mode_secrets contract', () => {
         assertErrorList(await create(c, body), 422, 'parameter_invalid', { field });
       }
       for (const body of [[], 'name', 42, null]) {
-        assertErrorList(await api(c, 'POST', PATHS, { rawBody: JSON.stringify(body), headers: { 'content-type': 'application/json' } }), 422, 'parameter_invalid');
+        assertErrorList(
+          await api(c, 'POST', PATHS, { rawBody: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+          422,
+          'parameter_invalid',
+        );
       }
     });
 
@@ -309,7 +322,20 @@ describe('secure_mode_secrets contract', () => {
 
     it('ids that cannot name a secret are 404', async () => {
       const c = await workspaceClient(app);
-      const ids = ['abc', '0', '-1', '1.5', '1e3', '0x1', '01', ' 1', '9'.repeat(17), '9'.repeat(40), '18446744073709551617', '%F0%9F%98%80'];
+      const ids = [
+        'abc',
+        '0',
+        '-1',
+        '1.5',
+        '1e3',
+        '0x1',
+        '01',
+        ' 1',
+        '9'.repeat(17),
+        '9'.repeat(40),
+        '18446744073709551617',
+        '%F0%9F%98%80',
+      ];
       for (const id of ids) {
         for (const method of ['GET', 'DELETE']) {
           assertErrorList(await api(c, method, `${PATHS}/${id}`), 404, 'identity_verification_secret_not_found', {
@@ -362,7 +388,11 @@ describe('secure_mode_secrets contract', () => {
       const broken = await startTestApp();
       try {
         await broken.runtime.store.close();
-        for (const [method, path] of [['GET', PATHS], ['POST', PATHS], ['DELETE', `${PATHS}/1`]] as const) {
+        for (const [method, path] of [
+          ['GET', PATHS],
+          ['POST', PATHS],
+          ['DELETE', `${PATHS}/1`],
+        ] as const) {
           const res = await api(broken, method, path, method === 'POST' ? { body: web('x') } : {});
           assertErrorList(res, 503, 'service_unavailable', { field: null });
           assert.doesNotMatch(res.text, /at .*\.(ts|js):[0-9]+/);
@@ -377,7 +407,11 @@ describe('secure_mode_secrets contract', () => {
   describe('request ids', () => {
     it('every response carries a fresh UUID X-Request-Id; a client-supplied one is not trusted', async () => {
       const seen = new Set<string>();
-      for (const [method, path] of [['GET', PATHS], ['GET', '/nope'], ['GET', '/healthz']]) {
+      for (const [method, path] of [
+        ['GET', PATHS],
+        ['GET', '/nope'],
+        ['GET', '/healthz'],
+      ]) {
         const res = await api(app, method!, path!, { headers: { 'x-request-id': 'client-chosen' } });
         const id = res.headers.get('x-request-id') ?? '';
         assert.match(id, UUID);

@@ -22,7 +22,10 @@ describe('secure_mode_secrets: happy paths', () => {
 
     const list = await api(app, 'GET', '/secure_mode_secrets');
     assert.equal(list.status, 200);
-    assert.deepEqual(list.body.data.map((s: { id: string }) => s.id), [created.body.id]);
+    assert.deepEqual(
+      list.body.data.map((s: { id: string }) => s.id),
+      [created.body.id],
+    );
     assert.ok(!list.text.includes(created.body.secret));
     assert.equal(list.body.data[0].secret, undefined);
 

@@ -8,12 +8,14 @@ describe('POST /identity_verification/diagnose', () => {
   let app: TestApp;
   let live: { id: string; secret: string };
   let old: { id: string; secret: string };
-  const diagnose = (body: unknown, token?: string | null) => api(app, 'POST', '/identity_verification/diagnose', { body, ...(token !== undefined ? { token } : {}) });
+  const diagnose = (body: unknown, token?: string | null) =>
+    api(app, 'POST', '/identity_verification/diagnose', { body, ...(token !== undefined ? { token } : {}) });
 
   before(async () => {
     app = await startTestApp();
     old = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Old', supports_web: true } })).body;
-    live = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'New', supports_web: true, supports_ios: true } })).body;
+    live = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'New', supports_web: true, supports_ios: true } }))
+      .body;
     assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${old.id}`)).status, 204);
   });
   after(async () => {
@@ -27,7 +29,10 @@ describe('POST /identity_verification/diagnose', () => {
     assert.equal(anonymous.body.errors[0].code, 'unauthorized');
     const writeOnly = await diagnose(body, await app.tokenWith(['write_secure_mode_secret']));
     assert.equal(writeOnly.status, 403);
-    assert.equal(writeOnly.body.errors[0].message, 'You do not have the required scope (read_secure_mode_secret) to access this resource');
+    assert.equal(
+      writeOnly.body.errors[0].message,
+      'You do not have the required scope (read_secure_mode_secret) to access this resource',
+    );
     for (const scope of ['read_secure_mode_secret', 'read_all']) {
       const ok = await diagnose(body, await app.tokenWith([scope]));
       assert.equal(ok.status, 200, ok.text);
@@ -44,7 +49,11 @@ describe('POST /identity_verification/diagnose', () => {
   });
 
   it('answers a verified value with the secret that signed it', async () => {
-    const res = await diagnose({ app_id: app.workspace.appId, platform: 'ios', intercom_user_jwt: userJwt(live.secret, { user_id: 'j' }) });
+    const res = await diagnose({
+      app_id: app.workspace.appId,
+      platform: 'ios',
+      intercom_user_jwt: userJwt(live.secret, { user_id: 'j' }),
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, {
       type: 'identity_verification.diagnosis',
@@ -73,7 +82,10 @@ describe('POST /identity_verification/diagnose', () => {
     assert.equal(res.body.secret.id, old.id);
     assert.equal(res.body.secret.state, 'deleted');
     assert.equal(typeof res.body.secret.deleted_at, 'number');
-    assert.deepEqual(res.body.causes.map((c: { code: string }) => c.code), ['deleted_secret']);
+    assert.deepEqual(
+      res.body.causes.map((c: { code: string }) => c.code),
+      ['deleted_secret'],
+    );
     assert.ok(!res.text.includes(old.secret) && !res.text.includes(live.secret));
   });
 
@@ -85,7 +97,10 @@ describe('POST /identity_verification/diagnose', () => {
     });
     assert.deepEqual(verify.body.errors, [{ code: 'hmac_mismatch', message: 'Failed Identity Verification check' }]);
     const res = await diagnose({ app_id: app.workspace.appId, platform: 'ios', user_id: 'u', user_hash: hash });
-    assert.deepEqual(res.body.causes.map((c: { code: string }) => c.code), ['uppercase_hex_on_mobile']);
+    assert.deepEqual(
+      res.body.causes.map((c: { code: string }) => c.code),
+      ['uppercase_hex_on_mobile'],
+    );
   });
 
   it('validates the body like verify does', async () => {
@@ -103,7 +118,10 @@ describe('POST /identity_verification/diagnose', () => {
     const doc = (await api(app, 'GET', '/openapi.json')).body;
     assert.deepEqual(doc.paths['/identity_verification/verify'].post.security, []);
     assert.equal(doc.paths['/identity_verification/diagnose'].post.operationId, 'diagnoseIdentityVerification');
-    assert.equal(doc.paths['/identity_verification/verify'].post.requestBody.content['application/json'].schema['x-secure-mode-extension'], true);
+    assert.equal(
+      doc.paths['/identity_verification/verify'].post.requestBody.content['application/json'].schema['x-secure-mode-extension'],
+      true,
+    );
   });
 });
 
@@ -122,7 +140,10 @@ describe('POST /identity_verification/diagnose: its own limit per workspace', ()
     const body = { platform: 'web', user_id: 'u', user_hash: userHash('not it', { user_id: 'u' }) };
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push(await api(app, 'POST', '/identity_verification/diagnose', { body }));
-    assert.deepEqual(statuses.map((r) => r.status), [200, 200, 200, 429]);
+    assert.deepEqual(
+      statuses.map((r) => r.status),
+      [200, 200, 200, 429],
+    );
     const limited = statuses[3]!;
     assert.equal(limited.body.errors[0].code, 'rate_limit_exceeded');
     assert.equal(limited.body.errors[0].message, 'Exceeded rate limit of 3 in 10_seconds');
@@ -134,7 +155,12 @@ describe('POST /identity_verification/diagnose: its own limit per workspace', ()
     const elsewhere = await api({ url: app.url, token: other.token }, 'POST', '/identity_verification/diagnose', { body });
     assert.equal(elsewhere.status, 200, 'another workspace has its own budget');
     const verify = await api(app, 'POST', '/identity_verification/verify', {
-      body: { app_id: app.workspace.appId, platform: 'web', user_id: 'u', user_hash: userHash(created.body.secret, { user_id: 'u' }) },
+      body: {
+        app_id: app.workspace.appId,
+        platform: 'web',
+        user_id: 'u',
+        user_hash: userHash(created.body.secret, { user_id: 'u' }),
+      },
       token: null,
     });
     assert.equal(verify.status, 200, 'verification is not limited by diagnoses');

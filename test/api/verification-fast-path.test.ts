@@ -23,15 +23,25 @@ interface RawResponse {
   text: string;
 }
 
-function post(url: string, path: string, body: string | Buffer | undefined, headers: Record<string, string>, chunked = false): Promise<RawResponse> {
+function post(
+  url: string,
+  path: string,
+  body: string | Buffer | undefined,
+  headers: Record<string, string>,
+  chunked = false,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const length = body === undefined ? 0 : Buffer.byteLength(body);
-    const req = request(`${url}${path}`, { method: 'POST', headers: chunked ? headers : { ...headers, 'content-length': String(length) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
-    });
+    const req = request(
+      `${url}${path}`,
+      { method: 'POST', headers: chunked ? headers : { ...headers, 'content-length': String(length) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -46,7 +56,8 @@ const TRANSPORT_HEADERS = ['date', 'connection', 'keep-alive', 'transfer-encodin
 function comparable(res: { status: number; headers: Record<string, unknown>; text: string }) {
   const requestId = String(res.headers['x-request-id']);
   assert.match(requestId, /^[0-9a-f-]{36}$/);
-  if (res.status !== 200) assert.equal(JSON.parse(res.text).request_id, requestId, 'the error names the request id of its header');
+  if (res.status !== 200)
+    assert.equal(JSON.parse(res.text).request_id, requestId, 'the error names the request id of its header');
   const headers = Object.entries(res.headers)
     .filter(([name]) => !TRANSPORT_HEADERS.includes(name))
     .map(([name, value]) => [name, PER_REQUEST_HEADERS.includes(name) ? '<per request>' : value] as const)
@@ -92,7 +103,12 @@ async function fastServerFor(app: TestApp, bodyLimit: number): Promise<FastServe
 }
 
 async function viaFastify(app: TestApp, body: string | Buffer | undefined, headers: Record<string, string>) {
-  const res = await app.runtime.app.inject({ method: 'POST', url: VERIFY_PATH, headers, ...(body === undefined ? {} : { payload: body }) });
+  const res = await app.runtime.app.inject({
+    method: 'POST',
+    url: VERIFY_PATH,
+    headers,
+    ...(body === undefined ? {} : { payload: body }),
+  });
   return comparable({ status: res.statusCode, headers: res.headers, text: res.body });
 }
 
@@ -107,7 +123,9 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
 
   before(async () => {
     app = await startTestApp();
-    const created = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'fast', supports_web: true, supports_ios: true } });
+    const created = await api(app, 'POST', '/secure_mode_secrets', {
+      body: { name: 'fast', supports_web: true, supports_ios: true },
+    });
     assert.equal(created.status, 201);
     secret = created.body.secret;
     fast = await fastServerFor(app, bodyLimit);
@@ -124,7 +142,11 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
     return h;
   }
 
-  const contentType = fc.constantFrom<Record<string, string>>({}, { 'content-type': 'application/json' }, { 'content-type': 'Application/JSON; charset=UTF-8' });
+  const contentType = fc.constantFrom<Record<string, string>>(
+    {},
+    { 'content-type': 'application/json' },
+    { 'content-type': 'Application/JSON; charset=UTF-8' },
+  );
 
   it('answers every generated body exactly as the Fastify route does, without falling back', async () => {
     const appId = app.workspace.appId;
@@ -134,7 +156,13 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
         platform: fc.constantFrom('web', 'ios', 'android', 'WEB', 'tv', 7),
         user_id: fc.oneof(fc.constant('user-1'), fc.string({ maxLength: 6 }), fc.integer()),
         email: fc.oneof(fc.constant('a@example.com'), fc.string({ maxLength: 6 })),
-        user_hash: fc.oneof(fc.constant('VALID'), fc.stringMatching(/^[0-9a-f]{64}$/), fc.string({ maxLength: 6 }), fc.integer(), fc.constant(null)),
+        user_hash: fc.oneof(
+          fc.constant('VALID'),
+          fc.stringMatching(/^[0-9a-f]{64}$/),
+          fc.string({ maxLength: 6 }),
+          fc.integer(),
+          fc.constant(null),
+        ),
         intercom_user_jwt: fc.oneof(fc.constant('VALID'), fc.string({ maxLength: 10 })),
         extra: fc.jsonValue({ maxDepth: 1 }),
       },
@@ -142,7 +170,12 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
     );
     // Well-formed requests, signed right or almost: the secret accepts web and ios, uppercase hex only on web.
     const wellFormed = fc
-      .record({ platform: fc.constantFrom('web', 'ios', 'android'), user_id: fc.string({ minLength: 1, maxLength: 6 }), jwt: fc.boolean(), upper: fc.boolean() })
+      .record({
+        platform: fc.constantFrom('web', 'ios', 'android'),
+        user_id: fc.string({ minLength: 1, maxLength: 6 }),
+        jwt: fc.boolean(),
+        upper: fc.boolean(),
+      })
       .map(({ platform, user_id, jwt, upper }) => {
         if (jwt) {
           const token = userJwt(secret, { user_id });
@@ -156,14 +189,29 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
       { weight: 3, arbitrary: wellFormed },
       { weight: 4, arbitrary: body.map((b) => materialise(b)) },
       { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 40 }) },
-      { weight: 1, arbitrary: fc.constantFrom('null', '[]', '1', '"s"', '{', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', '{"app_id":"a","platform":"web"}') },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          'null',
+          '[]',
+          '1',
+          '"s"',
+          '{',
+          '{"__proto__":{"x":1}}',
+          '{"constructor":{"prototype":{}}}',
+          '{"app_id":"a","platform":"web"}',
+        ),
+      },
       { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 40 }).map((b) => Buffer.from(b)) },
     );
     function materialise(b: Record<string, unknown>): string {
       const out = { ...b };
-      if (out.user_hash === 'VALID') out.user_hash = signed(typeof out.user_id === 'string' ? out.user_id : String(out.email ?? ''));
+      if (out.user_hash === 'VALID')
+        out.user_hash = signed(typeof out.user_id === 'string' ? out.user_id : String(out.email ?? ''));
       if (out.intercom_user_jwt === 'VALID') {
-        out.intercom_user_jwt = userJwt(secret, { user_id: typeof out.user_id === 'string' && out.user_id !== '' ? out.user_id : 'user-1' });
+        out.intercom_user_jwt = userJwt(secret, {
+          user_id: typeof out.user_id === 'string' && out.user_id !== '' ? out.user_id : 'user-1',
+        });
         recordSensitive('jwt', out.intercom_user_jwt as string);
       }
       return JSON.stringify(out);
@@ -186,17 +234,35 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
 
   it('answers a verified user_hash and records it as a request to the route', async () => {
     recorded.length = 0;
-    const res = await post(fastUrl, VERIFY_PATH, JSON.stringify({ app_id: app.workspace.appId, platform: 'web', user_id: 'u-9', user_hash: signed('u-9') }), {});
+    const res = await post(
+      fastUrl,
+      VERIFY_PATH,
+      JSON.stringify({ app_id: app.workspace.appId, platform: 'web', user_id: 'u-9', user_hash: signed('u-9') }),
+      {},
+    );
     assert.equal(res.status, 200, res.text);
-    assert.deepEqual(JSON.parse(res.text), { type: 'identity_verification.result', verified: true, method: 'user_hash', user_id: 'u-9', email: null });
+    assert.deepEqual(JSON.parse(res.text), {
+      type: 'identity_verification.result',
+      verified: true,
+      method: 'user_hash',
+      user_id: 'u-9',
+      email: null,
+    });
     assert.deepEqual(recorded, [['POST', VERIFY_PATH, 200]]);
     assert.deepEqual(fallbacks, []);
   });
 
   it('answers the same after a cache miss, which verifies asynchronously', async () => {
     const other = await app.otherWorkspace();
-    const created = await api({ url: app.url, token: other.token }, 'POST', '/secure_mode_secrets', { body: { name: 'cold', supports_web: true } });
-    const body = JSON.stringify({ app_id: other.workspace.appId, platform: 'web', user_id: 'cold-1', user_hash: signed('cold-1', created.body.secret) });
+    const created = await api({ url: app.url, token: other.token }, 'POST', '/secure_mode_secrets', {
+      body: { name: 'cold', supports_web: true },
+    });
+    const body = JSON.stringify({
+      app_id: other.workspace.appId,
+      platform: 'web',
+      user_id: 'cold-1',
+      user_hash: signed('cold-1', created.body.secret),
+    });
     for (const expected of [200, 401]) {
       const payload = expected === 200 ? body : body.replace('cold-1', 'cold-2');
       app.runtime.cache.invalidateAll();
@@ -210,11 +276,23 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
 
   it('hands to Fastify, before reading the body, anything but a plain request, and the answers still agree', async () => {
     const good = JSON.stringify({ app_id: app.workspace.appId, platform: 'web', user_id: 'u-1', user_hash: signed('u-1') });
-    const cases: { name: string; path?: string; body?: string; headers?: Record<string, string>; chunked?: boolean; status: number }[] = [
+    const cases: {
+      name: string;
+      path?: string;
+      body?: string;
+      headers?: Record<string, string>;
+      chunked?: boolean;
+      status: number;
+    }[] = [
       { name: 'a query string', path: `${VERIFY_PATH}?debug=1`, body: good, status: 200 },
       { name: 'a chunked body', body: good, headers: { 'transfer-encoding': 'chunked' }, chunked: true, status: 200 },
       { name: 'another media type', body: good, headers: { 'content-type': 'text/plain' }, status: 200 },
-      { name: 'a media type with other parameters', body: good, headers: { 'content-type': 'application/json; charset' }, status: 200 },
+      {
+        name: 'a media type with other parameters',
+        body: good,
+        headers: { 'content-type': 'application/json; charset' },
+        status: 200,
+      },
       { name: 'a malformed media type', body: good, headers: { 'content-type': 'json' }, status: 400 },
       { name: 'an empty body', status: 422 },
       { name: 'a body over the limit', body: JSON.stringify({ app_id: 'x'.repeat(bodyLimit) }), status: 413 },
@@ -232,7 +310,12 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
     fallbacks.length = 0;
     fast.setClosing(true);
     try {
-      const res = await post(fastUrl, VERIFY_PATH, JSON.stringify({ app_id: app.workspace.appId, platform: 'web', user_id: 'u-2', user_hash: signed('u-2') }), {});
+      const res = await post(
+        fastUrl,
+        VERIFY_PATH,
+        JSON.stringify({ app_id: app.workspace.appId, platform: 'web', user_id: 'u-2', user_hash: signed('u-2') }),
+        {},
+      );
       assert.equal(res.status, 200);
       assert.deepEqual(fallbacks, [`POST ${VERIFY_PATH}`]);
     } finally {
@@ -271,9 +354,14 @@ describe('POST /identity_verification/verify on the running app when storage fai
     try {
       await app.runtime.store.close();
       // An app_id the cache has never seen: verifying it needs the database.
-      const res = await post(app.url, VERIFY_PATH, JSON.stringify({ app_id: 'not-cached', platform: 'web', user_id: 'u', user_hash: 'ab'.repeat(32) }), {
-        'content-type': 'application/json',
-      });
+      const res = await post(
+        app.url,
+        VERIFY_PATH,
+        JSON.stringify({ app_id: 'not-cached', platform: 'web', user_id: 'u', user_hash: 'ab'.repeat(32) }),
+        {
+          'content-type': 'application/json',
+        },
+      );
       assert.equal(res.status, 503, res.text);
       const body = JSON.parse(res.text);
       assert.equal(body.errors[0].code, 'service_unavailable');

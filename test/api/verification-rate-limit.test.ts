@@ -26,10 +26,18 @@ function agentFor(localAddress: string): Agent {
   return agent;
 }
 
-function send(app: TestApp, from: string, body: unknown, options: { viaFastify?: boolean; forwardedFor?: string } = {}): Promise<Answer> {
+function send(
+  app: TestApp,
+  from: string,
+  body: unknown,
+  options: { viaFastify?: boolean; forwardedFor?: string } = {},
+): Promise<Answer> {
   const payload = JSON.stringify(body);
   const url = `${app.url}/identity_verification/verify${options.viaFastify ? '?via=fastify' : ''}`;
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(payload)),
+  };
   if (options.forwardedFor !== undefined) headers['x-forwarded-for'] = options.forwardedFor;
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'POST', agent: agentFor(from), headers }, (res) => {
@@ -87,7 +95,10 @@ describe('POST /identity_verification/verify: a client flooding failures does no
     }
     const ok = statuses.filter((s) => s === 200).length;
     assert.ok(flood.refused > 0, `the flooder reached its limit (${flood.sent} sent)`);
-    assert.ok(ok >= 198, `${ok} of 200 valid requests answered 200 while ${flood.sent} failures (${flood.refused} refused) flooded in`);
+    assert.ok(
+      ok >= 198,
+      `${ok} of 200 valid requests answered 200 while ${flood.sent} failures (${flood.refused} refused) flooded in`,
+    );
   });
 });
 
@@ -99,7 +110,11 @@ describe('POST /identity_verification/verify: the per-client limit', () => {
   before(async () => {
     app = await startTestApp({
       clock,
-      env: { SECURE_MODE_VERIFY_CLIENT_RATE_LIMIT: '10', SECURE_MODE_VERIFY_RATE_LIMIT: '40', SECURE_MODE_TRUSTED_PROXIES: '127.0.0.6, 127.0.1.0/24' },
+      env: {
+        SECURE_MODE_VERIFY_CLIENT_RATE_LIMIT: '10',
+        SECURE_MODE_VERIFY_RATE_LIMIT: '40',
+        SECURE_MODE_TRUSTED_PROXIES: '127.0.0.6, 127.0.1.0/24',
+      },
     });
     ({ valid, wrong } = await signedBody(app));
   });
@@ -110,8 +125,14 @@ describe('POST /identity_verification/verify: the per-client limit', () => {
   it('counts a failure twice, answers 429 with X-RateLimit-* and Retry-After, on both paths, and resets with the window', async () => {
     const answers = [];
     for (let i = 0; i < 5; i++) answers.push(await send(app, '127.0.0.4', wrong, { viaFastify: i % 2 === 0 }));
-    assert.deepEqual(answers.map((a) => a.status), [401, 401, 401, 401, 401]);
-    assert.deepEqual(answers.map((a) => a.headers['x-ratelimit-remaining']), ['8', '6', '4', '2', '0']);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [401, 401, 401, 401, 401],
+    );
+    assert.deepEqual(
+      answers.map((a) => a.headers['x-ratelimit-remaining']),
+      ['8', '6', '4', '2', '0'],
+    );
     for (const viaFastify of [false, true]) {
       const limited = await send(app, '127.0.0.4', valid, { viaFastify });
       assert.equal(limited.status, 429);
@@ -141,13 +162,38 @@ describe('POST /identity_verification/verify: the per-client limit', () => {
   it('believes X-Forwarded-For only from a trusted proxy, read from the right', async () => {
     clock.advance(10_000);
     for (let i = 0; i < 5; i++) assert.equal((await send(app, '127.0.0.6', wrong, { forwardedFor: '203.0.113.1' })).status, 401);
-    assert.equal((await send(app, '127.0.0.6', valid, { forwardedFor: '203.0.113.1' })).status, 429, 'the forwarded client spent its budget');
-    assert.equal((await send(app, '127.0.1.7', valid, { forwardedFor: '203.0.113.1', viaFastify: true })).status, 429, 'the same client through a proxy of the trusted CIDR');
-    assert.equal((await send(app, '127.0.0.6', valid, { forwardedFor: '198.51.100.7, 203.0.113.1' })).status, 429, 'an address the client wrote on the left is ignored');
-    assert.equal((await send(app, '127.0.0.6', valid, { forwardedFor: '203.0.113.2' })).status, 200, 'another client behind the same proxy');
-    assert.equal((await send(app, '127.0.0.6', valid, { forwardedFor: '203.0.113.3, 127.0.1.9' })).status, 200, 'trusted hops are skipped');
+    assert.equal(
+      (await send(app, '127.0.0.6', valid, { forwardedFor: '203.0.113.1' })).status,
+      429,
+      'the forwarded client spent its budget',
+    );
+    assert.equal(
+      (await send(app, '127.0.1.7', valid, { forwardedFor: '203.0.113.1', viaFastify: true })).status,
+      429,
+      'the same client through a proxy of the trusted CIDR',
+    );
+    assert.equal(
+      (await send(app, '127.0.0.6', valid, { forwardedFor: '198.51.100.7, 203.0.113.1' })).status,
+      429,
+      'an address the client wrote on the left is ignored',
+    );
+    assert.equal(
+      (await send(app, '127.0.0.6', valid, { forwardedFor: '203.0.113.2' })).status,
+      200,
+      'another client behind the same proxy',
+    );
+    assert.equal(
+      (await send(app, '127.0.0.6', valid, { forwardedFor: '203.0.113.3, 127.0.1.9' })).status,
+      200,
+      'trusted hops are skipped',
+    );
 
-    for (let i = 0; i < 5; i++) assert.equal((await send(app, '127.0.0.7', wrong, { forwardedFor: `203.0.113.${50 + i}` })).status, 401);
-    assert.equal((await send(app, '127.0.0.7', valid, { forwardedFor: '203.0.113.99' })).status, 429, 'an untrusted peer cannot pick a fresh address');
+    for (let i = 0; i < 5; i++)
+      assert.equal((await send(app, '127.0.0.7', wrong, { forwardedFor: `203.0.113.${50 + i}` })).status, 401);
+    assert.equal(
+      (await send(app, '127.0.0.7', valid, { forwardedFor: '203.0.113.99' })).status,
+      429,
+      'an untrusted peer cannot pick a fresh address',
+    );
   });
 });

@@ -25,22 +25,30 @@ describe('rotation end to end on one server', () => {
   const verifyJwt = (secret: string, userId: string) =>
     api(app, 'POST', '/identity_verification/verify', {
       token: null,
-      body: { app_id: app.workspace.appId, platform: 'ios', intercom_user_jwt: jwt.sign({ user_id: userId }, secret, { noTimestamp: true }) },
+      body: {
+        app_id: app.workspace.appId,
+        platform: 'ios',
+        intercom_user_jwt: jwt.sign({ user_id: userId }, secret, { noTimestamp: true }),
+      },
     });
   const lastVerified = async () => {
     await app.runtime.usage.flush();
     const list = await api(app, 'GET', '/secure_mode_secrets');
-    return Object.fromEntries(list.body.data.map((s: { name: string; last_verified_at: number | null }) => [s.name, s.last_verified_at]));
+    return Object.fromEntries(
+      list.body.data.map((s: { name: string; last_verified_at: number | null }) => [s.name, s.last_verified_at]),
+    );
   };
 
   it('A verifies; B is added; both verify; A is deleted; A fails at once, B passes; last_verified_at moved for both', async () => {
-    const a = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'A', supports_web: true, supports_ios: true } })).body;
+    const a = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'A', supports_web: true, supports_ios: true } }))
+      .body;
     assert.equal((await verifyHash(a.secret, 'alice')).status, 200);
     assert.equal((await verifyJwt(a.secret, 'alice')).status, 200);
     assert.deepEqual(await lastVerified(), { A: t0 });
 
     clock.advance(120_000);
-    const b = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'B', supports_web: true, supports_ios: true } })).body;
+    const b = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'B', supports_web: true, supports_ios: true } }))
+      .body;
     assert.deepEqual(await lastVerified(), { A: t0, B: null });
     for (let i = 0; i < 3; i++) {
       assert.equal((await verifyHash(a.secret, `old-${i}`)).status, 200, 'A still verifies during the rotation');
@@ -64,7 +72,8 @@ describe('rotation end to end on one server', () => {
   });
 
   it('reports per-platform usage for the last hour, day and week, unflushed counts included', async () => {
-    const c = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'C', supports_web: true, supports_ios: true } })).body;
+    const c = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'C', supports_web: true, supports_ios: true } }))
+      .body;
     await verifyHash(c.secret, 'a');
     await app.runtime.usage.flush();
     clock.advance(2 * 3600_000);

@@ -16,7 +16,10 @@ describe('secure-mode sign (CLI)', () => {
   });
 
   const verify = (body: Record<string, unknown>) =>
-    api(app, 'POST', '/identity_verification/verify', { token: null, body: { app_id: app.workspace.appId, platform: 'web', ...body } });
+    api(app, 'POST', '/identity_verification/verify', {
+      token: null,
+      body: { app_id: app.workspace.appId, platform: 'web', ...body },
+    });
 
   it("prints Intercom's test vector", async () => {
     const out = await runCli(['sign', '--secret', 'secret', '--user-id', 'Message']);
@@ -32,7 +35,18 @@ describe('secure-mode sign (CLI)', () => {
   });
 
   it('signs an expiring JWT the server accepts', async () => {
-    const out = await runCli(['sign', '--secret', secret, '--user-id', 'cli-user', '--email', 'c@x', '--jwt', '--expires-in', '10m']);
+    const out = await runCli([
+      'sign',
+      '--secret',
+      secret,
+      '--user-id',
+      'cli-user',
+      '--email',
+      'c@x',
+      '--jwt',
+      '--expires-in',
+      '10m',
+    ]);
     assert.equal(out.code, 0, out.stderr);
     const token = out.stdout.trim();
     const claims = jwt.decode(token) as { exp: number; iat: number; email: string };

@@ -78,7 +78,13 @@ describe('POST /identity_verification/verify', () => {
       assert.match(hash, /^[0-9a-f]{64}$/);
       const res = await verify({ app_id: appId, platform: 'web', user_id: userId, user_hash: hash });
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.body, { type: 'identity_verification.result', verified: true, method: 'user_hash', user_id: userId, email: null });
+      assert.deepEqual(res.body, {
+        type: 'identity_verification.result',
+        verified: true,
+        method: 'user_hash',
+        user_id: userId,
+        email: null,
+      });
       const email = 'jane@example.com';
       const byEmail = await verify({ app_id: appId, platform: 'ios', email, user_hash: opensslHmac(mobile.secret, email) });
       assert.equal(byEmail.status, 200, byEmail.text);
@@ -96,10 +102,19 @@ describe('POST /identity_verification/verify', () => {
     });
 
     it('accepts HS256 JWTs made by the jsonwebtoken package', async () => {
-      const token = jwt.sign({ user_id: 'u-77', email: 'u77@example.com', name: 'U' }, mobile.secret, { algorithm: 'HS256', expiresIn: '5m' });
+      const token = jwt.sign({ user_id: 'u-77', email: 'u77@example.com', name: 'U' }, mobile.secret, {
+        algorithm: 'HS256',
+        expiresIn: '5m',
+      });
       const res = await verify({ app_id: appId, platform: 'ios', intercom_user_jwt: token });
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.body, { type: 'identity_verification.result', verified: true, method: 'jwt', user_id: 'u-77', email: 'u77@example.com' });
+      assert.deepEqual(res.body, {
+        type: 'identity_verification.result',
+        verified: true,
+        method: 'jwt',
+        user_id: 'u-77',
+        email: 'u77@example.com',
+      });
       const minimal = jwt.sign({ user_id: 'u-78' }, web.secret, { noTimestamp: true });
       assert.equal((await verify({ app_id: appId, platform: 'web', intercom_user_jwt: minimal, user_id: 'u-78' })).status, 200);
     });
@@ -108,20 +123,49 @@ describe('POST /identity_verification/verify', () => {
   describe('only signed identity comes back', () => {
     it('a hash over user_id vouches for the user_id alone: an email sent beside it is not echoed', async () => {
       const hash = userHash(web.secret, { user_id: 'u-1' });
-      const res = await verify({ app_id: appId, platform: 'web', user_id: 'u-1', email: 'admin@victim.example', user_hash: hash });
+      const res = await verify({
+        app_id: appId,
+        platform: 'web',
+        user_id: 'u-1',
+        email: 'admin@victim.example',
+        user_hash: hash,
+      });
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.body, { type: 'identity_verification.result', verified: true, method: 'user_hash', user_id: 'u-1', email: null });
+      assert.deepEqual(res.body, {
+        type: 'identity_verification.result',
+        verified: true,
+        method: 'user_hash',
+        user_id: 'u-1',
+        email: null,
+      });
     });
 
     it('a hash over the email vouches for the email alone', async () => {
-      const res = await verify({ app_id: appId, platform: 'web', email: 'jane@example.com', user_hash: userHash(web.secret, { email: 'jane@example.com' }) });
-      assert.deepEqual(res.body, { type: 'identity_verification.result', verified: true, method: 'user_hash', user_id: null, email: 'jane@example.com' });
+      const res = await verify({
+        app_id: appId,
+        platform: 'web',
+        email: 'jane@example.com',
+        user_hash: userHash(web.secret, { email: 'jane@example.com' }),
+      });
+      assert.deepEqual(res.body, {
+        type: 'identity_verification.result',
+        verified: true,
+        method: 'user_hash',
+        user_id: null,
+        email: 'jane@example.com',
+      });
     });
 
     it('a JWT vouches for its claims only', async () => {
       const token = jwt.sign({ user_id: 'u-5' }, web.secret);
       const res = await verify({ app_id: appId, platform: 'web', intercom_user_jwt: token, user_id: 'u-5' });
-      assert.deepEqual(res.body, { type: 'identity_verification.result', verified: true, method: 'jwt', user_id: 'u-5', email: null });
+      assert.deepEqual(res.body, {
+        type: 'identity_verification.result',
+        verified: true,
+        method: 'jwt',
+        user_id: 'u-5',
+        email: null,
+      });
       const withEmail = await verify({ app_id: appId, platform: 'web', intercom_user_jwt: token, email: 'admin@victim.example' });
       assert.equal(withEmail.status, 401, 'an email the token does not carry is refused, never vouched for');
     });
@@ -152,10 +196,12 @@ describe('POST /identity_verification/verify', () => {
         const created = await api(limited, 'POST', '/secure_mode_secrets', { body: { name: 'w', supports_web: true } });
         const key = created.body.secret as string;
         const check = async (payload: Record<string, unknown>) =>
-          (await api(limited, 'POST', '/identity_verification/verify', {
-            body: { app_id: limited.workspace.appId, platform: 'web', intercom_user_jwt: jwt.sign(payload, key) },
-            token: null,
-          })).status;
+          (
+            await api(limited, 'POST', '/identity_verification/verify', {
+              body: { app_id: limited.workspace.appId, platform: 'web', intercom_user_jwt: jwt.sign(payload, key) },
+              token: null,
+            })
+          ).status;
         const now = nowS();
         assert.equal(await check({ user_id: 'u', iat: now, exp: now + 300 }), 200, 'exactly the maximum');
         assert.equal(await check({ user_id: 'u', iat: now }), 401, 'no exp');
@@ -176,7 +222,9 @@ describe('POST /identity_verification/verify', () => {
   describe('no oracle', () => {
     it('an unknown app_id, a platform without a secret and a wrong signature answer identically, each after one HMAC', async () => {
       const other = await app.otherWorkspace();
-      await api({ url: app.url, token: other.token }, 'POST', '/secure_mode_secrets', { body: { name: 'web only', supports_web: true } });
+      await api({ url: app.url, token: other.token }, 'POST', '/secure_mode_secrets', {
+        body: { name: 'web only', supports_web: true },
+      });
       const wrong = userHash('not the secret', { user_id: 'u' });
       const cases = {
         unknown: { app_id: 'unknown-app-zz', platform: 'android', user_id: 'u', user_hash: wrong },
@@ -190,7 +238,13 @@ describe('POST /identity_verification/verify', () => {
       for (const [label, body] of Object.entries(cases)) {
         const res = await verify(body);
         const headers = ['content-type', 'x-ratelimit-limit'].map((h) => res.headers.get(h));
-        answers.push({ label, status: res.status, body: { ...res.body, request_id: '<id>' }, headers, names: [...res.headers.keys()].sort() });
+        answers.push({
+          label,
+          status: res.status,
+          body: { ...res.body, request_id: '<id>' },
+          headers,
+          names: [...res.headers.keys()].sort(),
+        });
       }
       const [first, ...rest] = answers.map(({ label: _label, ...a }) => a);
       for (const a of rest) assert.deepEqual(a, first);
@@ -200,7 +254,17 @@ describe('POST /identity_verification/verify', () => {
 
   describe('uppercase hex', () => {
     it('passes on web and fails on iOS and Android', async () => {
-      assert.equal((await verify({ app_id: appId, platform: 'web', user_id: 'u', user_hash: userHash(web.secret, { user_id: 'u' }).toUpperCase() })).status, 200);
+      assert.equal(
+        (
+          await verify({
+            app_id: appId,
+            platform: 'web',
+            user_id: 'u',
+            user_hash: userHash(web.secret, { user_id: 'u' }).toUpperCase(),
+          })
+        ).status,
+        200,
+      );
       const upper = userHash(mobile.secret, { user_id: 'u' }).toUpperCase();
       for (const platform of ['ios', 'android']) {
         const res = await verify({ app_id: appId, platform, user_id: 'u', user_hash: upper });
@@ -229,16 +293,40 @@ describe('POST /identity_verification/verify', () => {
 
     it('user_hash: wrong secret, unknown app_id, no secret for the platform, wrong user, malformed hash', async () => {
       const good = userHash(web.secret, { user_id: 'u' });
-      await expectFailure({ app_id: appId, platform: 'web', user_id: 'u', user_hash: userHash('another secret', { user_id: 'u' }) }, 'hmac_mismatch', 'wrong secret');
-      await expectFailure({ app_id: 'unknownapp1', platform: 'web', user_id: 'u', user_hash: good }, 'hmac_mismatch', 'unknown app_id');
-      await expectFailure({ app_id: appId, platform: 'ios', user_id: 'u', user_hash: good }, 'hmac_mismatch', 'web secret used on ios');
+      await expectFailure(
+        { app_id: appId, platform: 'web', user_id: 'u', user_hash: userHash('another secret', { user_id: 'u' }) },
+        'hmac_mismatch',
+        'wrong secret',
+      );
+      await expectFailure(
+        { app_id: 'unknownapp1', platform: 'web', user_id: 'u', user_hash: good },
+        'hmac_mismatch',
+        'unknown app_id',
+      );
+      await expectFailure(
+        { app_id: appId, platform: 'ios', user_id: 'u', user_hash: good },
+        'hmac_mismatch',
+        'web secret used on ios',
+      );
       await expectFailure({ app_id: appId, platform: 'web', user_id: 'v', user_hash: good }, 'hmac_mismatch', 'another user');
-      await expectFailure({ app_id: appId, platform: 'web', user_id: 'u', email: 'e@x', user_hash: userHash(web.secret, { email: 'e@x' }) }, 'hmac_mismatch', 'email hashed');
+      await expectFailure(
+        { app_id: appId, platform: 'web', user_id: 'u', email: 'e@x', user_hash: userHash(web.secret, { email: 'e@x' }) },
+        'hmac_mismatch',
+        'email hashed',
+      );
       for (const bad of [good.slice(1), `${good}0`, ` ${good}`, 'zz'.repeat(32), Buffer.from(good, 'hex').toString('base64')]) {
-        await expectFailure({ app_id: appId, platform: 'web', user_id: 'u', user_hash: bad }, 'hmac_mismatch', `malformed ${bad}`);
+        await expectFailure(
+          { app_id: appId, platform: 'web', user_id: 'u', user_hash: bad },
+          'hmac_mismatch',
+          `malformed ${bad}`,
+        );
       }
       const decodedKey = createHmac('sha256', Buffer.from(web.secret, 'base64url')).update('u').digest('hex');
-      await expectFailure({ app_id: appId, platform: 'web', user_id: 'u', user_hash: decodedKey }, 'hmac_mismatch', 'base64url-decoded key');
+      await expectFailure(
+        { app_id: appId, platform: 'web', user_id: 'u', user_hash: decodedKey },
+        'hmac_mismatch',
+        'base64url-decoded key',
+      );
     });
 
     it('jwt: alg none, HS384, HS512, RS256, expired, not yet valid, missing or numeric user_id, crit, jwk trick, identity mismatch', async () => {
@@ -256,15 +344,28 @@ describe('POST /identity_verification/verify', () => {
         ['no user_id', jwt.sign({ email: 'e@x' }, key)],
         ['numeric user_id', jwt.sign({ user_id: 42 }, key)],
         ['crit', jwt.sign({ user_id: 'u' }, key, { header: { alg: 'HS256', crit: ['exp'] } as jwt.JwtHeader })],
-        ['embedded jwk', jwt.sign({ user_id: 'u' }, attacker, { header: { alg: 'HS256', jwk: { kty: 'oct', k: attacker.toString('base64url') } } as jwt.JwtHeader })],
+        [
+          'embedded jwk',
+          jwt.sign({ user_id: 'u' }, attacker, {
+            header: { alg: 'HS256', jwk: { kty: 'oct', k: attacker.toString('base64url') } } as jwt.JwtHeader,
+          }),
+        ],
         ['other secret', jwt.sign({ user_id: 'u' }, 'another secret')],
         ['garbage', 'not-a-jwt'],
       ];
       for (const [label, token] of cases) {
         await expectFailure({ app_id: appId, platform: 'web', intercom_user_jwt: token }, 'jwt_invalid', label);
       }
-      await expectFailure({ app_id: appId, platform: 'web', intercom_user_jwt: jwt.sign({ user_id: 'u' }, key), user_id: 'admin' }, 'jwt_invalid', 'user_id mismatch');
-      await expectFailure({ app_id: 'unknownapp1', platform: 'web', intercom_user_jwt: jwt.sign({ user_id: 'u' }, key) }, 'jwt_invalid', 'unknown app');
+      await expectFailure(
+        { app_id: appId, platform: 'web', intercom_user_jwt: jwt.sign({ user_id: 'u' }, key), user_id: 'admin' },
+        'jwt_invalid',
+        'user_id mismatch',
+      );
+      await expectFailure(
+        { app_id: 'unknownapp1', platform: 'web', intercom_user_jwt: jwt.sign({ user_id: 'u' }, key) },
+        'jwt_invalid',
+        'unknown app',
+      );
     });
 
     it('counts failures per workspace and reason, for metrics', async () => {
@@ -272,7 +373,10 @@ describe('POST /identity_verification/verify', () => {
       await verify({ app_id: appId, platform: 'web', user_id: 'u', user_hash: userHash('nope', { user_id: 'u' }) });
       await verify({ app_id: appId, platform: 'ios', user_id: 'u', user_hash: 'short' });
       const grew = [...app.runtime.usage.failureCounts()].filter(([k, v]) => v > (before.get(k) ?? 0)).map(([k]) => k);
-      assert.deepEqual(grew.sort(), [`${app.workspace.id}:user_hash:ios:malformed`, `${app.workspace.id}:user_hash:web:mismatch`]);
+      assert.deepEqual(grew.sort(), [
+        `${app.workspace.id}:user_hash:ios:malformed`,
+        `${app.workspace.id}:user_hash:web:mismatch`,
+      ]);
     });
 
     it('never writes a user_hash, JWT or secret to the logs', async () => {
@@ -281,7 +385,8 @@ describe('POST /identity_verification/verify', () => {
       await verify({ app_id: appId, platform: 'web', user_id: 'logged?', user_hash: hash });
       await verify({ app_id: appId, platform: 'ios', user_id: 'logged?', user_hash: hash });
       await verify({ app_id: appId, platform: 'web', intercom_user_jwt: token });
-      for (const value of [hash, token, token.split('.')[2]!, web.secret, mobile.secret]) assert.ok(!app.logs.text.includes(value));
+      for (const value of [hash, token, token.split('.')[2]!, web.secret, mobile.secret])
+        assert.ok(!app.logs.text.includes(value));
       assert.match(app.logs.text, /identity_verification\/verify/);
     });
   });
@@ -299,9 +404,19 @@ describe('POST /identity_verification/verify', () => {
       ['empty user_hash', { body: { app_id: 'a', platform: 'web', user_id: 'u', user_hash: '' } }, 422, 'user_hash'],
       ['null email', { body: { app_id: 'a', platform: 'web', email: null, user_hash: 'h' } }, 422, 'email'],
       ['neither hash nor JWT', { body: { app_id: 'a', platform: 'web', user_id: 'u' } }, 422, 'user_hash'],
-      ['both hash and JWT', { body: { app_id: 'a', platform: 'web', user_id: 'u', user_hash: 'h', intercom_user_jwt: 'a.b.c' } }, 422, 'user_hash'],
+      [
+        'both hash and JWT',
+        { body: { app_id: 'a', platform: 'web', user_id: 'u', user_hash: 'h', intercom_user_jwt: 'a.b.c' } },
+        422,
+        'user_hash',
+      ],
       ['hash without identity', { body: { app_id: 'a', platform: 'web', user_hash: 'h' } }, 422, 'user_id'],
-      ['prototype pollution', { rawBody: '{"__proto__":{"x":1},"app_id":"a","platform":"web","user_id":"u","user_hash":"h"}' }, 400, undefined],
+      [
+        'prototype pollution',
+        { rawBody: '{"__proto__":{"x":1},"app_id":"a","platform":"web","user_id":"u","user_hash":"h"}' },
+        400,
+        undefined,
+      ],
     ];
     for (const [label, request, status, field] of cases) {
       it(label, async () => {
@@ -333,7 +448,8 @@ describe('POST /identity_verification/verify', () => {
       // Every method of the adapter, its shared SQL base class included.
       const names = new Set<string>();
       for (let p = Object.getPrototypeOf(store); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
-        for (const name of Object.getOwnPropertyNames(p)) if (name !== 'constructor' && typeof store[name] === 'function') names.add(name);
+        for (const name of Object.getOwnPropertyNames(p))
+          if (name !== 'constructor' && typeof store[name] === 'function') names.add(name);
       }
       for (const name of names) {
         originals.set(name, store[name]);
@@ -371,15 +487,20 @@ describe('POST /identity_verification/verify', () => {
       const body = { app_id: appId, platform: 'web', user_id: 'x', user_hash: userHash(expiring.secret, { user_id: 'x' }) };
       assert.equal((await verify(body)).status, 200);
       const nowS = Math.floor(Date.now() / 1000);
-      const updated = await app.runtime.store.updateSecret(app.workspace.id, Number(expiring.id), { expiresAt: nowS }, {
-        workspaceId: app.workspace.id,
-        actorTokenId: SYSTEM_ACTOR.tokenId,
-        ip: null,
-        requestId: null,
-        action: 'secret.updated',
-        targetType: 'secret',
-        at: nowS,
-      });
+      const updated = await app.runtime.store.updateSecret(
+        app.workspace.id,
+        Number(expiring.id),
+        { expiresAt: nowS },
+        {
+          workspaceId: app.workspace.id,
+          actorTokenId: SYSTEM_ACTOR.tokenId,
+          ip: null,
+          requestId: null,
+          action: 'secret.updated',
+          targetType: 'secret',
+          at: nowS,
+        },
+      );
       app.runtime.cache.secretUpdated(updated!);
       assert.equal((await verify(body)).status, 401);
     });

@@ -94,7 +94,9 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
 
   before(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not at ${CHROMIUM}: install it with apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`);
+      throw new Error(
+        `Chromium is not at ${CHROMIUM}: install it with apt-get install chromium (.ci/run does), or set CHROMIUM_PATH`,
+      );
     }
     consoleDir = mkdtempSync(join(tmpdir(), 'secure-mode-console-'));
     await buildConsole(consoleDir);
@@ -103,7 +105,14 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     desktop = await newContext(DESKTOP);
     page = await desktop.newPage();
@@ -126,7 +135,8 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
     // Any CSP violation becomes a console error, which fails the test.
     await context.addInitScript({
-      content: "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
+      content:
+        "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
     });
     context.setDefaultTimeout(15_000);
     return context;
@@ -233,8 +243,21 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     await page.getByRole('status').filter({ hasText: 'Secret “Legacy web” created.' }).waitFor();
     const row = secretRow(page, 'Legacy web');
     await row.locator('.last-verified').getByText('Never').waitFor();
-    assert.equal(await row.getByRole('listitem').allInnerTexts().then((t) => t.join(',')), 'Web,iOS');
-    assert.equal(await page.locator('body').innerText().then((t) => t.includes(firstSecret)), false, 'the secret is gone from the page');
+    assert.equal(
+      await row
+        .getByRole('listitem')
+        .allInnerTexts()
+        .then((t) => t.join(',')),
+      'Web,iOS',
+    );
+    assert.equal(
+      await page
+        .locator('body')
+        .innerText()
+        .then((t) => t.includes(firstSecret)),
+      false,
+      'the secret is gone from the page',
+    );
     watch.assertClean();
   });
 
@@ -282,9 +305,26 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
   it('shows the old and new secrets’ share of verifications on the rotation page', async () => {
     await page.getByRole('link', { name: 'Rotation' }).click();
     await page.getByRole('heading', { name: 'Rotation' }).waitFor();
-    assert.equal(await page.getByLabel('Old secret').locator('option:checked').innerText().then((t) => t.startsWith('Legacy web')), true);
-    assert.equal(await page.getByLabel('New secret').locator('option:checked').innerText().then((t) => t.startsWith('Production web')), true);
-    await page.locator('.cutover').getByText(/^In progress: 50% of verifications/).waitFor();
+    assert.equal(
+      await page
+        .getByLabel('Old secret')
+        .locator('option:checked')
+        .innerText()
+        .then((t) => t.startsWith('Legacy web')),
+      true,
+    );
+    assert.equal(
+      await page
+        .getByLabel('New secret')
+        .locator('option:checked')
+        .innerText()
+        .then((t) => t.startsWith('Production web')),
+      true,
+    );
+    await page
+      .locator('.cutover')
+      .getByText(/^In progress: 50% of verifications/)
+      .waitFor();
     await page.locator('.share-chart rect.share-new').first().waitFor();
     await page.getByText('Show the numbers').click();
     await shot(page, 'rotation-desktop');
@@ -327,7 +367,10 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     await dialog.getByRole('button', { name: 'Save' }).click();
     await dialog.waitFor({ state: 'detached' });
     await page.getByRole('status').filter({ hasText: 'Secret “Production web” saved.' }).waitFor();
-    await secretRow(page, 'Production web').locator('.state-expiring').getByText(/^Expires /).waitFor();
+    await secretRow(page, 'Production web')
+      .locator('.state-expiring')
+      .getByText(/^Expires /)
+      .waitFor();
     watch.assertClean();
   });
 
@@ -382,7 +425,8 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     const p = await phone.newPage();
     const phoneWatch = new PageWatch(p);
     // A mobile viewport widens itself to fit overflowing content, so compare with the device width itself.
-    const fitsWidth = () => p.evaluate<boolean>(`document.documentElement.scrollWidth <= ${PHONE.width} && window.innerWidth === ${PHONE.width}`);
+    const fitsWidth = () =>
+      p.evaluate<boolean>(`document.documentElement.scrollWidth <= ${PHONE.width} && window.innerWidth === ${PHONE.width}`);
     await p.goto(`${app.url}/console`);
     await p.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
     await shot(p, 'signin-phone');
@@ -417,7 +461,10 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     const oldPick = p.getByLabel('Old secret');
     const production = await oldPick.locator('option', { hasText: 'Production web' }).getAttribute('value');
     await oldPick.selectOption(production!);
-    await p.locator('.cutover').getByText(/^Not started: every verification still uses “Production web”/).waitFor();
+    await p
+      .locator('.cutover')
+      .getByText(/^Not started: every verification still uses “Production web”/)
+      .waitFor();
     assert.ok(await fitsWidth(), 'rotation page fits 390 px');
     await shot(p, 'rotation-phone');
 
@@ -430,7 +477,11 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
   });
 
   it('explains a missing scope, and signs out when the token is revoked', async () => {
-    const { token, value } = await app.runtime.workspaces.createToken(app.workspace, ['read_secure_mode_secret'], 'console read-only');
+    const { token, value } = await app.runtime.workspaces.createToken(
+      app.workspace,
+      ['read_secure_mode_secret'],
+      'console read-only',
+    );
     recordSensitive('token', value);
     const context = await newContext(DESKTOP);
     const p = await context.newPage();

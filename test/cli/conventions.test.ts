@@ -22,7 +22,9 @@ describe('secure-mode CLI conventions', () => {
   });
 
   it('every HTTP sub-command lists --url and --token in its help, and required options are marked', async () => {
-    const http = ['list', 'get', 'create', 'update', 'delete', 'usage', 'rotate'].map((c) => ['secrets', c]).concat([['audit', 'list']]);
+    const http = ['list', 'get', 'create', 'update', 'delete', 'usage', 'rotate']
+      .map((c) => ['secrets', c])
+      .concat([['audit', 'list']]);
     for (const command of http) {
       const r = await runCli([...command, '--help']);
       assert.equal(r.code, 0, r.stderr);
@@ -36,7 +38,10 @@ describe('secure-mode CLI conventions', () => {
   });
 
   it('a closed pipe (… | head) ends the CLI quietly, without a stack trace', async () => {
-    const proc = spawn(process.execPath, ['bin/secure-mode.js', 'secrets', 'rotate', '--help'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['bin/secure-mode.js', 'secrets', 'rotate', '--help'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     proc.stdout.destroy();
     let stderr = '';
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -52,7 +57,10 @@ describe('secrets delete confirms on a terminal', () => {
   const token = `smt_conventions_test_${'c'.repeat(24)}`;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'secure-mode-confirm-'));
-    server = await spawnServer({ SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`, SECURE_MODE_BOOTSTRAP_TOKEN: token });
+    server = await spawnServer({
+      SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`,
+      SECURE_MODE_BOOTSTRAP_TOKEN: token,
+    });
   });
   after(async () => {
     await server.stop();
@@ -65,12 +73,15 @@ describe('secrets delete confirms on a terminal', () => {
     const r = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: ROOT, input, encoding: 'utf8' });
     return { status: r.status, output: r.stdout };
   }
-  const live = async () => (await api({ url: server.url, token }, 'GET', '/secure_mode_secrets')).body.data.map((s: { id: string }) => s.id);
+  const live = async () =>
+    (await api({ url: server.url, token }, 'GET', '/secure_mode_secrets')).body.data.map((s: { id: string }) => s.id);
 
   it('asks, and anything but yes deletes nothing; yes and --yes delete', async () => {
     const ids: string[] = [];
     for (const name of ['a', 'b', 'c']) {
-      ids.push((await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name, supports_web: true } })).body.id);
+      ids.push(
+        (await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name, supports_web: true } })).body.id,
+      );
     }
     const http = ['--url', server.url, '--token', token];
     const no = onTerminal(['secrets', 'delete', ids[0]!, ...http], 'n\n');

@@ -31,7 +31,10 @@ describe('secure-mode keys rewrap', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'secure-mode-rewrap-'));
     dbFile = join(dir, 'secure-mode.db');
-    const services = await createServices(loadConfig({ SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`, SECURE_MODE_MASTER_KEY: oldKey }), { logger: false });
+    const services = await createServices(
+      loadConfig({ SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`, SECURE_MODE_MASTER_KEY: oldKey }),
+      { logger: false },
+    );
     const workspace = await services.workspaces.createWorkspace({ name: 'Rewrap' });
     await services.store.close();
     // 10,000 secrets under the old key in one transaction (a tenth of them deleted: those are rewrapped too).
@@ -45,7 +48,14 @@ describe('secure-mode keys rewrap', () => {
       for (let id = 1; id <= COUNT; id++) {
         const secret = generateSecret();
         plaintexts.set(id, secret);
-        insert.run(id, workspace.id, `s${id}`, keyring.encrypt(Buffer.from(secret), secretAad(workspace.id, id)), keyring.current.id, id % 10 === 0 ? 1 : null);
+        insert.run(
+          id,
+          workspace.id,
+          `s${id}`,
+          keyring.encrypt(Buffer.from(secret), secretAad(workspace.id, id)),
+          keyring.current.id,
+          id % 10 === 0 ? 1 : null,
+        );
       }
     })();
     db.close();
@@ -113,9 +123,15 @@ describe('secure-mode keys rewrap', () => {
     }
 
     // A server given only the new key starts (it refuses to when any secret is under a key it lacks).
-    const services = await createServices(loadConfig({ SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`, SECURE_MODE_MASTER_KEY: newKey }), { logger: false });
+    const services = await createServices(
+      loadConfig({ SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`, SECURE_MODE_MASTER_KEY: newKey }),
+      { logger: false },
+    );
     await services.store.close();
-    const again = await runCli(['keys', 'rewrap', '--json'], { SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`, SECURE_MODE_MASTER_KEY: newKey });
+    const again = await runCli(['keys', 'rewrap', '--json'], {
+      SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`,
+      SECURE_MODE_MASTER_KEY: newKey,
+    });
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).rewrapped, 0);
   });
@@ -145,7 +161,10 @@ describe('secure-mode keys rewrap on the embedded default key file', () => {
     dbFile = join(dir, 'secure-mode.db');
     const server = await spawnServer(plain());
     for (const name of ['a', 'b']) {
-      assert.equal((await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name, supports_web: true } })).status, 201);
+      assert.equal(
+        (await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name, supports_web: true } })).status,
+        201,
+      );
     }
     assert.equal(await server.stop(), 0);
   });
@@ -158,10 +177,17 @@ describe('secure-mode keys rewrap on the embedded default key file', () => {
     const oldKeyId = fileKeyId(keyFile());
     const newKey = newMasterKeyText();
     const newKeyId = keyIdOf(parseMasterKey(newKey, 'new').key);
-    const res = await runCli(['keys', 'rewrap', '--json'], { ...plain(), SECURE_MODE_MASTER_KEY: newKey, SECURE_MODE_PREVIOUS_MASTER_KEYS: oldKey });
+    const res = await runCli(['keys', 'rewrap', '--json'], {
+      ...plain(),
+      SECURE_MODE_MASTER_KEY: newKey,
+      SECURE_MODE_PREVIOUS_MASTER_KEYS: oldKey,
+    });
     assert.equal(res.code, 0, res.stderr);
     assert.deepEqual(JSON.parse(res.stdout), { rewrapped: 2, verified: 2, master_key_id: newKeyId });
-    assert.match(res.stderr, /master\.key now holds master key [0-9a-f]{16}; the old key is kept in .*master\.key\.previous \(0600\)\. Next: back up/);
+    assert.match(
+      res.stderr,
+      /master\.key now holds master key [0-9a-f]{16}; the old key is kept in .*master\.key\.previous \(0600\)\. Next: back up/,
+    );
     assert.ok(!res.stderr.includes(newKey) && !res.stderr.includes(oldKey), 'no key material printed');
 
     assert.equal(fileKeyId(keyFile()), newKeyId);
@@ -198,7 +224,10 @@ describe('secure-mode keys rewrap on the embedded default key file', () => {
     const env = { ...plain(), SECURE_MODE_MASTER_KEY: newKey, SECURE_MODE_PREVIOUS_MASTER_KEYS: currentKey };
     const res = await runCli(['keys', 'rewrap'], env);
     assert.equal(res.code, 1, res.stderr);
-    assert.match(res.stderr, /still holds the old key because .*master\.key\.previous is left from an earlier rewrap; next step: rm .*master\.key\.previous && secure-mode keys rewrap \(same environment\)/);
+    assert.match(
+      res.stderr,
+      /still holds the old key because .*master\.key\.previous is left from an earlier rewrap; next step: rm .*master\.key\.previous && secure-mode keys rewrap \(same environment\)/,
+    );
     assert.equal(fileKeyId(keyFile()), currentId);
     assert.equal(fileKeyId(previousFile()), staleId);
 

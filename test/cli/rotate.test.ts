@@ -42,7 +42,10 @@ function startCli(args: string[], env: Record<string, string>) {
       }
     },
     events(): Record<string, any>[] {
-      return out.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      return out.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l));
     },
   };
 }
@@ -76,7 +79,8 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
     assert.equal(res.status, 201);
     return res.body as { id: string; secret: string };
   };
-  const liveIds = async () => (await api(app(), 'GET', '/secure_mode_secrets')).body.data.map((s: { id: string }) => s.id) as string[];
+  const liveIds = async () =>
+    (await api(app(), 'GET', '/secure_mode_secrets')).body.data.map((s: { id: string }) => s.id) as string[];
   const verify = async (secret: string, userId = 'user-42') => {
     const userHash = createHmac('sha256', Buffer.from(secret, 'utf8')).update(userId).digest('hex');
     const res = await api(app(), 'POST', '/identity_verification/verify', {
@@ -111,7 +115,21 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
     while (t.state.ok === 0) await sleep(50);
     const file = join(dir, 'new-secret.txt');
     const cli = startCli(
-      ['secrets', 'rotate', '--from', old.id, '--idle-for', '3s', '--poll-interval', '200ms', '--timeout', '5m', '--output-secret', file, '--json'],
+      [
+        'secrets',
+        'rotate',
+        '--from',
+        old.id,
+        '--idle-for',
+        '3s',
+        '--poll-interval',
+        '200ms',
+        '--timeout',
+        '5m',
+        '--output-secret',
+        file,
+        '--json',
+      ],
       cliEnv,
     );
     await cli.until(() => cli.events().some((e) => e.event === 'created'), 'creating the new secret');
@@ -142,7 +160,10 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
     const last = progress.at(-1)!;
     assert.ok(last.old_idle_seconds >= 3);
     assert.ok(last.new_count > 0 && last.new_share > 0);
-    assert.ok(progress.some((e) => e.old_idle_seconds !== null && e.old_idle_seconds < 3), 'it waited while the old secret was in use');
+    assert.ok(
+      progress.some((e) => e.old_idle_seconds !== null && e.old_idle_seconds < 3),
+      'it waited while the old secret was in use',
+    );
 
     assert.deepEqual(await liveIds(), [newId]);
     assert.equal(await verify(old.secret), 401);
@@ -159,7 +180,10 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
     const currentSecret = readFileSync(join(dir, 'new-secret.txt'), 'utf8').trim();
     const t = traffic(currentSecret);
     const file = join(dir, 'interrupted-secret.txt');
-    const cli = startCli(['secrets', 'rotate', '--from', current!, '--idle-for', '1h', '--poll-interval', '200ms', '--output-secret', file], cliEnv);
+    const cli = startCli(
+      ['secrets', 'rotate', '--from', current!, '--idle-for', '1h', '--poll-interval', '200ms', '--output-secret', file],
+      cliEnv,
+    );
     await cli.until(() => /last verified/.test(cli.out.stderr), 'the first progress line');
     cli.proc.kill('SIGINT');
     const code = await cli.exited;
@@ -179,7 +203,10 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
     args[args.indexOf('--idle-for') + 1] = '1s';
     const resumed = await runCli([...args, '--poll-interval', '200ms'], cliEnv);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.deepEqual(await liveIds(), ids.filter((id) => id !== current));
+    assert.deepEqual(
+      await liveIds(),
+      ids.filter((id) => id !== current),
+    );
     assert.equal(await verify(currentSecret), 401);
     assert.equal(await verify(newSecret), 200);
   });
@@ -204,7 +231,10 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
     assert.equal((await liveIds()).length, 2);
     assert.equal((await runCli(['secrets', 'rotate', '--from', '999999'], cliEnv)).code, 3);
     assert.equal((await runCli(['secrets', 'list'], { ...cliEnv, SECURE_MODE_TOKEN: 'smt_wrong_token_000000000000' })).code, 3);
-    assert.equal((await runCli(['secrets', 'list'], { SECURE_MODE_URL: 'http://127.0.0.1:9', SECURE_MODE_TOKEN: TOKEN })).code, 4);
+    assert.equal(
+      (await runCli(['secrets', 'list'], { SECURE_MODE_URL: 'http://127.0.0.1:9', SECURE_MODE_TOKEN: TOKEN })).code,
+      4,
+    );
     assert.equal((await runCli(['secrets', 'rotate', '--from', current, '--idle-for', 'soon'], cliEnv)).code, 2);
   });
 });

@@ -35,9 +35,14 @@ describe('secure-mode secrets and audit commands over HTTP', () => {
     const u = JSON.parse(updated.stdout);
     assert.equal(u.name, 'Renamed');
     assert.ok(Math.abs(u.expires_at - (Math.floor(Date.now() / 1000) + 7200)) < 60);
-    assert.equal(JSON.parse((await runCli(['secrets', 'update', body.id, '--expires-at', 'none', '--json'], env)).stdout).expires_at, null);
+    assert.equal(
+      JSON.parse((await runCli(['secrets', 'update', body.id, '--expires-at', 'none', '--json'], env)).stdout).expires_at,
+      null,
+    );
 
-    const usage = JSON.parse((await runCli(['secrets', 'usage', body.id, '--window', '10m', '--bucket', '5m', '--json'], env)).stdout);
+    const usage = JSON.parse(
+      (await runCli(['secrets', 'usage', body.id, '--window', '10m', '--bucket', '5m', '--json'], env)).stdout,
+    );
     assert.equal(usage.buckets.length, 2);
     assert.equal(usage.bucket_seconds, 300);
 
@@ -49,9 +54,18 @@ describe('secure-mode secrets and audit commands over HTTP', () => {
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.equal((await api(app, 'GET', `/secure_mode_secrets/${body.id}`)).status, 404);
 
-    const audit = JSON.parse((await runCli(['audit', 'list', '--action', 'secret.created,secret.updated,secret.deleted', '--json', '--all', '--limit', '2'], env)).stdout);
+    const audit = JSON.parse(
+      (
+        await runCli(
+          ['audit', 'list', '--action', 'secret.created,secret.updated,secret.deleted', '--json', '--all', '--limit', '2'],
+          env,
+        )
+      ).stdout,
+    );
     assert.deepEqual(
-      audit.filter((e: { target: { type: string; id: string } }) => e.target.type === 'secret' && e.target.id === body.id).map((e: { action: string }) => e.action),
+      audit
+        .filter((e: { target: { type: string; id: string } }) => e.target.type === 'secret' && e.target.id === body.id)
+        .map((e: { action: string }) => e.action),
       ['secret.deleted', 'secret.updated', 'secret.updated', 'secret.created'],
     );
     const human = await runCli(['audit', 'list', '--limit', '1'], env);

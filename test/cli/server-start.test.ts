@@ -67,7 +67,12 @@ describe('npm start from a fresh state', () => {
 
   it('creates the key and a workspace, prints a working token once, and stops cleanly on SIGTERM', async () => {
     const data = join(dir, 'data');
-    const env: NodeJS.ProcessEnv = { ...process.env, HOST: '127.0.0.1', PORT: '0', SECURE_MODE_DATABASE_URL: `sqlite:${join(data, 'secure-mode.db')}` };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      SECURE_MODE_DATABASE_URL: `sqlite:${join(data, 'secure-mode.db')}`,
+    };
     delete env.SECURE_MODE_BOOTSTRAP_TOKEN;
     delete env.SECURE_MODE_MASTER_KEY;
     npm = spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -157,26 +162,50 @@ describe('bad configuration stops start-up with one clear line', () => {
   const cases: [string, () => Record<string, string>, RegExp][] = [
     ['PORT=abc', () => ({ ...db(), PORT: 'abc' }), /PORT must be a whole number from 0 to 65535 \(got "abc"\)/],
     ['PORT=70000', () => ({ ...db(), PORT: '70000' }), /PORT must be a whole number/],
-    ['a mysql URL', () => ({ SECURE_MODE_DATABASE_URL: 'mysql://x' }), /SECURE_MODE_DATABASE_URL must start with sqlite: or postgres:\/\//],
+    [
+      'a mysql URL',
+      () => ({ SECURE_MODE_DATABASE_URL: 'mysql://x' }),
+      /SECURE_MODE_DATABASE_URL must start with sqlite: or postgres:\/\//,
+    ],
     ['an empty sqlite: URL', () => ({ SECURE_MODE_DATABASE_URL: 'sqlite:' }), /sqlite: needs a file path/],
     ['a short master key', () => ({ ...db(), SECURE_MODE_MASTER_KEY: 'c2hvcnQ=' }), /SECURE_MODE_MASTER_KEY must be 32 bytes/],
-    ['a short bootstrap token', () => ({ ...db(), SECURE_MODE_BOOTSTRAP_TOKEN: 'short' }), /SECURE_MODE_BOOTSTRAP_TOKEN must be at least 20 characters/],
-    ['a zero live-secret cap', () => ({ ...db(), SECURE_MODE_MAX_LIVE_SECRETS: '0' }), /SECURE_MODE_MAX_LIVE_SECRETS must be a whole number from 1 to 100/],
-    ['a database path that is a directory', () => {
-      mkdirSync(join(dir, 'isdir', 'secure-mode.db'), { recursive: true });
-      return { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'isdir', 'secure-mode.db')}`, SECURE_MODE_MASTER_KEY: KEY };
-    }, /cannot open database .*isdir\/secure-mode\.db/],
-    ['a file that is not a database', () => {
-      mkdirSync(join(dir, 'garbage'));
-      writeFileSync(join(dir, 'garbage', 'secure-mode.db'), 'this is not an SQLite database, not at all, '.repeat(100));
-      return { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'garbage', 'secure-mode.db')}`, SECURE_MODE_MASTER_KEY: KEY };
-    }, /cannot open database .*garbage\/secure-mode\.db/],
-    ['a master.key others can read', () => {
-      mkdirSync(join(dir, 'open'));
-      writeFileSync(join(dir, 'open', 'master.key'), `${Buffer.alloc(32, 7).toString('base64')}\n`);
-      chmodSync(join(dir, 'open', 'master.key'), 0o644);
-      return { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'open', 'secure-mode.db')}` };
-    }, /master\.key must not be readable by group or others \(chmod 600/],
+    [
+      'a short bootstrap token',
+      () => ({ ...db(), SECURE_MODE_BOOTSTRAP_TOKEN: 'short' }),
+      /SECURE_MODE_BOOTSTRAP_TOKEN must be at least 20 characters/,
+    ],
+    [
+      'a zero live-secret cap',
+      () => ({ ...db(), SECURE_MODE_MAX_LIVE_SECRETS: '0' }),
+      /SECURE_MODE_MAX_LIVE_SECRETS must be a whole number from 1 to 100/,
+    ],
+    [
+      'a database path that is a directory',
+      () => {
+        mkdirSync(join(dir, 'isdir', 'secure-mode.db'), { recursive: true });
+        return { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'isdir', 'secure-mode.db')}`, SECURE_MODE_MASTER_KEY: KEY };
+      },
+      /cannot open database .*isdir\/secure-mode\.db/,
+    ],
+    [
+      'a file that is not a database',
+      () => {
+        mkdirSync(join(dir, 'garbage'));
+        writeFileSync(join(dir, 'garbage', 'secure-mode.db'), 'this is not an SQLite database, not at all, '.repeat(100));
+        return { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'garbage', 'secure-mode.db')}`, SECURE_MODE_MASTER_KEY: KEY };
+      },
+      /cannot open database .*garbage\/secure-mode\.db/,
+    ],
+    [
+      'a master.key others can read',
+      () => {
+        mkdirSync(join(dir, 'open'));
+        writeFileSync(join(dir, 'open', 'master.key'), `${Buffer.alloc(32, 7).toString('base64')}\n`);
+        chmodSync(join(dir, 'open', 'master.key'), 0o644);
+        return { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'open', 'secure-mode.db')}` };
+      },
+      /master\.key must not be readable by group or others \(chmod 600/,
+    ],
   ];
 
   for (const [what, env, message] of cases) {
@@ -194,7 +223,11 @@ describe('bad configuration stops start-up with one clear line', () => {
     await once(blocker, 'listening');
     const port = (blocker.address() as { port: number }).port;
     try {
-      const result = await serverMustFail({ ...db(), PORT: String(port), SECURE_MODE_BOOTSTRAP_TOKEN: `smt_port_in_use_${'p'.repeat(24)}` });
+      const result = await serverMustFail({
+        ...db(),
+        PORT: String(port),
+        SECURE_MODE_BOOTSTRAP_TOKEN: `smt_port_in_use_${'p'.repeat(24)}`,
+      });
       assert.equal(result.code, 1);
       const lines = result.stderr.split('\n').filter((l) => l !== '');
       assert.match(lines.at(-1)!, /^secure-mode: could not start: .*EADDRINUSE/);

@@ -42,11 +42,19 @@ describe('secure-mode CLI: workspaces and tokens', () => {
   let beta: any;
 
   it('without a database, local commands refuse with one line and create nothing, unless --create', async () => {
-    const commands = [['workspaces', 'list'], ['workspaces', 'create', '--name', 'Acme'], ['tokens', 'list'], ['keys', 'rewrap']];
+    const commands = [
+      ['workspaces', 'list'],
+      ['workspaces', 'create', '--name', 'Acme'],
+      ['tokens', 'list'],
+      ['keys', 'rewrap'],
+    ];
     for (const r of await runAll(commands.map((c) => () => cli(...c)))) {
       assert.equal(r.code, 2, r.stderr);
       assert.equal(r.stdout, '');
-      assert.match(r.stderr, /^secure-mode: no database at .*secure-mode\.db: run from the server's folder or set SECURE_MODE_DATABASE_URL \(workspaces create --create makes a new one\)\n$/);
+      assert.match(
+        r.stderr,
+        /^secure-mode: no database at .*secure-mode\.db: run from the server's folder or set SECURE_MODE_DATABASE_URL \(workspaces create --create makes a new one\)\n$/,
+      );
     }
     assert.ok(!existsSync(join(dir, 'secure-mode.db')));
     assert.ok(!existsSync(join(dir, 'master.key')));
@@ -85,7 +93,17 @@ describe('secure-mode CLI: workspaces and tokens', () => {
 
   it('tokens create --json prints the token once; only its hash is stored', async () => {
     writer = json(
-      await cli('tokens', 'create', '--workspace', acme.app_id, '--scopes', 'read_secure_mode_secret,write_secure_mode_secret', '--name', 'deploy', '--json'),
+      await cli(
+        'tokens',
+        'create',
+        '--workspace',
+        acme.app_id,
+        '--scopes',
+        'read_secure_mode_secret,write_secure_mode_secret',
+        '--name',
+        'deploy',
+        '--json',
+      ),
     );
     assert.match(writer.token, /^smt_[A-Za-z0-9_-]{43}$/);
     assert.equal(writer.app_id, acme.app_id);
@@ -116,7 +134,8 @@ describe('secure-mode CLI: workspaces and tokens', () => {
         [reader.id, acme.app_id, 'cli'],
       ],
     );
-    for (const t of listed) assert.deepEqual(Object.keys(t).sort(), ['app_id', 'created_at', 'id', 'name', 'revoked_at', 'scopes']);
+    for (const t of listed)
+      assert.deepEqual(Object.keys(t).sort(), ['app_id', 'created_at', 'id', 'name', 'revoked_at', 'scopes']);
     for (const out of [asJson!.stdout, asTable!.stdout, asJson!.stderr, asTable!.stderr]) {
       assert.ok(!out.includes(writer.token) && !out.includes(reader.token), 'no token value');
       assert.doesNotMatch(out, /smt_/);
@@ -131,7 +150,10 @@ describe('secure-mode CLI: workspaces and tokens', () => {
     const r = { url: server.url, token: reader.token as string };
     const created = await api(w, 'POST', '/secure_mode_secrets', { body: { name: 'from the CLI token', supports_web: true } });
     assert.equal(created.status, 201, created.text);
-    assert.deepEqual((await api(r, 'GET', '/secure_mode_secrets')).body.data.map((s: any) => s.id), [created.body.id]);
+    assert.deepEqual(
+      (await api(r, 'GET', '/secure_mode_secrets')).body.data.map((s: any) => s.id),
+      [created.body.id],
+    );
     assertErrorList(await api(r, 'POST', '/secure_mode_secrets', { body: { name: 'x', supports_web: true } }), 403, 'forbidden');
   });
 
@@ -142,9 +164,16 @@ describe('secure-mode CLI: workspaces and tokens', () => {
     assert.equal(typeof shown.revoked_at, 'number');
     assert.ok(!revoked.stdout.includes(writer.token));
     assertErrorList(await api({ url: server!.url, token: writer.token }, 'GET', '/secure_mode_secrets'), 401, 'unauthorized');
-    assert.equal((await api({ url: server!.url, token: reader.token }, 'GET', '/secure_mode_secrets')).status, 200, 'other tokens still work');
+    assert.equal(
+      (await api({ url: server!.url, token: reader.token }, 'GET', '/secure_mode_secrets')).status,
+      200,
+      'other tokens still work',
+    );
 
-    const [again, listed] = await runAll([() => cli('tokens', 'revoke', String(writer.id)), () => cli('tokens', 'list', '--json')]);
+    const [again, listed] = await runAll([
+      () => cli('tokens', 'revoke', String(writer.id)),
+      () => cli('tokens', 'list', '--json'),
+    ]);
     assert.equal(again!.code, 0, 'revoking twice is harmless');
     assert.deepEqual(
       json(listed!).map((t: any) => t.revoked_at !== null),
@@ -153,7 +182,17 @@ describe('secure-mode CLI: workspaces and tokens', () => {
   });
 
   it('--help works on every command', async () => {
-    const commands = [[], ['serve'], ['workspaces'], ['workspaces', 'create'], ['workspaces', 'list'], ['tokens'], ['tokens', 'create'], ['tokens', 'list'], ['tokens', 'revoke']];
+    const commands = [
+      [],
+      ['serve'],
+      ['workspaces'],
+      ['workspaces', 'create'],
+      ['workspaces', 'list'],
+      ['tokens'],
+      ['tokens', 'create'],
+      ['tokens', 'list'],
+      ['tokens', 'revoke'],
+    ];
     const results = await runAll(commands.map((c) => () => cli(...c, '--help')));
     results.forEach((r, i) => {
       const name = ['secure-mode', ...commands[i]!].join(' ');
@@ -182,7 +221,13 @@ describe('secure-mode CLI: workspaces and tokens', () => {
       [['tokens', 'revoke', 'abc'], /token id must be a number/],
       [['tokns', 'list'], /unknown command 'tokns'/],
     ];
-    const results = await runAll(cases.map(([args]) => () => cli(...args)));
+    const results = await runAll(
+      cases.map(
+        ([args]) =>
+          () =>
+            cli(...args),
+      ),
+    );
     results.forEach((r, i) => {
       const [args, message] = cases[i]!;
       const what = `secure-mode ${args.join(' ')}`;
@@ -202,6 +247,9 @@ describe('secure-mode CLI: workspaces and tokens', () => {
     assert.equal(badConfig.code, 2);
     assert.match(badConfig.stderr, /^secure-mode: SECURE_MODE_DATABASE_URL must start with sqlite: or postgres:\/\/.*\n$/);
 
-    assert.deepEqual(json(await cli('workspaces', 'list', '--json')).map((w: any) => w.name), ['Acme', 'Beta']);
+    assert.deepEqual(
+      json(await cli('workspaces', 'list', '--json')).map((w: any) => w.name),
+      ['Acme', 'Beta'],
+    );
   });
 });

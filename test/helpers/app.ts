@@ -56,7 +56,12 @@ async function databaseFor(dir: string, ownDir: boolean): Promise<{ env: Record<
   const nameFile = join(dir, 'postgres-database');
   const keyFile = join(dir, 'master-key');
   if (existsSync(nameFile)) {
-    return { env: { SECURE_MODE_DATABASE_URL: testDatabaseUrl(readFileSync(nameFile, 'utf8')), SECURE_MODE_MASTER_KEY: readFileSync(keyFile, 'utf8') } };
+    return {
+      env: {
+        SECURE_MODE_DATABASE_URL: testDatabaseUrl(readFileSync(nameFile, 'utf8')),
+        SECURE_MODE_MASTER_KEY: readFileSync(keyFile, 'utf8'),
+      },
+    };
   }
   const database = await createTestDatabase();
   const key = randomBytes(32).toString('base64');
@@ -64,7 +69,10 @@ async function databaseFor(dir: string, ownDir: boolean): Promise<{ env: Record<
   writeFileSync(keyFile, key, { mode: 0o600 });
   // A directory the test owns goes away on close, and its database with it; a given directory may be restarted on,
   // so its database stays until the test process ends (abandoned test databases are swept by the next run).
-  return { env: { SECURE_MODE_DATABASE_URL: database.url, SECURE_MODE_MASTER_KEY: key }, ...(ownDir ? { drop: database.drop } : {}) };
+  return {
+    env: { SECURE_MODE_DATABASE_URL: database.url, SECURE_MODE_MASTER_KEY: key },
+    ...(ownDir ? { drop: database.drop } : {}),
+  };
 }
 
 /**
@@ -113,7 +121,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
     async close() {
       // The leak scan reads what this app exposed and kept: its metrics, its logs and its database files.
-      const metrics = await fetch(`${url}/metrics`).then((r) => r.text(), () => '');
+      const metrics = await fetch(`${url}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      );
       recordArtifact('metrics.txt', metrics);
       await runtime.close();
       recordArtifact('log.jsonl', logs.text);

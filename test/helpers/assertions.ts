@@ -26,7 +26,8 @@ export function assertErrorList(res: ApiResponse, status: number, code: string, 
   const errors = body.errors as Record<string, unknown>[];
   assert.ok(Array.isArray(errors) && errors.length >= 1, 'errors must hold at least one error');
   for (const e of errors) {
-    for (const key of Object.keys(e)) assert.ok(['code', 'message', 'field'].includes(key), `unexpected key ${key} in ${res.text}`);
+    for (const key of Object.keys(e))
+      assert.ok(['code', 'message', 'field'].includes(key), `unexpected key ${key} in ${res.text}`);
     assert.equal(typeof e.code, 'string');
     assert.equal(typeof e.message, 'string');
     if ('field' in e) assert.equal(typeof e.field, 'string');

@@ -89,7 +89,8 @@ interface Needle {
 /** Every form a value could take in an artifact: its text, and for secrets the 32 bytes it encodes. */
 function needles(v: SensitiveValue): Needle[] {
   const forms: Needle[] = [{ v, bytes: Buffer.from(v.value, 'utf8'), as: 'text' }];
-  if (v.kind === 'secret' && /^[A-Za-z0-9_-]{43}$/.test(v.value)) forms.push({ v, bytes: Buffer.from(v.value, 'base64url'), as: 'decoded bytes' });
+  if (v.kind === 'secret' && /^[A-Za-z0-9_-]{43}$/.test(v.value))
+    forms.push({ v, bytes: Buffer.from(v.value, 'base64url'), as: 'decoded bytes' });
   return forms;
 }
 

@@ -45,7 +45,10 @@ export async function startNodes(options: NodesOptions): Promise<Nodes> {
     await stop();
     throw failed.reason;
   }
-  const appId = await withDatabase(options.databaseUrl, async (c) => (await c.query('SELECT app_id FROM workspaces ORDER BY id LIMIT 1')).rows[0].app_id as string);
+  const appId = await withDatabase(
+    options.databaseUrl,
+    async (c) => (await c.query('SELECT app_id FROM workspaces ORDER BY id LIMIT 1')).rows[0].app_id as string,
+  );
   return { env, token, appId, urls: servers.map((s) => s.url), servers, stop };
 }
 

@@ -12,7 +12,12 @@ export interface Run {
 }
 
 /** Runs a command to completion, stdout and stderr together; installs take a while on a shared 2-core machine. */
-export async function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }, timeoutMs = 600_000): Promise<Run> {
+export async function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv },
+  timeoutMs = 600_000,
+): Promise<Run> {
   const proc = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -38,12 +43,21 @@ export async function pack(destination: string, workspace?: string): Promise<str
 /** Files in a tarball, without the leading package/. */
 export async function tarballFiles(tarball: string): Promise<string[]> {
   const listed = await run('tar', ['-tzf', tarball], { cwd: ROOT });
-  return listed.output.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+  return listed.output
+    .split('\n')
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ''));
 }
 
 /** Environment for installs in a test: only the registry, and better-sqlite3 built here rather than fetched elsewhere. */
 export function installEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, npm_config_build_from_source: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+  return {
+    ...process.env,
+    npm_config_build_from_source: 'true',
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+  };
 }
 
 export async function freePort(): Promise<number> {

@@ -16,7 +16,9 @@ if (problem !== undefined) {
     process.stderr.write(`postgres suite: ${message}; CI=true requires it\n`);
     process.exit(1);
   }
-  process.stderr.write(`postgres suite: SKIPPED, ${message}. Start PostgreSQL (or set SECURE_MODE_TEST_POSTGRES_URL) to run the API tests on it.\n`);
+  process.stderr.write(
+    `postgres suite: SKIPPED, ${message}. Start PostgreSQL (or set SECURE_MODE_TEST_POSTGRES_URL) to run the API tests on it.\n`,
+  );
   process.exit(0);
 }
 

@@ -10,7 +10,8 @@ export const inCi = process.env.CI === 'true' || process.env.CI === '1';
 /** Which backend startTestApp() uses: SECURE_MODE_TEST_BACKEND=postgres runs the API suite on PostgreSQL. */
 export function testBackend(): 'sqlite' | 'postgres' {
   const value = process.env.SECURE_MODE_TEST_BACKEND ?? 'sqlite';
-  if (value !== 'sqlite' && value !== 'postgres') throw new Error(`SECURE_MODE_TEST_BACKEND must be sqlite or postgres (got ${value})`);
+  if (value !== 'sqlite' && value !== 'postgres')
+    throw new Error(`SECURE_MODE_TEST_BACKEND must be sqlite or postgres (got ${value})`);
   return value;
 }
 

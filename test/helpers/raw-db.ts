@@ -31,7 +31,9 @@ function sqliteRaw(file: string): RawDb {
   const db = new Database(file);
   return {
     async failOn(name, timing, table, when) {
-      db.exec(`CREATE TRIGGER ${name} ${timing} ON ${table} ${when ? `WHEN ${when}` : ''} BEGIN SELECT RAISE(ABORT, 'injected fault'); END;`);
+      db.exec(
+        `CREATE TRIGGER ${name} ${timing} ON ${table} ${when ? `WHEN ${when}` : ''} BEGIN SELECT RAISE(ABORT, 'injected fault'); END;`,
+      );
     },
     async heal(name) {
       db.exec(`DROP TRIGGER ${name}`);
@@ -76,10 +78,10 @@ function postgresRaw(client: pg.Client): RawDb {
       );
       for (const { table_name } of rows) {
         // A row as text shows bytea as \x-hex: look for both spellings.
-        const hit = await client.query(`SELECT 1 FROM "${table_name}" t WHERE strpos(t::text, $1) > 0 OR strpos(t::text, $2) > 0 LIMIT 1`, [
-          bytes.toString('utf8'),
-          bytes.toString('hex'),
-        ]);
+        const hit = await client.query(
+          `SELECT 1 FROM "${table_name}" t WHERE strpos(t::text, $1) > 0 OR strpos(t::text, $2) > 0 LIMIT 1`,
+          [bytes.toString('utf8'), bytes.toString('hex')],
+        );
         if (hit.rowCount) return true;
       }
       return false;

@@ -13,7 +13,12 @@ export interface RawResponse {
  * Sends bytes exactly as given over a fresh TCP connection and reads one HTTP/1.1 response: for what fetch cannot
  * express (duplicated or oversized headers, invalid UTF-8, malformed request lines). Rejects after timeoutMs.
  */
-export function rawRequest(baseUrl: string, data: string | Buffer, timeoutMs = 10_000, options: { head?: boolean } = {}): Promise<RawResponse> {
+export function rawRequest(
+  baseUrl: string,
+  data: string | Buffer,
+  timeoutMs = 10_000,
+  options: { head?: boolean } = {},
+): Promise<RawResponse> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: hostname, port: Number(port) });
@@ -38,7 +43,11 @@ export function rawRequest(baseUrl: string, data: string | Buffer, timeoutMs = 1
       finish();
     });
     socket.on('error', (e) => finish(e));
-    socket.on('close', () => finish(new Error(`connection closed without a complete response: ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`)));
+    socket.on('close', () =>
+      finish(
+        new Error(`connection closed without a complete response: ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`),
+      ),
+    );
     socket.write(data);
   });
 }
@@ -59,5 +68,10 @@ export function parseResponse(buffer: Buffer, head = false): RawResponse | undef
   const length = head ? 0 : Number(headers['content-length']?.[0] ?? 0);
   const bodyStart = headerEnd + 4;
   if (buffer.length < bodyStart + length) return undefined;
-  return { status, headers, body: buffer.subarray(bodyStart, bodyStart + length).toString('utf8'), raw: text.slice(0, bodyStart + length) };
+  return {
+    status,
+    headers,
+    body: buffer.subarray(bodyStart, bodyStart + length).toString('utf8'),
+    raw: text.slice(0, bodyStart + length),
+  };
 }

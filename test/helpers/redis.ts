@@ -6,7 +6,12 @@ export const REDIS_URL = process.env.SECURE_MODE_TEST_REDIS_URL ?? 'redis://127.
 
 /** Like skipWithoutPostgres: skipped with the reason for a developer without Redis, a failure in CI. */
 export async function skipWithoutRedis(): Promise<string | false> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
+  const redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2000,
+    retryStrategy: () => null,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();

@@ -7,7 +7,10 @@ import type { Workspace } from '../../src/domain/model.js';
 export interface TestServices extends Services {
   workspace: Workspace;
   /** Creates a secret through the service (so the cache learns of it as in production) and returns its id and value. */
-  addSecret(name: string, platforms: { web?: boolean; ios?: boolean; android?: boolean }): Promise<{ id: number; secret: string }>;
+  addSecret(
+    name: string,
+    platforms: { web?: boolean; ios?: boolean; android?: boolean },
+  ): Promise<{ id: number; secret: string }>;
   deleteSecret(id: number): Promise<void>;
   close(): Promise<void>;
 }

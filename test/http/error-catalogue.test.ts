@@ -12,7 +12,15 @@ import { type TestApp, api, startTestApp } from '../helpers/app.js';
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
 /** Codes answered before or outside any documented operation: by Node's parser, the router or the console. */
-const OUTSIDE_OPERATIONS: ErrorCode[] = ['uri_too_long', 'request_header_fields_too_large', 'request_timeout', 'bad_request', 'server_error', 'console_unavailable', 'not_found'];
+const OUTSIDE_OPERATIONS: ErrorCode[] = [
+  'uri_too_long',
+  'request_header_fields_too_large',
+  'request_timeout',
+  'bad_request',
+  'server_error',
+  'console_unavailable',
+  'not_found',
+];
 
 function readmeTable(): Map<string, number[]> {
   const rows = new Map<string, number[]>();
@@ -21,7 +29,10 @@ function readmeTable(): Map<string, number[]> {
   for (const line of README.slice(start).split('\n').slice(2)) {
     if (!line.startsWith('|')) break;
     const [, code, status] = line.split('|').map((cell) => cell.trim());
-    rows.set(code!.replace(/`/g, ''), [...status!.matchAll(/\b\d{3}\b/g)].map((m) => Number(m[0])));
+    rows.set(
+      code!.replace(/`/g, ''),
+      [...status!.matchAll(/\b\d{3}\b/g)].map((m) => Number(m[0])),
+    );
   }
   return rows;
 }
@@ -50,7 +61,8 @@ describe('error catalogue parity', () => {
       }
     }
     const catalogued = new Set([...Object.values(ERROR_STATUS), statusOf(bodyNotJson())]);
-    for (const status of documented) assert.ok(catalogued.has(status), `/openapi.json documents ${status}, which no catalogue code has`);
+    for (const status of documented)
+      assert.ok(catalogued.has(status), `/openapi.json documents ${status}, which no catalogue code has`);
     for (const code of Object.keys(ERROR_CATALOGUE) as ErrorCode[]) {
       if (OUTSIDE_OPERATIONS.includes(code)) continue;
       assert.ok(documented.has(ERROR_STATUS[code]), `${code} (${ERROR_STATUS[code]}) is not in any /openapi.json operation`);

@@ -65,14 +65,18 @@ describe('three nodes on one PostgreSQL database', { skip: await skipWithoutPost
   it('a secret deleted on node 1 is rejected by nodes 2 and 3 within the bound', async () => {
     for (let round = 0; round < 3; round++) {
       const { id, secret } = await createSecret(n1, nodes.token);
-      for (const url of [n2, n3]) await eventually(async () => (await verifyStatus(url, nodes.appId, secret)) === 200, 'caching on every node');
+      for (const url of [n2, n3])
+        await eventually(async () => (await verifyStatus(url, nodes.appId, secret)) === 200, 'caching on every node');
       await deleteSecret(n1, nodes.token, id);
       const deletedAt = Date.now();
       for (const url of [n2, n3]) {
         await eventually(async () => {
           const sentAt = Date.now();
           const status = await verifyStatus(url, nodes.appId, secret);
-          assert.ok(status !== 200 || sentAt - deletedAt < BOUND_MS, `${url} verified a deleted secret ${sentAt - deletedAt} ms after the 204`);
+          assert.ok(
+            status !== 200 || sentAt - deletedAt < BOUND_MS,
+            `${url} verified a deleted secret ${sentAt - deletedAt} ms after the 204`,
+          );
           return status === 401;
         }, `rejection on ${url}`);
       }
@@ -107,7 +111,10 @@ describe('three nodes on one PostgreSQL database', { skip: await skipWithoutPost
         const sentAt = Date.now();
         const status = await verifyStatus(n3, nodes.appId, secret);
         statuses.add(status);
-        assert.ok(status !== 200 || sentAt - deletedAt < BOUND_MS, `node 3 verified a deleted secret ${sentAt - deletedAt} ms after the 204`);
+        assert.ok(
+          status !== 200 || sentAt - deletedAt < BOUND_MS,
+          `node 3 verified a deleted secret ${sentAt - deletedAt} ms after the 204`,
+        );
         await sleep(20);
       }
       assert.ok(statuses.has(503), `cut off past the grace, node 3 refuses (saw ${[...statuses].join(', ')})`);
@@ -116,13 +123,22 @@ describe('three nodes on one PostgreSQL database', { skip: await skipWithoutPost
       assert.equal(admin.body.errors[0].code, 'service_unavailable');
 
       proxy.restore();
-      await eventually(async () => (await api({ url: n3, token: nodes.token }, 'GET', '/secure_mode_secrets')).status === 200, 'admin calls on node 3 again');
-      await eventually(async () => (await verifyStatus(n3, nodes.appId, keep.secret)) === 200, 'node 3 verifying live secrets again');
+      await eventually(
+        async () => (await api({ url: n3, token: nodes.token }, 'GET', '/secure_mode_secrets')).status === 200,
+        'admin calls on node 3 again',
+      );
+      await eventually(
+        async () => (await verifyStatus(n3, nodes.appId, keep.secret)) === 200,
+        'node 3 verifying live secrets again',
+      );
       assert.equal(await verifyStatus(n3, nodes.appId, secret), 401);
       const fresh = await createSecret(n1, nodes.token, 'after the cut');
       await eventually(async () => (await verifyStatus(n3, nodes.appId, fresh.secret)) === 200, 'node 3 seeing new secrets');
       await deleteSecret(n1, nodes.token, fresh.id);
-      await eventually(async () => (await verifyStatus(n3, nodes.appId, fresh.secret)) === 401, 'node 3 hearing of deletions again');
+      await eventually(
+        async () => (await verifyStatus(n3, nodes.appId, fresh.secret)) === 401,
+        'node 3 hearing of deletions again',
+      );
       await deleteSecret(n1, nodes.token, keep.id);
     });
   }

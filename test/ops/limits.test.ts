@@ -26,7 +26,12 @@ function assertErrorList(res: RawResponse, status: number, code: string): void {
  * Opens a connection and sends `head` then one byte of `trickle` every intervalMs, forever; resolves with what the
  * server answered once it closes the connection. The test's own timeout is the bound.
  */
-function slowClient(url: string, head: string, trickle: string, intervalMs: number): Promise<{ response: RawResponse | undefined; bytesSent: number }> {
+function slowClient(
+  url: string,
+  head: string,
+  trickle: string,
+  intervalMs: number,
+): Promise<{ response: RawResponse | undefined; bytesSent: number }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const socket = connect({ host: hostname, port: Number(port) });
@@ -60,14 +65,19 @@ describe('abuse limits', () => {
   });
 
   it('refuses a body over the limit with 413 payload_too_large', async () => {
-    const res = await api(app, 'POST', '/secure_mode_secrets', { rawBody: JSON.stringify({ name: 'x'.repeat(70 * 1024), supports_web: true }) });
+    const res = await api(app, 'POST', '/secure_mode_secrets', {
+      rawBody: JSON.stringify({ name: 'x'.repeat(70 * 1024), supports_web: true }),
+    });
     assert.equal(res.status, 413);
     assert.equal(res.body.errors[0].code, 'payload_too_large');
     assert.equal(res.body.request_id, res.headers.get('x-request-id'));
   });
 
   it('refuses headers over the limit with 431 in the error format', async () => {
-    const res = await rawRequest(app.url, `GET /secure_mode_secrets HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`);
+    const res = await rawRequest(
+      app.url,
+      `GET /secure_mode_secrets HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`,
+    );
     assertErrorList(res, 431, 'request_header_fields_too_large');
   });
 
@@ -95,7 +105,12 @@ describe('abuse limits', () => {
   });
 
   it('cuts off a client that sends its headers one byte at a time (slowloris) with 408', async () => {
-    const { response, bytesSent } = await slowClient(app.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n', 'X-Slow: aaaaaaaaaaaaaaaaaaaaaaaa\r\n', 20);
+    const { response, bytesSent } = await slowClient(
+      app.url,
+      'GET /healthz HTTP/1.1\r\nHost: x\r\n',
+      'X-Slow: aaaaaaaaaaaaaaaaaaaaaaaa\r\n',
+      20,
+    );
     assert.ok(response, 'the server answered before closing');
     assertErrorList(response, 408, 'request_timeout');
     assert.ok(bytesSent > 0);

@@ -53,12 +53,22 @@ describe('service logs', () => {
     const created = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'logged', supports_web: true } });
     assert.equal(created.status, 201);
     await api(app, 'GET', '/secure_mode_secrets', { token: c.token });
-    await api(app, 'POST', '/secure_mode_secrets', { body: { name: c.secret, user_hash: c.userHash, intercom_user_jwt: c.jwt, supports_web: 'yes' } });
-    await api(app, 'POST', '/secure_mode_secrets', { rawBody: `{"name":"${c.secret}","user_hash":"${c.userHash}"`, headers: { 'content-type': 'application/json' } });
-    await api(app, 'GET', `/secure_mode_secrets/${c.userHash}?jwt=${c.jwt}`, { headers: { cookie: `s=${c.secret}`, 'x-api-key': c.token } });
+    await api(app, 'POST', '/secure_mode_secrets', {
+      body: { name: c.secret, user_hash: c.userHash, intercom_user_jwt: c.jwt, supports_web: 'yes' },
+    });
+    await api(app, 'POST', '/secure_mode_secrets', {
+      rawBody: `{"name":"${c.secret}","user_hash":"${c.userHash}"`,
+      headers: { 'content-type': 'application/json' },
+    });
+    await api(app, 'GET', `/secure_mode_secrets/${c.userHash}?jwt=${c.jwt}`, {
+      headers: { cookie: `s=${c.secret}`, 'x-api-key': c.token },
+    });
     await api(app, 'DELETE', `/secure_mode_secrets/${created.body.id}`);
 
-    const lines = app.logs.text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = app.logs.text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     const access = lines.filter((l) => l.msg === 'request');
     assert.equal(access.length, 6);
     assert.deepEqual(
@@ -79,9 +89,15 @@ describe('service logs', () => {
   it('log a storage failure by error type only: no body, header or secret', async () => {
     const c = fakeCredentials();
     await app.runtime.store.close();
-    const res = await api(app, 'POST', '/secure_mode_secrets', { body: { name: c.secret, supports_web: true, user_hash: c.userHash } });
+    const res = await api(app, 'POST', '/secure_mode_secrets', {
+      body: { name: c.secret, supports_web: true, user_hash: c.userHash },
+    });
     assert.equal(res.status, 503);
-    const failure = app.logs.text.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.msg === 'request failed');
+    const failure = app.logs.text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === 'request failed');
     assert.ok(failure, 'the 5xx was logged');
     assert.equal(failure.error.type, 'StorageUnavailableError');
     assertAbsent(app.logs.text, [c.secret, c.userHash, app.token]);
@@ -96,7 +112,10 @@ describe('access log of the verify route', () => {
     const body = { app_id: app.workspace.appId, platform: 'web', user_id: 'u-1', user_hash: hash };
     assert.equal((await api(app, 'POST', '/identity_verification/verify', { body, token: null })).status, 200);
     assert.equal((await api(app, 'POST', '/identity_verification/verify', { body, token: null })).status, 200);
-    assert.equal((await api(app, 'POST', '/identity_verification/verify', { body: { ...body, user_id: 'u-2' }, token: null })).status, 401);
+    assert.equal(
+      (await api(app, 'POST', '/identity_verification/verify', { body: { ...body, user_id: 'u-2' }, token: null })).status,
+      401,
+    );
   }
   const parsed = (app: TestApp) =>
     app.logs.text

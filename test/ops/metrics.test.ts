@@ -32,10 +32,20 @@ describe('GET /metrics', () => {
     await api(app, 'GET', '/secure_mode_secrets/987654321');
     await api(app, 'GET', '/no-such-path-4242?token=abcdef');
     const text = await scrape(app);
-    assert.equal(sample(text, 'secure_mode_http_request_duration_seconds_count{method="GET",route="/secure_mode_secrets",status="200"}'), 1);
-    assert.equal(sample(text, 'secure_mode_http_request_duration_seconds_count{method="GET",route="/secure_mode_secrets/:id",status="404"}'), 1);
+    assert.equal(
+      sample(text, 'secure_mode_http_request_duration_seconds_count{method="GET",route="/secure_mode_secrets",status="200"}'),
+      1,
+    );
+    assert.equal(
+      sample(text, 'secure_mode_http_request_duration_seconds_count{method="GET",route="/secure_mode_secrets/:id",status="404"}'),
+      1,
+    );
     assert.equal(sample(text, 'secure_mode_http_request_duration_seconds_count{method="GET",route="unmatched",status="404"}'), 1);
-    assert.ok(text.includes('secure_mode_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/secure_mode_secrets",status="200"}'));
+    assert.ok(
+      text.includes(
+        'secure_mode_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/secure_mode_secrets",status="200"}',
+      ),
+    );
     assert.ok(!text.includes('987654321'));
     assert.ok(!text.includes('no-such-path'));
     assert.ok(!text.includes('abcdef'));
@@ -79,8 +89,14 @@ describe('GET /metrics', () => {
     usage.recordFailure(7, 'user_hash', 'web', 'mismatch');
     const text = await scrape(app);
     assert.equal(sample(text, 'secure_mode_verifications_total{outcome="success",method="jwt",platform="ios",reason=""}'), 2);
-    assert.equal(sample(text, 'secure_mode_verifications_total{outcome="failure",method="user_hash",platform="web",reason="mismatch"}'), 2);
-    assert.equal(sample(text, 'secure_mode_verifications_total{outcome="failure",method="user_hash",platform="other",reason="unknown_app"}'), 1);
+    assert.equal(
+      sample(text, 'secure_mode_verifications_total{outcome="failure",method="user_hash",platform="web",reason="mismatch"}'),
+      2,
+    );
+    assert.equal(
+      sample(text, 'secure_mode_verifications_total{outcome="failure",method="user_hash",platform="other",reason="unknown_app"}'),
+      1,
+    );
     assert.ok(!text.includes('<script>'));
   });
 
@@ -98,7 +114,12 @@ describe('GET /metrics', () => {
 
   it('exposes event-loop delay and memory, the gauges a soak watches', async () => {
     const text = await scrape(app);
-    for (const series of ['nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes']) {
+    for (const series of [
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_eventloop_lag_max_seconds',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+    ]) {
       assert.ok(Number.isFinite(sample(text, series)), series);
     }
   });
@@ -117,7 +138,10 @@ describe('GET /metrics', () => {
 function verificationSeries(text: string): Map<string, number> {
   const series = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const m = /^secure_mode_verifications_total\{outcome="([^"]*)",method="([^"]*)",platform="([^"]*)",reason="([^"]*)"\} (\S+)$/.exec(line);
+    const m =
+      /^secure_mode_verifications_total\{outcome="([^"]*)",method="([^"]*)",platform="([^"]*)",reason="([^"]*)"\} (\S+)$/.exec(
+        line,
+      );
     if (m) series.set(`${m[1]}|${m[2]}|${m[3]}|${m[4]}`, Number(m[5]));
   }
   return series;
@@ -155,25 +179,74 @@ describe('GET /metrics after real verify requests', () => {
     const web = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'metrics web', supports_web: true } });
     assert.equal(web.status, 201);
     // Before any mobile secret exists, an ios request has no secret to be checked against.
-    await verify({ app_id: appId, platform: 'ios', user_id: 'metrics-u0', user_hash: hash(web.body.secret, { user_id: 'metrics-u0' }) }, 401);
-    const mobile = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'metrics mobile', supports_ios: true, supports_android: true } });
+    await verify(
+      { app_id: appId, platform: 'ios', user_id: 'metrics-u0', user_hash: hash(web.body.secret, { user_id: 'metrics-u0' }) },
+      401,
+    );
+    const mobile = await api(app, 'POST', '/secure_mode_secrets', {
+      body: { name: 'metrics mobile', supports_ios: true, supports_android: true },
+    });
     assert.equal(mobile.status, 201);
 
-    for (const u of ['metrics-u1', 'metrics-u2', 'metrics-u3']) await verify({ app_id: appId, platform: 'web', user_id: u, user_hash: hash(web.body.secret, { user_id: u }) }, 200);
-    for (const email of ['m1@example.com', 'm2@example.com']) await verify({ app_id: appId, platform: 'ios', email, user_hash: hash(mobile.body.secret, { email }) }, 200);
-    for (const u of ['metrics-j1', 'metrics-j2']) await verify({ app_id: appId, platform: 'android', intercom_user_jwt: jwt(mobile.body.secret, { user_id: u }, { expiresIn: '1h' }) }, 200);
+    for (const u of ['metrics-u1', 'metrics-u2', 'metrics-u3'])
+      await verify({ app_id: appId, platform: 'web', user_id: u, user_hash: hash(web.body.secret, { user_id: u }) }, 200);
+    for (const email of ['m1@example.com', 'm2@example.com'])
+      await verify({ app_id: appId, platform: 'ios', email, user_hash: hash(mobile.body.secret, { email }) }, 200);
+    for (const u of ['metrics-j1', 'metrics-j2'])
+      await verify(
+        { app_id: appId, platform: 'android', intercom_user_jwt: jwt(mobile.body.secret, { user_id: u }, { expiresIn: '1h' }) },
+        200,
+      );
     await verify({ app_id: appId, platform: 'web', intercom_user_jwt: jwt(web.body.secret, { user_id: 'metrics-j3' }) }, 200);
 
     // Failures, one reason at a time.
-    for (const u of ['metrics-w1', 'metrics-w2']) await verify({ app_id: appId, platform: 'web', user_id: u, user_hash: hash(web.body.secret, { user_id: `${u}-other` }) }, 401);
+    for (const u of ['metrics-w1', 'metrics-w2'])
+      await verify(
+        { app_id: appId, platform: 'web', user_id: u, user_hash: hash(web.body.secret, { user_id: `${u}-other` }) },
+        401,
+      );
     const unknownApp = 'metrics_unknown_app_4711';
-    await verify({ app_id: unknownApp, platform: 'ios', user_id: 'metrics-u4', user_hash: hash(mobile.body.secret, { user_id: 'metrics-u4' }) }, 401);
+    await verify(
+      {
+        app_id: unknownApp,
+        platform: 'ios',
+        user_id: 'metrics-u4',
+        user_hash: hash(mobile.body.secret, { user_id: 'metrics-u4' }),
+      },
+      401,
+    );
     await verify({ app_id: appId, platform: 'android', user_id: 'metrics-u5', user_hash: 'zz-not-hex' }, 401);
-    await verify({ app_id: appId, platform: 'ios', user_id: 'metrics-u6', user_hash: hash(mobile.body.secret, { user_id: 'metrics-u6' }).toUpperCase() }, 401);
-    await verify({ app_id: appId, platform: 'web', intercom_user_jwt: jwt(`${web.body.secret}-forged`, { user_id: 'metrics-j4' }) }, 401);
+    await verify(
+      {
+        app_id: appId,
+        platform: 'ios',
+        user_id: 'metrics-u6',
+        user_hash: hash(mobile.body.secret, { user_id: 'metrics-u6' }).toUpperCase(),
+      },
+      401,
+    );
+    await verify(
+      { app_id: appId, platform: 'web', intercom_user_jwt: jwt(`${web.body.secret}-forged`, { user_id: 'metrics-j4' }) },
+      401,
+    );
     const now = Math.floor(Date.now() / 1000);
-    await verify({ app_id: appId, platform: 'ios', intercom_user_jwt: jwt(mobile.body.secret, { user_id: 'metrics-j5' }, { now: now - 7200, expiresIn: 60 }) }, 401);
-    await verify({ app_id: appId, platform: 'android', user_id: 'metrics-someone-else', intercom_user_jwt: jwt(mobile.body.secret, { user_id: 'metrics-j6' }) }, 401);
+    await verify(
+      {
+        app_id: appId,
+        platform: 'ios',
+        intercom_user_jwt: jwt(mobile.body.secret, { user_id: 'metrics-j5' }, { now: now - 7200, expiresIn: 60 }),
+      },
+      401,
+    );
+    await verify(
+      {
+        app_id: appId,
+        platform: 'android',
+        user_id: 'metrics-someone-else',
+        intercom_user_jwt: jwt(mobile.body.secret, { user_id: 'metrics-j6' }),
+      },
+      401,
+    );
     const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify({ user_id: 'metrics-j7' })).toString('base64url')}.`;
     sentCredentials.push(unsigned);
     await verify({ app_id: appId, platform: 'web', intercom_user_jwt: unsigned }, 401);
@@ -205,12 +278,22 @@ describe('GET /metrics after real verify requests', () => {
     }
     assert.deepEqual(Object.fromEntries(moved), Object.fromEntries(expected));
 
-    const route = (status: number) => `secure_mode_http_request_duration_seconds_count{method="POST",route="/identity_verification/verify",status="${status}"}`;
-    for (const [status, n] of [[200, 8], [401, 10], [422, 2]] as const) {
-      assert.equal((sample(text, route(status)) ?? 0) - (sample(requestsBefore, route(status)) ?? 0), n, `verify requests answered ${status}`);
+    const route = (status: number) =>
+      `secure_mode_http_request_duration_seconds_count{method="POST",route="/identity_verification/verify",status="${status}"}`;
+    for (const [status, n] of [
+      [200, 8],
+      [401, 10],
+      [422, 2],
+    ] as const) {
+      assert.equal(
+        (sample(text, route(status)) ?? 0) - (sample(requestsBefore, route(status)) ?? 0),
+        n,
+        `verify requests answered ${status}`,
+      );
     }
 
-    for (const value of [appId, unknownApp, web.body.secret, mobile.body.secret, ...sentCredentials]) assert.ok(!text.includes(value), `${value.slice(0, 6)}… in /metrics`);
+    for (const value of [appId, unknownApp, web.body.secret, mobile.body.secret, ...sentCredentials])
+      assert.ok(!text.includes(value), `${value.slice(0, 6)}… in /metrics`);
     assert.ok(!/metrics-[ujw]\d|@example\.com/.test(text), 'no user_id or email in /metrics');
   });
 });

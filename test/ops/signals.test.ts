@@ -26,7 +26,9 @@ function parentOf(pid: number): number | undefined {
 }
 
 function descendants(root: number): number[] {
-  const all = readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d)).map(Number);
+  const all = readdirSync('/proc')
+    .filter((d) => /^[0-9]+$/.test(d))
+    .map(Number);
   const found: number[] = [];
   let frontier = [root];
   while (frontier.length > 0) {
@@ -55,7 +57,14 @@ interface Started {
 async function start(command: string, args: string[], env: Record<string, string>): Promise<Started> {
   const proc = spawn(command, args, {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', SECURE_MODE_LOG_LEVEL: 'info', SECURE_MODE_BOOTSTRAP_TOKEN: TOKEN, ...env },
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      SECURE_MODE_LOG_LEVEL: 'info',
+      SECURE_MODE_BOOTSTRAP_TOKEN: TOKEN,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -118,7 +127,9 @@ describe('signals stop the server and leave nothing behind', { timeout: 120_000 
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} to the PID of npm start`, async () => {
-      const started = await start('npm', ['start', '--silent'], { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, `npm-${signal}.db`)}` });
+      const started = await start('npm', ['start', '--silent'], {
+        SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, `npm-${signal}.db`)}`,
+      });
       await stopsCleanly(started, started.proc.pid!, signal);
     });
 

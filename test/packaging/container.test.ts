@@ -66,7 +66,8 @@ describe('container steps (scripts/container.sh) in a clean folder', { timeout: 
     assert.equal(installed.code, 0, installed.output);
     const pkg = join(app, 'node_modules', 'secure-mode');
     assert.ok(existsSync(join(pkg, 'dist', 'server.js')));
-    for (const dev of ['typescript', 'tsx', 'esbuild', 'fast-check']) assert.ok(!existsSync(join(app, 'node_modules', dev)), `${dev} is not installed`);
+    for (const dev of ['typescript', 'tsx', 'esbuild', 'fast-check'])
+      assert.ok(!existsSync(join(app, 'node_modules', dev)), `${dev} is not installed`);
 
     const port = await freePort();
     const env = {
@@ -88,7 +89,9 @@ describe('container steps (scripts/container.sh) in a clean folder', { timeout: 
     assert.equal((await run(SCRIPT, ['health'], { cwd: dir, env })).code, 0);
 
     const url = `http://127.0.0.1:${port}`;
-    const created = await api({ url, token: TOKEN }, 'POST', '/secure_mode_secrets', { body: { name: 'image', supports_web: true } });
+    const created = await api({ url, token: TOKEN }, 'POST', '/secure_mode_secrets', {
+      body: { name: 'image', supports_web: true },
+    });
     assert.equal(created.status, 201, created.text);
     const appId = /app_id ([a-z0-9]{10})/.exec(out)?.[1];
     assert.ok(appId, out);

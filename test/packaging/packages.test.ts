@@ -37,10 +37,23 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
 
   it('each tarball holds what its users need and nothing else', async () => {
     const files = await tarballFiles(serverTarball);
-    for (const needed of ['package.json', 'README.md', 'bin/secure-mode.js', 'dist/server.js', 'dist/cli/index.js', 'dist/sign.js', 'dist/sign.d.ts', 'dist/console/index.html', 'dist/console/console.js', 'node_modules/secure-mode-sign/dist/index.js']) {
+    for (const needed of [
+      'package.json',
+      'README.md',
+      'bin/secure-mode.js',
+      'dist/server.js',
+      'dist/cli/index.js',
+      'dist/sign.js',
+      'dist/sign.d.ts',
+      'dist/console/index.html',
+      'dist/console/console.js',
+      'node_modules/secure-mode-sign/dist/index.js',
+    ]) {
       assert.ok(files.includes(needed), `${needed} is in the server package`);
     }
-    const unwanted = files.filter((f) => /^(src|test|bench|scripts|docs|packages|\.ci)\//.test(f) || /\.(ts|map)$/.test(f.replace(/\.d\.ts$/, '')));
+    const unwanted = files.filter(
+      (f) => /^(src|test|bench|scripts|docs|packages|\.ci)\//.test(f) || /\.(ts|map)$/.test(f.replace(/\.d\.ts$/, '')),
+    );
     assert.deepEqual(unwanted, []);
 
     assert.deepEqual((await tarballFiles(signTarball)).sort(), ['README.md', 'dist/index.d.ts', 'dist/index.js', 'package.json']);
@@ -57,14 +70,23 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
     assert.equal(version.output, `${VERSION}\n`);
 
     // `secure-mode/sign` from the installed server package (this failed with ERR_MODULE_NOT_FOUND before).
-    writeFileSync(join(app, 'sign.mjs'), "import { userHash } from 'secure-mode/sign';\nprocess.stdout.write(userHash('secret', { user_id: 'Message' }));\n");
+    writeFileSync(
+      join(app, 'sign.mjs'),
+      "import { userHash } from 'secure-mode/sign';\nprocess.stdout.write(userHash('secret', { user_id: 'Message' }));\n",
+    );
     const reexport = await run(process.execPath, ['sign.mjs'], { cwd: app });
     assert.equal(reexport.output, 'aa747c502a898200f9e4fa21bac68136f886a0e27aec70ba06daf2e2a5cb5597');
 
     const port = await freePort();
     server = spawn('npx', ['secure-mode', 'serve'], {
       cwd: app,
-      env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), SECURE_MODE_BOOTSTRAP_TOKEN: TOKEN, SECURE_MODE_DATABASE_URL: '' },
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        SECURE_MODE_BOOTSTRAP_TOKEN: TOKEN,
+        SECURE_MODE_DATABASE_URL: '',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -77,17 +99,27 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
     });
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(health.status, 200);
-    assert.deepEqual(readdirSync(join(app, 'data')).filter((f) => !/-(wal|shm|journal)$/.test(f)).sort(), ['master.key', 'secure-mode.db']);
+    assert.deepEqual(
+      readdirSync(join(app, 'data'))
+        .filter((f) => !/-(wal|shm|journal)$/.test(f))
+        .sort(),
+      ['master.key', 'secure-mode.db'],
+    );
 
     // secure-mode-sign, alone in another empty folder: no dependencies come with it.
     const customer = join(dir, 'customer');
     mkdirSync(customer);
     const signInstalled = await run('npm', ['install', signTarball], { cwd: customer, env: installEnv() });
     assert.equal(signInstalled.code, 0, signInstalled.output);
-    assert.deepEqual(readdirSync(join(customer, 'node_modules')).filter((f) => !f.startsWith('.')), ['secure-mode-sign']);
+    assert.deepEqual(
+      readdirSync(join(customer, 'node_modules')).filter((f) => !f.startsWith('.')),
+      ['secure-mode-sign'],
+    );
 
     const url = `http://127.0.0.1:${port}`;
-    const created = await api({ url, token: TOKEN }, 'POST', '/secure_mode_secrets', { body: { name: 'packed', supports_web: true } });
+    const created = await api({ url, token: TOKEN }, 'POST', '/secure_mode_secrets', {
+      body: { name: 'packed', supports_web: true },
+    });
     assert.equal(created.status, 201, created.text);
     const appId = /app_id ([a-z0-9]{10})/.exec(out)?.[1];
     assert.ok(appId, out);
@@ -102,10 +134,14 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
     const signed = await run(process.execPath, ['sign.mjs', created.body.secret], { cwd: customer });
     assert.equal(signed.code, 0, signed.output);
     const { hash, jwt } = JSON.parse(signed.output) as { hash: string; jwt: string };
-    const byHash = await api({ url }, 'POST', '/identity_verification/verify', { body: { app_id: appId, platform: 'web', user_id: 'u-7', user_hash: hash } });
+    const byHash = await api({ url }, 'POST', '/identity_verification/verify', {
+      body: { app_id: appId, platform: 'web', user_id: 'u-7', user_hash: hash },
+    });
     assert.equal(byHash.status, 200, byHash.text);
     assert.equal(byHash.body.verified, true);
-    const byJwt = await api({ url }, 'POST', '/identity_verification/verify', { body: { app_id: appId, platform: 'web', intercom_user_jwt: jwt } });
+    const byJwt = await api({ url }, 'POST', '/identity_verification/verify', {
+      body: { app_id: appId, platform: 'web', intercom_user_jwt: jwt },
+    });
     assert.equal(byJwt.status, 200, byJwt.text);
     assert.equal(byJwt.body.user_id, 'u-7');
 
@@ -114,7 +150,10 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
     await once(server, 'exit');
     let stopped = false;
     for (let i = 0; i < 100 && !stopped; i++) {
-      stopped = await fetch(`http://127.0.0.1:${port}/healthz`).then(() => false, () => true);
+      stopped = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        () => false,
+        () => true,
+      );
       if (!stopped) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.ok(stopped, 'the server stopped with npx');

@@ -13,7 +13,11 @@ const web = (name: string) => ({ name, supports_web: true });
 
 async function newClient(app: TestApp, name: string) {
   const workspace = await app.runtime.workspaces.createWorkspace({ name });
-  const { value } = await app.runtime.workspaces.createToken(workspace, ['read_secure_mode_secret', 'write_secure_mode_secret'], name);
+  const { value } = await app.runtime.workspaces.createToken(
+    workspace,
+    ['read_secure_mode_secret', 'write_secure_mode_secret'],
+    name,
+  );
   return { url: app.url, token: value, workspace };
 }
 
@@ -31,7 +35,9 @@ describe('concurrency', () => {
 
   it('50 parallel creates all answer 201 with distinct ids and secrets; a restart keeps everything', async () => {
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => api(app, 'POST', PATH, { body: { name: `parallel ${i}`, supports_web: true, supports_ios: i % 3 === 0 } })),
+      Array.from({ length: 50 }, (_, i) =>
+        api(app, 'POST', PATH, { body: { name: `parallel ${i}`, supports_web: true, supports_ios: i % 3 === 0 } }),
+      ),
     );
     for (const r of results) assert.equal(r.status, 201, r.text);
     const created = results.map((r) => r.body);
@@ -53,18 +59,22 @@ describe('concurrency', () => {
     assert.equal(after.status, 200, 'the token from before the restart still works');
     assert.deepEqual(after.body, before, 'the same secrets, with the same metadata');
     assert.deepEqual(app.workspace, workspace);
-    for (const id of deleted) assertErrorList(await api(restarted, 'DELETE', `${PATH}/${id}`), 404, 'identity_verification_secret_not_found');
+    for (const id of deleted)
+      assertErrorList(await api(restarted, 'DELETE', `${PATH}/${id}`), 404, 'identity_verification_secret_not_found');
 
     const material = await app.runtime.store.loadLiveSecretMaterial(workspace.id);
     const shown = new Map(created.map((c) => [c.id as string, c.secret as string]));
     assert.equal(material.length, 45);
-    for (const row of material) assert.equal(openSecret(app.runtime.keyring, row), shown.get(String(row.id)), 'the material survived');
+    for (const row of material)
+      assert.equal(openSecret(app.runtime.keyring, row), shown.get(String(row.id)), 'the material survived');
   });
 
   it('parallel creates never exceed the live-secret cap', async () => {
     const capped = await startTestApp({ env: { SECURE_MODE_MAX_LIVE_SECRETS: '5' } });
     try {
-      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => api(capped, 'POST', PATH, { body: web(`race ${i}`) })));
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => api(capped, 'POST', PATH, { body: web(`race ${i}`) })),
+      );
       const ok = results.filter((r) => r.status === 201);
       assert.equal(ok.length, 5);
       for (const r of results.filter((r) => r.status !== 201)) assertErrorList(r, 422, 'secret_limit_reached');
@@ -88,7 +98,9 @@ describe('concurrency', () => {
   it('parallel work in many workspaces stays in its own workspace', async () => {
     const clients = await Promise.all(Array.from({ length: 10 }, (_, i) => newClient(app, `parallel ${i}`)));
     const results = await Promise.all(
-      clients.flatMap((c, w) => Array.from({ length: 5 }, (_, i) => api(c, 'POST', PATH, { body: web(`w${w} s${i}`) }).then((r) => ({ w, r })))),
+      clients.flatMap((c, w) =>
+        Array.from({ length: 5 }, (_, i) => api(c, 'POST', PATH, { body: web(`w${w} s${i}`) }).then((r) => ({ w, r }))),
+      ),
     );
     for (const { r } of results) assert.equal(r.status, 201);
     const lists = await Promise.all(clients.map((c) => api(c, 'GET', PATH)));

@@ -32,7 +32,11 @@ describe('crash safety', () => {
   const dir = mkdtempSync(join(tmpdir(), 'secure-mode-crash-'));
   const file = join(dir, 'secure-mode.db');
   const token = `smt_crash_test_${'k'.repeat(32)}`;
-  const env = { SECURE_MODE_DATABASE_URL: `sqlite:${file}`, SECURE_MODE_BOOTSTRAP_TOKEN: token, SECURE_MODE_MAX_LIVE_SECRETS: '100' };
+  const env = {
+    SECURE_MODE_DATABASE_URL: `sqlite:${file}`,
+    SECURE_MODE_BOOTSTRAP_TOKEN: token,
+    SECURE_MODE_MAX_LIVE_SECRETS: '100',
+  };
   let server: ServerProcess | undefined;
   after(async () => {
     await server?.kill();
@@ -163,8 +167,16 @@ describe('crash safety', () => {
         assert.equal(row.deleted_at !== null, deleted.has(String(row.id)), `row ${row.id} deleted state`);
       }
       const audited = (action: string) =>
-        new Set((db.prepare('SELECT target_id FROM audit_events WHERE action = ?').all(action) as { target_id: string }[]).map((r) => r.target_id));
-      assert.deepEqual(audited('secret.created'), new Set(rows.map((r) => String(r.id))), 'each create wrote its audit event in its transaction');
+        new Set(
+          (db.prepare('SELECT target_id FROM audit_events WHERE action = ?').all(action) as { target_id: string }[]).map(
+            (r) => r.target_id,
+          ),
+        );
+      assert.deepEqual(
+        audited('secret.created'),
+        new Set(rows.map((r) => String(r.id))),
+        'each create wrote its audit event in its transaction',
+      );
       assert.deepEqual(audited('secret.deleted'), new Set(rows.filter((r) => r.deleted_at !== null).map((r) => String(r.id))));
     } finally {
       db.close();

@@ -34,12 +34,21 @@ function serverConnection(app: TestApp): Database.Database {
   return (app.runtime.store as unknown as { db: Database.Database }).db;
 }
 
-function inspect(dir: string): { integrity: string; secrets: Array<{ id: number; name: string; deleted_at: number | null }>; audits: number; usage: number } {
+function inspect(dir: string): {
+  integrity: string;
+  secrets: Array<{ id: number; name: string; deleted_at: number | null }>;
+  audits: number;
+  usage: number;
+} {
   const db = new Database(join(dir, DB), { readonly: true });
   try {
     return {
       integrity: db.pragma('integrity_check', { simple: true }) as string,
-      secrets: db.prepare('SELECT id, name, deleted_at FROM secrets ORDER BY id').all() as Array<{ id: number; name: string; deleted_at: number | null }>,
+      secrets: db.prepare('SELECT id, name, deleted_at FROM secrets ORDER BY id').all() as Array<{
+        id: number;
+        name: string;
+        deleted_at: number | null;
+      }>,
       audits: (db.prepare("SELECT count(*) AS n FROM audit_events WHERE action LIKE 'secret.%'").get() as { n: number }).n,
       usage: (db.prepare('SELECT coalesce(sum(count), 0) AS n FROM secret_usage').get() as { n: number }).n,
     };
@@ -74,7 +83,11 @@ describe('disk full', () => {
   });
 
   it(`answers writes with 503 service_unavailable while the disk is full, keeps reading, and recovers when space returns`, async (t) => {
-    t.diagnostic(fs ? 'real filesystem: a 4 MiB tmpfs filled to ENOSPC' : 'fallback: this machine cannot mount; the store fails every write with SQLITE_FULL');
+    t.diagnostic(
+      fs
+        ? 'real filesystem: a 4 MiB tmpfs filled to ENOSPC'
+        : 'fallback: this machine cannot mount; the store fails every write with SQLITE_FULL',
+    );
     const first = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'before full', supports_web: true } });
     assert.equal(first.status, 201);
     acknowledged.push(first.body.id);
@@ -89,15 +102,24 @@ describe('disk full', () => {
     else repair = injectDiskFull(app);
 
     for (let i = 0; i < 5; i++) {
-      assertUnavailable(await api(app, 'POST', '/secure_mode_secrets', { body: { name: `while full ${i}`, supports_web: true } }));
+      assertUnavailable(
+        await api(app, 'POST', '/secure_mode_secrets', { body: { name: `while full ${i}`, supports_web: true } }),
+      );
     }
     assertUnavailable(await api(app, 'DELETE', `/secure_mode_secrets/${first.body.id}`));
     app.runtime.usage.recordSuccess(Number(first.body.id), 'web', 'user_hash');
     await assert.rejects(app.runtime.usage.flush(), 'the usage flush fails and keeps its counts');
     const list = await api(app, 'GET', '/secure_mode_secrets');
     assert.equal(list.status, 200, 'reads still work');
-    assert.deepEqual(list.body.data.map((s: { id: string }) => s.id), acknowledged);
-    assert.equal((await api(app, 'GET', '/readyz', { token: null })).status, 200, 'verification needs no write: the node stays ready');
+    assert.deepEqual(
+      list.body.data.map((s: { id: string }) => s.id),
+      acknowledged,
+    );
+    assert.equal(
+      (await api(app, 'GET', '/readyz', { token: null })).status,
+      200,
+      'verification needs no write: the node stays ready',
+    );
 
     repair();
 
@@ -112,10 +134,13 @@ describe('disk full', () => {
     await app.close();
     const state = inspect(dir);
     assert.equal(state.integrity, 'ok');
-    assert.deepEqual(state.secrets.map((s) => [String(s.id), s.name]), [
-      [acknowledged[0], 'before full'],
-      [acknowledged[1], 'after full'],
-    ]);
+    assert.deepEqual(
+      state.secrets.map((s) => [String(s.id), s.name]),
+      [
+        [acknowledged[0], 'before full'],
+        [acknowledged[1], 'after full'],
+      ],
+    );
     assert.equal(state.secrets[0]!.deleted_at !== null, true);
     assert.equal(state.audits, 3, 'two creates and one delete: no audit row for a refused write');
     assert.equal(state.usage, 2, 'both verifications were counted: the one before the fault and the one during it');
@@ -149,10 +174,15 @@ describe('read-only database', () => {
       t.diagnostic('this machine cannot mount a filesystem: covered by the query_only case above');
       return;
     }
-    const env = { SECURE_MODE_DATABASE_URL: `sqlite:${join(fs.dir, DB)}`, SECURE_MODE_BOOTSTRAP_TOKEN: 'ro-test-token-0123456789abcdef' };
+    const env = {
+      SECURE_MODE_DATABASE_URL: `sqlite:${join(fs.dir, DB)}`,
+      SECURE_MODE_BOOTSTRAP_TOKEN: 'ro-test-token-0123456789abcdef',
+    };
     try {
       let server = await spawnServer(env);
-      const created = await api({ url: server.url, token: env.SECURE_MODE_BOOTSTRAP_TOKEN }, 'POST', '/secure_mode_secrets', { body: { name: 'on disk', supports_web: true } });
+      const created = await api({ url: server.url, token: env.SECURE_MODE_BOOTSTRAP_TOKEN }, 'POST', '/secure_mode_secrets', {
+        body: { name: 'on disk', supports_web: true },
+      });
       assert.equal(created.status, 201);
       assert.equal(await server.stop(), 0);
 
@@ -168,7 +198,10 @@ describe('read-only database', () => {
       fs.remount('rw');
       server = await spawnServer(env);
       const list = await api({ url: server.url, token: env.SECURE_MODE_BOOTSTRAP_TOKEN }, 'GET', '/secure_mode_secrets');
-      assert.deepEqual(list.body.data.map((s: { name: string }) => s.name), ['on disk']);
+      assert.deepEqual(
+        list.body.data.map((s: { name: string }) => s.name),
+        ['on disk'],
+      );
       assert.equal(await server.stop(), 0);
     } finally {
       fs.unmount();

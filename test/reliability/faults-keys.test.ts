@@ -34,9 +34,15 @@ describe('corrupt or wrong master key', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'secure-mode-keys-'));
-    env = { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`, SECURE_MODE_MASTER_KEY: key, SECURE_MODE_BOOTSTRAP_TOKEN: token };
+    env = {
+      SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`,
+      SECURE_MODE_MASTER_KEY: key,
+      SECURE_MODE_BOOTSTRAP_TOKEN: token,
+    };
     const server = await spawnServer(env);
-    const created = await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name: 'sealed', supports_web: true } });
+    const created = await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', {
+      body: { name: 'sealed', supports_web: true },
+    });
     assert.equal(created.status, 201);
     secretId = created.body.id;
     assert.equal(await server.stop(), 0);
@@ -48,7 +54,10 @@ describe('corrupt or wrong master key', () => {
   it('refuses a different, well-formed master key, naming the key ids and the fix', async () => {
     const wrong = randomBytes(32).toString('base64');
     const line = await refusesToStart({ ...env, SECURE_MODE_MASTER_KEY: wrong }, [key, wrong]);
-    assert.match(line, /stored secrets are encrypted under master key id\(s\) [0-9a-f]{16}, but the configured keys are [0-9a-f]{16}: set SECURE_MODE_MASTER_KEY/);
+    assert.match(
+      line,
+      /stored secrets are encrypted under master key id\(s\) [0-9a-f]{16}, but the configured keys are [0-9a-f]{16}: set SECURE_MODE_MASTER_KEY/,
+    );
   });
 
   it('refuses a master key that is not 32 bytes', async () => {
@@ -61,9 +70,16 @@ describe('corrupt or wrong master key', () => {
   it('refuses a corrupt master.key file next to the database', async () => {
     const fileDir = mkdtempSync(join(tmpdir(), 'secure-mode-keyfile-'));
     try {
-      const fileEnv = { SECURE_MODE_DATABASE_URL: `sqlite:${join(fileDir, 'secure-mode.db')}`, SECURE_MODE_BOOTSTRAP_TOKEN: token };
+      const fileEnv = {
+        SECURE_MODE_DATABASE_URL: `sqlite:${join(fileDir, 'secure-mode.db')}`,
+        SECURE_MODE_BOOTSTRAP_TOKEN: token,
+      };
       const server = await spawnServer(fileEnv);
-      assert.equal((await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name: 'f', supports_web: true } })).status, 201);
+      assert.equal(
+        (await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name: 'f', supports_web: true } }))
+          .status,
+        201,
+      );
       assert.equal(await server.stop(), 0);
       const keyFile = join(fileDir, 'master.key');
       writeFileSync(keyFile, 'garbage\n');
@@ -101,7 +117,10 @@ describe('corrupt or wrong master key', () => {
     const server = await spawnServer(env);
     try {
       const list = await api({ url: server.url, token }, 'GET', '/secure_mode_secrets');
-      assert.deepEqual(list.body.data.map((s: { id: string; name: string }) => [s.id, s.name]), [[secretId, 'sealed']]);
+      assert.deepEqual(
+        list.body.data.map((s: { id: string; name: string }) => [s.id, s.name]),
+        [[secretId, 'sealed']],
+      );
     } finally {
       assert.equal(await server.stop(), 0);
     }
@@ -115,7 +134,11 @@ describe('a missing master.key beside a database that holds secrets', () => {
       const token = 'nokey-test-token-0123456789abcdef';
       const env = { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`, SECURE_MODE_BOOTSTRAP_TOKEN: token };
       const server = await spawnServer(env);
-      assert.equal((await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name: 'kept', supports_web: true } })).status, 201);
+      assert.equal(
+        (await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name: 'kept', supports_web: true } }))
+          .status,
+        201,
+      );
       assert.equal(await server.stop(), 0);
       const keyFile = join(dir, 'master.key');
       unlinkSync(keyFile);
@@ -123,7 +146,10 @@ describe('a missing master.key beside a database that holds secrets', () => {
       unlinkSync(join(dir, 'secure-mode.db.lock'));
       const before = readdirSync(dir).sort();
       const line = await refusesToStart(env, []);
-      assert.equal(line, `secure-mode: ${keyFile} is missing, but ${join(dir, 'secure-mode.db')} holds secrets encrypted under it: restore master.key from your backup (or set SECURE_MODE_MASTER_KEY); nothing was created`);
+      assert.equal(
+        line,
+        `secure-mode: ${keyFile} is missing, but ${join(dir, 'secure-mode.db')} holds secrets encrypted under it: restore master.key from your backup (or set SECURE_MODE_MASTER_KEY); nothing was created`,
+      );
       assert.ok(!existsSync(keyFile), 'no new key file');
       assert.deepEqual(readdirSync(dir).sort(), before, 'no file created or removed');
     } finally {
@@ -142,11 +168,17 @@ describe('one corrupt ciphertext the start-up check does not sample', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'secure-mode-badrow-'));
-    env = { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`, SECURE_MODE_MASTER_KEY: key, SECURE_MODE_BOOTSTRAP_TOKEN: token };
+    env = {
+      SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`,
+      SECURE_MODE_MASTER_KEY: key,
+      SECURE_MODE_BOOTSTRAP_TOKEN: token,
+    };
     const server = await spawnServer(env);
     appId = /with app_id ([a-z0-9]+)/.exec(server.output())![1]!;
     for (const name of ['intact', 'damaged']) {
-      const created = await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name, supports_web: true } });
+      const created = await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', {
+        body: { name, supports_web: true },
+      });
       assert.equal(created.status, 201);
       secrets.push({ id: created.body.id, secret: created.body.secret });
     }
@@ -170,7 +202,12 @@ describe('one corrupt ciphertext the start-up check does not sample', () => {
       const verify = (secret: string) =>
         api(client, 'POST', '/identity_verification/verify', {
           token: null,
-          body: { app_id: appId, platform: 'web', user_id: 'u-1', user_hash: createHmac('sha256', secret).update('u-1').digest('hex') },
+          body: {
+            app_id: appId,
+            platform: 'web',
+            user_id: 'u-1',
+            user_hash: createHmac('sha256', secret).update('u-1').digest('hex'),
+          },
         });
       for (let i = 0; i < 3; i++) {
         const ok = await verify(secrets[0]!.secret);
@@ -192,7 +229,10 @@ describe('one corrupt ciphertext the start-up check does not sample', () => {
       const metrics = await api(client, 'GET', '/metrics', { token: null });
       assert.match(metrics.text, /^secure_mode_secrets_unreadable 1$/m);
 
-      const logged = server.output().split('\n').filter((l) => l.includes('does not open under the configured master keys'));
+      const logged = server
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('does not open under the configured master keys'));
       assert.equal(logged.length, 1, server.output());
       assert.equal(JSON.parse(logged[0]!).secret_id, Number(secrets[1]!.id));
       for (const { secret } of secrets) assert.ok(!server.output().includes(secret), 'no material in the output');

@@ -24,7 +24,13 @@ interface Outcome {
  * One request on its own connection (no keep-alive), so that a refused connection is never mistaken for a lost answer.
  * `token: null` sends no Authorization header, as a Messenger calling the public verify route does.
  */
-function send(url: string, method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<{ status: number; text: string } | 'refused'> {
+function send(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token: string | null = TOKEN,
+): Promise<{ status: number; text: string } | 'refused'> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     recordRequestCredentials(body);
@@ -44,7 +50,9 @@ function send(url: string, method: string, path: string, body?: unknown, token: 
       res.on('error', reject);
     });
     // Connection refused or reset before any byte of an answer: the server never took the request (it had closed).
-    req.on('error', (err: NodeJS.ErrnoException) => (['ECONNREFUSED', 'ECONNRESET'].includes(err.code ?? '') ? resolve('refused') : reject(err)));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      ['ECONNREFUSED', 'ECONNRESET'].includes(err.code ?? '') ? resolve('refused') : reject(err),
+    );
     req.end(payload);
   });
 }
@@ -83,8 +91,17 @@ async function verifier(url: string, appId: string, secret: string, n: number, v
     const valid = i % 4 !== 3;
     const body =
       i % 2 === 0
-        ? { app_id: appId, platform, user_id: userId, user_hash: userHash(secret, { user_id: valid ? userId : `${userId}-other` }) }
-        : { app_id: appId, platform, intercom_user_jwt: userJwt(valid ? secret : `${secret}-wrong`, { user_id: userId }, { expiresIn: '1h' }) };
+        ? {
+            app_id: appId,
+            platform,
+            user_id: userId,
+            user_hash: userHash(secret, { user_id: valid ? userId : `${userId}-other` }),
+          }
+        : {
+            app_id: appId,
+            platform,
+            intercom_user_jwt: userJwt(valid ? secret : `${secret}-wrong`, { user_id: userId }, { expiresIn: '1h' }),
+          };
     const res = await send(url, 'POST', '/identity_verification/verify', body, null);
     verifications.push({ platform, valid, status: res === 'refused' ? 'refused' : res.status });
     if (res === 'refused') return;
@@ -119,12 +136,16 @@ describe('SIGTERM under load', () => {
     const appId = /with app_id (\S+)/.exec(server.output())?.[1];
     assert.ok(appId, server.output());
     // The verify secret is created before the load and never deleted by it.
-    const verifySecret = await api({ url: server.url, token: TOKEN }, 'POST', '/secure_mode_secrets', { body: { name: 'verified under load', supports_web: true, supports_ios: true } });
+    const verifySecret = await api({ url: server.url, token: TOKEN }, 'POST', '/secure_mode_secrets', {
+      body: { name: 'verified under load', supports_web: true, supports_ios: true },
+    });
     assert.equal(verifySecret.status, 201, verifySecret.text);
     const outcomes: Outcome[] = [];
     const clients = Array.from({ length: 8 }, () => client(server.url, outcomes));
     const verifications: Verification[] = [];
-    const verifiers = Array.from({ length: 4 }, (_, n) => verifier(server.url, appId, verifySecret.body.secret, n, verifications));
+    const verifiers = Array.from({ length: 4 }, (_, n) =>
+      verifier(server.url, appId, verifySecret.body.secret, n, verifications),
+    );
 
     // A request the server has begun to read when SIGTERM arrives: its body is completed only after shutdown began.
     const { hostname, port } = new URL(server.url);
@@ -133,9 +154,12 @@ describe('SIGTERM under load', () => {
     const received: Buffer[] = [];
     slow.on('data', (d: Buffer) => received.push(d));
     const slowClosed = new Promise<void>((resolve) => slow.on('close', () => resolve()));
-    slow.write(`POST /secure_mode_secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+    slow.write(
+      `POST /secure_mode_secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+    );
 
-    while (outcomes.filter((o) => o.status === 201).length < 40 || verifications.filter((v) => v.status === 200).length < 40) await sleep(20);
+    while (outcomes.filter((o) => o.status === 201).length < 40 || verifications.filter((v) => v.status === 200).length < 40)
+      await sleep(20);
     const verifiedBeforeSignal = verifications.filter((v) => v.status === 200).length;
     server.proc.kill('SIGTERM');
     while (!server.output().includes('"shutting down"')) await sleep(10);
@@ -163,12 +187,20 @@ describe('SIGTERM under load', () => {
 
     const answered = outcomes.filter((o) => o.status !== 'refused');
     assert.ok(answered.length >= 40, `${answered.length} requests answered`);
-    assert.deepEqual([...new Set(answered.map((o) => o.status))].filter((s) => ![200, 201, 204].includes(s as number)), [], 'every answer was a success');
+    assert.deepEqual(
+      [...new Set(answered.map((o) => o.status))].filter((s) => ![200, 201, 204].includes(s as number)),
+      [],
+      'every answer was a success',
+    );
 
     // Restart on the same database: every acknowledged create is there, deleted exactly when its delete was acknowledged.
     server = await spawnServer(env);
     try {
-      const live = new Set(((await api({ url: server.url, token: TOKEN }, 'GET', '/secure_mode_secrets')).body.data as Array<{ id: string }>).map((s) => s.id));
+      const live = new Set(
+        ((await api({ url: server.url, token: TOKEN }, 'GET', '/secure_mode_secrets')).body.data as Array<{ id: string }>).map(
+          (s) => s.id,
+        ),
+      );
       const deleted = new Set(outcomes.filter((o) => o.kind === 'delete' && o.status === 204).map((o) => o.id));
       const created = outcomes.filter((o) => o.kind === 'create' && o.status === 201).map((o) => o.id!);
       for (const id of created) {
@@ -181,7 +213,11 @@ describe('SIGTERM under load', () => {
       // A fresh process has nothing pending: what it reports is what the old one flushed as it shut down.
       const stored = await api({ url: server.url, token: TOKEN }, 'GET', `/secure_mode_secrets/${verifySecret.body.id}`);
       assert.equal(stored.status, 200, stored.text);
-      assert.deepEqual(stored.body.usage.last_day, { ...verified, android: 0 }, 'every verification answered 200 is in the stored usage');
+      assert.deepEqual(
+        stored.body.usage.last_day,
+        { ...verified, android: 0 },
+        'every verification answered 200 is in the stored usage',
+      );
     } finally {
       assert.equal(await server.stop(), 0);
     }

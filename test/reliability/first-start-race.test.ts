@@ -31,11 +31,19 @@ describe('first start: several servers on one empty database', () => {
     const workspaces = await runCli(['workspaces', 'list', '--json'], { SECURE_MODE_DATABASE_URL: env.SECURE_MODE_DATABASE_URL });
     assert.equal(workspaces.code, 0, workspaces.stderr);
     assert.equal(JSON.parse(workspaces.stdout).length, 1);
-    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('master.key')), ['master.key']);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.startsWith('master.key')),
+      ['master.key'],
+    );
 
-    const created = await api({ url: servers[0]!.url, token }, 'POST', '/secure_mode_secrets', { body: { name: 'shared', supports_web: true } });
+    const created = await api({ url: servers[0]!.url, token }, 'POST', '/secure_mode_secrets', {
+      body: { name: 'shared', supports_web: true },
+    });
     assert.equal(created.status, 201);
     const list = await api({ url: servers[0]!.url, token }, 'GET', '/secure_mode_secrets');
-    assert.deepEqual(list.body.data.map((s: { id: string }) => s.id), [created.body.id]);
+    assert.deepEqual(
+      list.body.data.map((s: { id: string }) => s.id),
+      [created.body.id],
+    );
   });
 });

@@ -34,7 +34,9 @@ const HIDDEN_ENDPOINTS: Endpoint[] = [
 /** Every documented operation: new routes join the fuzz run as soon as they are registered. */
 async function endpointsOf(app: TestApp): Promise<Endpoint[]> {
   const doc = (await api(app, 'GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
-  const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase(), path })));
+  const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.keys(ops).map((m) => ({ method: m.toUpperCase(), path })),
+  );
   return [...documented, ...HIDDEN_ENDPOINTS];
 }
 
@@ -46,9 +48,28 @@ interface FuzzRequest {
 }
 
 const FIELD_NAMES = [
-  'name', 'supports_web', 'supports_ios', 'supports_android', 'app_id', 'platform', 'user_id', 'email', 'user_hash',
-  'intercom_user_jwt', 'expires_at', 'secret', 'id', 'type', '__proto__', 'constructor', 'prototype', 'toString',
-  'hasOwnProperty', '', ' name', 'NAME',
+  'name',
+  'supports_web',
+  'supports_ios',
+  'supports_android',
+  'app_id',
+  'platform',
+  'user_id',
+  'email',
+  'user_hash',
+  'intercom_user_jwt',
+  'expires_at',
+  'secret',
+  'id',
+  'type',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  '',
+  ' name',
+  'NAME',
 ];
 
 function jsonText(value: unknown): string {
@@ -58,10 +79,31 @@ function jsonText(value: unknown): string {
 /** JSON values as text, including what JSON.stringify cannot build (duplicate keys, __proto__ as an own key). */
 function jsonBody(ctx: { appId: string; token: string; validId: string }): fc.Arbitrary<Buffer> {
   const leaf = fc.oneof(
-    fc.constantFrom('true', 'false', 'null', '0', '-1', '1e308', '-1e309', '1.5', '9007199254740993', '""', '"web"', '"ios"', '"android"'),
+    fc.constantFrom(
+      'true',
+      'false',
+      'null',
+      '0',
+      '-1',
+      '1e308',
+      '-1e309',
+      '1.5',
+      '9007199254740993',
+      '""',
+      '"web"',
+      '"ios"',
+      '"android"',
+    ),
     fc.string({ unit: 'grapheme', maxLength: 40 }).map(jsonText),
     fc.string({ unit: 'binary', maxLength: 40 }).map(jsonText),
-    fc.constantFrom(jsonText(ctx.appId), jsonText(ctx.validId), jsonText('a'.repeat(300)), jsonText(' \t\n'), jsonText('\u0000'), jsonText('\ud800')),
+    fc.constantFrom(
+      jsonText(ctx.appId),
+      jsonText(ctx.validId),
+      jsonText('a'.repeat(300)),
+      jsonText(' \t\n'),
+      jsonText('\u0000'),
+      jsonText('\ud800'),
+    ),
     fc.integer().map(String),
     fc.double().map((d) => (Number.isFinite(d) ? String(d) : '0')),
   );
@@ -85,15 +127,25 @@ function jsonBody(ctx: { appId: string; token: string; validId: string }): fc.Ar
         platform: fc.constantFrom('web', 'ios', 'android', 'WEB', 'windows', ''),
         user_id: fc.oneof(fc.string({ maxLength: 20 }), fc.integer()),
         email: fc.emailAddress(),
-        user_hash: fc.oneof(fc.stringMatching(/^[0-9a-f]{64}$/), fc.stringMatching(/^[0-9A-F]{64}$/), fc.string({ maxLength: 70 })),
+        user_hash: fc.oneof(
+          fc.stringMatching(/^[0-9a-f]{64}$/),
+          fc.stringMatching(/^[0-9A-F]{64}$/),
+          fc.string({ maxLength: 70 }),
+        ),
         intercom_user_jwt: fc.oneof(fc.constant('eyJhbGciOiJub25lIn0.eyJ1c2VyX2lkIjoiMSJ9.'), fc.string({ maxLength: 60 })),
       },
       { requiredKeys: [] },
     )
     .map((o) => jsonText(o));
-  const nested = fc.integer({ min: 1, max: 20_000 }).chain((depth) =>
-    fc.constantFrom(`${'['.repeat(depth)}${']'.repeat(depth)}`, `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`, `{"name":${'['.repeat(depth)}${']'.repeat(depth)}}`),
-  );
+  const nested = fc
+    .integer({ min: 1, max: 20_000 })
+    .chain((depth) =>
+      fc.constantFrom(
+        `${'['.repeat(depth)}${']'.repeat(depth)}`,
+        `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`,
+        `{"name":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+      ),
+    );
   const proto = fc.constantFrom(
     '{"__proto__":{"isAdmin":true},"name":"p","supports_web":true}',
     '{"constructor":{"prototype":{"polluted":true}},"name":"c","supports_web":true}',
@@ -113,7 +165,11 @@ function rawBody(): fc.Arbitrary<Buffer> {
     fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
     // Invalid UTF-8 inside otherwise plausible JSON.
     fc.constantFrom(
-      Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]), Buffer.from('","supports_web":true}')]),
+      Buffer.concat([
+        Buffer.from('{"name":"'),
+        Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]),
+        Buffer.from('","supports_web":true}'),
+      ]),
       Buffer.from([0xef, 0xbb, 0xbf, ...Buffer.from('{"name":"bom","supports_web":true}')]),
       Buffer.from('{"name":"utf16","supports_web":true}', 'utf16le'),
       Buffer.from('name=form&supports_web=true'),
@@ -129,17 +185,50 @@ function headerValues(...choices: string[][]): fc.Arbitrary<string[]> {
 
 function fuzzRequest(endpoints: Endpoint[], ctx: { appId: string; token: string; validId: string }): fc.Arbitrary<FuzzRequest> {
   const segment = fc.oneof(
-    fc.constantFrom(ctx.validId, '0', '-1', '1.0', '1e3', '00001', '9'.repeat(40), '%00', '%2e%2e', '..', '%ff%fe', 'null', '%7B%7D', 'a b'),
+    fc.constantFrom(
+      ctx.validId,
+      '0',
+      '-1',
+      '1.0',
+      '1e3',
+      '00001',
+      '9'.repeat(40),
+      '%00',
+      '%2e%2e',
+      '..',
+      '%ff%fe',
+      'null',
+      '%7B%7D',
+      'a b',
+    ),
     fc.stringMatching(/^[A-Za-z0-9._~%-]{0,30}$/),
   );
-  const path = fc.tuple(fc.constantFrom(...endpoints), segment, fc.option(fc.stringMatching(/^[A-Za-z0-9=&%_.-]{0,60}$/), { nil: undefined }), fc.boolean()).map(
-    ([ep, seg, query, slash]) => `${ep.path.replace(/\{[^}]+\}/g, seg)}${slash ? '/' : ''}${query === undefined ? '' : `?${query}`}`,
+  const path = fc
+    .tuple(
+      fc.constantFrom(...endpoints),
+      segment,
+      fc.option(fc.stringMatching(/^[A-Za-z0-9=&%_.-]{0,60}$/), { nil: undefined }),
+      fc.boolean(),
+    )
+    .map(
+      ([ep, seg, query, slash]) =>
+        `${ep.path.replace(/\{[^}]+\}/g, seg)}${slash ? '/' : ''}${query === undefined ? '' : `?${query}`}`,
+    );
+  const method = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...endpoints.map((e) => e.method)) },
+    fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'TRACE', 'PROPFIND'),
   );
-  const method = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...endpoints.map((e) => e.method)) }, fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'TRACE', 'PROPFIND'));
   const authorization = fc.oneof(
     headerValues([`Bearer ${ctx.token}`]),
     headerValues([]),
-    headerValues(['Bearer'], ['Basic dXNlcjpwYXNz'], [`bearer  ${ctx.token}  `], [`Bearer ${ctx.token}`, `Bearer ${ctx.token}`], [`Bearer ${ctx.token}`, 'Bearer other'], [`Bearer ${'x'.repeat(600)}`]),
+    headerValues(
+      ['Bearer'],
+      ['Basic dXNlcjpwYXNz'],
+      [`bearer  ${ctx.token}  `],
+      [`Bearer ${ctx.token}`, `Bearer ${ctx.token}`],
+      [`Bearer ${ctx.token}`, 'Bearer other'],
+      [`Bearer ${'x'.repeat(600)}`],
+    ),
     fc.string({ maxLength: 40 }).map((s) => [`Bearer ${s.replace(/[\r\n]/g, '')}`]),
   );
   const version = fc.oneof(
@@ -149,21 +238,44 @@ function fuzzRequest(endpoints: Endpoint[], ctx: { appId: string; token: string;
   const contentType = fc.oneof(
     headerValues([]),
     headerValues(
-      ['application/json'], ['application/json; charset=utf-8'], ['application/json; charset=latin1'], ['text/plain'],
-      ['multipart/form-data; boundary=x'], ['application/x-www-form-urlencoded'], ['application/json', 'text/plain'], ['*/*'], [';;;'],
+      ['application/json'],
+      ['application/json; charset=utf-8'],
+      ['application/json; charset=latin1'],
+      ['text/plain'],
+      ['multipart/form-data; boundary=x'],
+      ['application/x-www-form-urlencoded'],
+      ['application/json', 'text/plain'],
+      ['*/*'],
+      [';;;'],
     ),
   );
   const encoding = fc.oneof(headerValues([]), headerValues(['gzip'], ['br'], ['deflate, gzip'], ['identity'], ['x-unknown']));
   const lengthMode = fc.constantFrom('exact', 'exact', 'exact', 'short', 'none', 'chunked');
   const extraHeaders = fc.array(
-    fc.tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,20}$/), fc.string({ unit: 'binary-ascii', maxLength: 40 }).map((v) => v.replace(/[\r\n]/g, ''))),
+    fc.tuple(
+      fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,20}$/),
+      fc.string({ unit: 'binary-ascii', maxLength: 40 }).map((v) => v.replace(/[\r\n]/g, '')),
+    ),
     { maxLength: 4 },
   );
   const body = fc.oneof({ weight: 3, arbitrary: jsonBody(ctx) }, rawBody(), fc.constant(undefined));
   return fc
-    .record({ method, path, authorization, version, contentType, encoding, lengthMode, extraHeaders, body, highBytes: fc.boolean() })
+    .record({
+      method,
+      path,
+      authorization,
+      version,
+      contentType,
+      encoding,
+      lengthMode,
+      extraHeaders,
+      body,
+      highBytes: fc.boolean(),
+    })
     .map((r) => {
-      const head: Buffer[] = [Buffer.from(`${r.method} ${r.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n`, 'latin1')];
+      const head: Buffer[] = [
+        Buffer.from(`${r.method} ${r.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n`, 'latin1'),
+      ];
       const header = (name: string, value: string) => head.push(Buffer.from(`${name}: ${value}\r\n`, 'latin1'));
       for (const v of r.authorization) header('Authorization', v);
       for (const v of r.version) header('Intercom-Version', v);
@@ -215,8 +327,12 @@ describe('fuzzing every endpoint', () => {
 
   before(async () => {
     // Generous limits so that requests reach validation and the handlers rather than stopping at the rate limit.
-    app = await startTestApp({ env: { SECURE_MODE_RATE_LIMIT: '10000000', SECURE_MODE_VERIFY_RATE_LIMIT: '10000000', SECURE_MODE_MAX_LIVE_SECRETS: '100' } });
-    const created = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'fuzz target', supports_web: true, supports_ios: true } });
+    app = await startTestApp({
+      env: { SECURE_MODE_RATE_LIMIT: '10000000', SECURE_MODE_VERIFY_RATE_LIMIT: '10000000', SECURE_MODE_MAX_LIVE_SECRETS: '100' },
+    });
+    const created = await api(app, 'POST', '/secure_mode_secrets', {
+      body: { name: 'fuzz target', supports_web: true, supports_ios: true },
+    });
     ctx = { appId: app.workspace.appId, token: app.token, validId: created.body.id };
     endpoints = await endpointsOf(app);
   });
@@ -227,7 +343,13 @@ describe('fuzzing every endpoint', () => {
 
   it('lists every endpoint it fuzzes', () => {
     const names = endpoints.map((e) => `${e.method} ${e.path}`);
-    for (const expected of ['GET /secure_mode_secrets', 'POST /secure_mode_secrets', 'GET /secure_mode_secrets/{id}', 'DELETE /secure_mode_secrets/{id}', 'GET /metrics']) {
+    for (const expected of [
+      'GET /secure_mode_secrets',
+      'POST /secure_mode_secrets',
+      'GET /secure_mode_secrets/{id}',
+      'DELETE /secure_mode_secrets/{id}',
+      'GET /metrics',
+    ]) {
       assert.ok(names.includes(expected), `${expected} in ${names.join(', ')}`);
     }
   });

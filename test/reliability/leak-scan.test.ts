@@ -30,7 +30,10 @@ describe('leak scanner', () => {
   });
 
   it('passes clean artifacts, including ones holding look-alikes', () => {
-    writeFileSync(join(dir, 'artifacts', 'clean.log'), `{"msg":"request","route":"/secure_mode_secrets"} ${secret.slice(0, 40)} ${token.slice(1)}`);
+    writeFileSync(
+      join(dir, 'artifacts', 'clean.log'),
+      `{"msg":"request","route":"/secure_mode_secrets"} ${secret.slice(0, 40)} ${token.slice(1)}`,
+    );
     assert.deepEqual(scanForLeaks(dir).hits, []);
   });
 
@@ -38,11 +41,17 @@ describe('leak scanner', () => {
     writeFileSync(join(dir, 'artifacts', 'log'), `{"authorization":"Bearer ${token}"}`);
     writeFileSync(join(dir, 'artifacts', 'body'), `{"errors":[{"message":"bad ${userHash}"}]}`);
     writeFileSync(join(dir, 'artifacts', 'metrics'), `x{jwt="${jwt}"} 1`);
-    writeFileSync(join(dir, 'artifacts', 'db-main'), Buffer.concat([randomBytes(100), Buffer.from(secret, 'base64url'), randomBytes(100)]));
+    writeFileSync(
+      join(dir, 'artifacts', 'db-main'),
+      Buffer.concat([randomBytes(100), Buffer.from(secret, 'base64url'), randomBytes(100)]),
+    );
     const result = scanForLeaks(dir);
     const found = result.hits.map((h) => `${h.kind}:${h.as}:${h.artifact}`).sort();
     assert.deepEqual(found, ['jwt:text:metrics', 'secret:decoded bytes:db-main', 'token:text:log', 'user_hash:text:body']);
     assert.equal(result.values, 4);
-    assert.ok(result.hits.every((h) => h.valuePrefix.length <= 7), 'the report never prints a whole credential');
+    assert.ok(
+      result.hits.every((h) => h.valuePrefix.length <= 7),
+      'the report never prints a whole credential',
+    );
   });
 });

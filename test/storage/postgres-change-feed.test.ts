@@ -47,7 +47,13 @@ describe('PostgreSQL change feed', { skip: await skipWithoutPostgres() }, () => 
     db = await createTestDatabase();
     writer = new PostgresStore({ url: url(), nodeId: 'writer', poolSize: 2, connectTimeoutMs: 2000 });
     await writer.migrate();
-    workspace = await writer.createWorkspace({ appId: 'feedapp', name: 'W', defaultVersion: 'Preview', rateLimit: 10, createdAt: 1 });
+    workspace = await writer.createWorkspace({
+      appId: 'feedapp',
+      name: 'W',
+      defaultVersion: 'Preview',
+      rateLimit: 10,
+      createdAt: 1,
+    });
   });
   after(async () => {
     await writer?.close();
@@ -56,7 +62,15 @@ describe('PostgreSQL change feed', { skip: await skipWithoutPostgres() }, () => 
 
   const create = (store: PostgresStore, seal?: (id: number) => Buffer) =>
     store.createSecret(
-      { workspaceId: workspace.id, name: 's', supportsWeb: true, supportsIos: false, supportsAndroid: false, createdAt: 1, expiresAt: null },
+      {
+        workspaceId: workspace.id,
+        name: 's',
+        supportsWeb: true,
+        supportsIos: false,
+        supportsAndroid: false,
+        createdAt: 1,
+        expiresAt: null,
+      },
       100,
       seal ?? ((id) => keyring.encrypt(Buffer.from('m'), secretAad(workspace.id, id))),
       audit(workspace.id, 'secret.created'),
@@ -64,7 +78,13 @@ describe('PostgreSQL change feed', { skip: await skipWithoutPostgres() }, () => 
 
   it('delivers committed changes of other nodes in order, never its own, never a rolled-back one', async () => {
     const sink = new RecordingSink();
-    const feed = new PostgresChangeFeed({ url: url(), nodeId: 'reader', clock: systemClock, heartbeatMs: 100, connectTimeoutMs: 2000 });
+    const feed = new PostgresChangeFeed({
+      url: url(),
+      nodeId: 'reader',
+      clock: systemClock,
+      heartbeatMs: 100,
+      connectTimeoutMs: 2000,
+    });
     const own = new PostgresStore({ url: url(), nodeId: 'reader', poolSize: 1, connectTimeoutMs: 2000 });
     try {
       await feed.start(sink);
@@ -126,7 +146,10 @@ describe('PostgreSQL change feed', { skip: await skipWithoutPostgres() }, () => 
         const resyncs = sink.resyncs;
         proxy.restore();
         await until(() => sink.resyncs === resyncs + 1 && feed.syncedAtMs() > cutAt, `reconnection after the ${mode}`);
-        assert.ok(!sink.changes.some((c) => c.secretId === created.secret.id), 'the missed change is covered by resync, not replayed');
+        assert.ok(
+          !sink.changes.some((c) => c.secretId === created.secret.id),
+          'the missed change is covered by resync, not replayed',
+        );
         const after = await create(writer);
         assert.ok(after.ok);
         await until(() => sink.changes.some((c) => c.secretId === after.secret.id), `changes flowing after the ${mode}`);

@@ -21,10 +21,10 @@ describe('Redis rate limiter', { skip: await skipWithoutRedis() }, () => {
     const b = await RedisRateLimiter.connect({ url: REDIS_URL, prefix });
     try {
       const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).hit('ws:1', 25, NOW)));
-      assert.deepEqual(results.map((r) => r.remaining).sort((x, y) => x - y), [
-        ...Array.from({ length: 15 }, () => 0),
-        ...Array.from({ length: 25 }, (_, i) => i),
-      ]);
+      assert.deepEqual(
+        results.map((r) => r.remaining).sort((x, y) => x - y),
+        [...Array.from({ length: 15 }, () => 0), ...Array.from({ length: 25 }, (_, i) => i)],
+      );
       assert.equal(results.filter((r) => r.allowed).length, 25);
       assert.ok(results.every((r) => r.limit === 25 && r.reset === Math.floor(NOW / 1000 / 10) * 10 + RATE_WINDOW_SECONDS));
       assert.equal((await a.hit('ws:2', 25, NOW)).remaining, 24, 'another key counts on its own');
@@ -51,7 +51,11 @@ describe('Redis rate limiter', { skip: await skipWithoutRedis() }, () => {
     const target = new URL(REDIS_URL);
     const proxy = await TcpProxy.start(target.hostname, Number(target.port || 6379));
     const statuses: string[] = [];
-    const limiter = await RedisRateLimiter.connect({ url: `redis://127.0.0.1:${proxy.port}`, prefix: `${prefix}cut:`, onStatus: (s) => statuses.push(s) });
+    const limiter = await RedisRateLimiter.connect({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      prefix: `${prefix}cut:`,
+      onStatus: (s) => statuses.push(s),
+    });
     try {
       assert.equal((await limiter.hit('ws:1', 10, NOW)).remaining, 9);
       proxy.cut('reset');

@@ -31,9 +31,12 @@ interface Created {
 /** Every encoding a leaked secret could take, as latin1 strings so that text and binary are searched alike. */
 function probesOf(secret: string): string[] {
   const raw = Buffer.from(secret, 'base64url');
-  return [Buffer.from(secret, 'utf8'), raw, Buffer.from(raw.toString('hex'), 'utf8'), Buffer.from(raw.toString('base64'), 'utf8')].map((b) =>
-    b.subarray(0, PROBE).toString('latin1'),
-  );
+  return [
+    Buffer.from(secret, 'utf8'),
+    raw,
+    Buffer.from(raw.toString('hex'), 'utf8'),
+    Buffer.from(raw.toString('base64'), 'utf8'),
+  ].map((b) => b.subarray(0, PROBE).toString('latin1'));
 }
 
 class Needles {
@@ -69,7 +72,11 @@ describe('secrets at rest', () => {
     app = await startTestApp({ dir, env: { SECURE_MODE_MAX_LIVE_SECRETS: String(PER_WORKSPACE) } });
     for (let w = 0; w < WORKSPACES; w++) {
       const workspace = await app.runtime.workspaces.createWorkspace({ name: `at-rest ${w}` });
-      const { value } = await app.runtime.workspaces.createToken(workspace, ['read_secure_mode_secret', 'write_secure_mode_secret'], 't');
+      const { value } = await app.runtime.workspaces.createToken(
+        workspace,
+        ['read_secure_mode_secret', 'write_secure_mode_secret'],
+        't',
+      );
       clients.push({ url: app.url, token: value });
     }
     // Every workspace filled to the cap, concurrently: all 10,000 secrets are live at once at the end.
@@ -119,7 +126,10 @@ describe('secrets at rest', () => {
       const byId = new Map(created.map((c) => [c.id, c.secret]));
       for (const row of rows) {
         assert.equal(row.key_id, key.id);
-        assert.equal(keyring.decrypt(row.ciphertext, secretAad(row.workspace_id, row.id)).toString('utf8'), byId.get(String(row.id)));
+        assert.equal(
+          keyring.decrypt(row.ciphertext, secretAad(row.workspace_id, row.id)).toString('utf8'),
+          byId.get(String(row.id)),
+        );
       }
     } finally {
       db.close();
@@ -163,7 +173,10 @@ describe('secrets at rest', () => {
       assert.equal((await api(clients[c.workspace]!, 'DELETE', `/secure_mode_secrets/${c.id}`)).status, 204);
     }
     const running = sqliteFiles(dir);
-    assert.ok(running.some((f) => f.endsWith('-wal')), 'the WAL is searched while the server runs');
+    assert.ok(
+      running.some((f) => f.endsWith('-wal')),
+      'the WAL is searched while the server runs',
+    );
     for (const file of running) assert.deepEqual(needles.findIn(readFileSync(file)), [], file);
 
     await app.close();
@@ -174,7 +187,11 @@ describe('secrets at rest', () => {
     // Proves the search finds what is there: one plaintext written into a copy of the database is found.
     const copy = Buffer.concat([readFileSync(closed[0]!), Buffer.from(created[42]!.secret, 'utf8')]);
     assert.deepEqual(needles.findIn(copy), [created[42]!.secret]);
-    const raw = Buffer.concat([randomBytes(100), Buffer.from(created[43]!.secret, 'base64url').subarray(0, PROBE), randomBytes(100)]);
+    const raw = Buffer.concat([
+      randomBytes(100),
+      Buffer.from(created[43]!.secret, 'base64url').subarray(0, PROBE),
+      randomBytes(100),
+    ]);
     assert.deepEqual(needles.findIn(raw), [created[43]!.secret]);
   });
 });
@@ -243,7 +260,10 @@ describe('master key', () => {
       const db = new Database(join(dir, 'secure-mode.db'));
       db.prepare('UPDATE secrets SET ciphertext = (SELECT ciphertext FROM secrets WHERE id = 2) WHERE id = 1').run();
       db.close();
-      await assert.rejects(startTestApp({ dir }), (err: Error) => err instanceof ConfigError && /does not open/.test(err.message));
+      await assert.rejects(
+        startTestApp({ dir }),
+        (err: Error) => err instanceof ConfigError && /does not open/.test(err.message),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

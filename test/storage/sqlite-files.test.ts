@@ -42,9 +42,18 @@ describe('data directory and file modes', () => {
     const db = join(data, 'secure-mode.db');
     // A permissive umask in the parent, inherited by the server: it must not use it for its own files.
     const umask = process.umask(0o022);
-    const server = await spawnServer({ SECURE_MODE_DATABASE_URL: `sqlite:${db}`, SECURE_MODE_BOOTSTRAP_TOKEN: TOKEN }).finally(() => process.umask(umask));
+    const server = await spawnServer({ SECURE_MODE_DATABASE_URL: `sqlite:${db}`, SECURE_MODE_BOOTSTRAP_TOKEN: TOKEN }).finally(
+      () => process.umask(umask),
+    );
     try {
-      assert.equal((await api({ url: server.url, token: TOKEN }, 'POST', '/secure_mode_secrets', { body: { name: 'm', supports_web: true } })).status, 201);
+      assert.equal(
+        (
+          await api({ url: server.url, token: TOKEN }, 'POST', '/secure_mode_secrets', {
+            body: { name: 'm', supports_web: true },
+          })
+        ).status,
+        201,
+      );
       assert.equal(modeOf(data), 0o700);
       const files = readdirSync(data).sort();
       for (const name of ['master.key', 'secure-mode.db', 'secure-mode.db-shm', 'secure-mode.db-wal', 'secure-mode.db.lock']) {
@@ -97,7 +106,10 @@ describe('one server per SQLite database file', () => {
     const first = await spawnServer(env);
     try {
       const line = await refusesToStart(env);
-      assert.match(line, /another secure-mode server is serving .*secure-mode\.db \(it holds .*secure-mode\.db\.lock\): stop it first, or use SECURE_MODE_WORKERS=N/);
+      assert.match(
+        line,
+        /another secure-mode server is serving .*secure-mode\.db \(it holds .*secure-mode\.db\.lock\): stop it first, or use SECURE_MODE_WORKERS=N/,
+      );
       const created = await runCli(['workspaces', 'create', '--name', 'Beside', '--json'], env);
       assert.equal(created.code, 0, created.stderr);
       const listed = await runCli(['workspaces', 'list', '--json'], env);

@@ -143,8 +143,18 @@ function contract(backend: Backend): void {
     it('stores tokens by hash, finds live ones with their workspace, revokes once', async () => {
       const w = await addWorkspace(store);
       const hash = randomBytes(32);
-      const audit = { actorTokenId: null, ip: null, requestId: null, action: 'token.created' as const, targetType: 'token' as const, at: 1000 };
-      const token = await store.createToken({ workspaceId: w.id, name: 't', tokenHash: hash, scopes: ['read_all', 'write_secure_mode_secret'], createdAt: 1000 }, audit);
+      const audit = {
+        actorTokenId: null,
+        ip: null,
+        requestId: null,
+        action: 'token.created' as const,
+        targetType: 'token' as const,
+        at: 1000,
+      };
+      const token = await store.createToken(
+        { workspaceId: w.id, name: 't', tokenHash: hash, scopes: ['read_all', 'write_secure_mode_secret'], createdAt: 1000 },
+        audit,
+      );
       assert.deepEqual(token.scopes, ['read_all', 'write_secure_mode_secret']);
       const found = await store.findTokenByHash(hash);
       assert.deepEqual(found, { token, workspace: w });
@@ -158,7 +168,7 @@ function contract(backend: Backend): void {
       assert.deepEqual(actions, ['token.revoked', 'token.created', 'workspace.created']);
     });
 
-    it('emits exactly each secret mutation\'s change once it has committed, and none when it rolls back', async () => {
+    it("emits exactly each secret mutation's change once it has committed, and none when it rolls back", async () => {
       const w = await addWorkspace(store);
       const peer = await backend.openPeer();
       const heard: { change: SecretChange; seen: Promise<SecretRecord | undefined> }[] = [];
@@ -195,9 +205,14 @@ function contract(backend: Backend): void {
         await assert.rejects(store.updateSecret(w.id, live.id, { name: 'never' }, failing));
         await assert.rejects(store.deleteSecret(w.id, live.id, 3000, 'deleted', failing));
         await assert.rejects(
-          store.createSecret(newSecret(w.id, 'never'), 5, () => {
-            throw new Error('seal failed');
-          }, auditFor(w.id, 'secret.created')),
+          store.createSecret(
+            newSecret(w.id, 'never'),
+            5,
+            () => {
+              throw new Error('seal failed');
+            },
+            auditFor(w.id, 'secret.created'),
+          ),
         );
         assert.deepEqual(heard, []);
         assert.deepEqual(
@@ -237,15 +252,28 @@ function contract(backend: Backend): void {
       const w = await addWorkspace(store);
       await addSecret(store, w, 'a', 2);
       await addSecret(store, w, 'b', 2);
-      const refused = await store.createSecret(newSecret(w.id, 'c'), 2, () => assert.fail('no seal past the cap'), auditFor(w.id, 'secret.created'));
+      const refused = await store.createSecret(
+        newSecret(w.id, 'c'),
+        2,
+        () => assert.fail('no seal past the cap'),
+        auditFor(w.id, 'secret.created'),
+      );
       assert.deepEqual(refused, { ok: false, reason: 'limit_reached' });
       await assert.rejects(
-        store.createSecret(newSecret(w.id, 'd'), 5, () => {
-          throw new Error('seal failed');
-        }, auditFor(w.id, 'secret.created')),
+        store.createSecret(
+          newSecret(w.id, 'd'),
+          5,
+          () => {
+            throw new Error('seal failed');
+          },
+          auditFor(w.id, 'secret.created'),
+        ),
         /seal failed/,
       );
-      assert.deepEqual((await store.listSecrets(w.id)).map((s) => s.name), ['a', 'b']);
+      assert.deepEqual(
+        (await store.listSecrets(w.id)).map((s) => s.name),
+        ['a', 'b'],
+      );
       assert.equal((await store.listAudit({ workspaceId: w.id, actions: ['secret.created'], limit: 10 })).length, 2);
     });
 
@@ -273,12 +301,23 @@ function contract(backend: Backend): void {
       const w = await addWorkspace(store);
       const a = await addSecret(store, w, 'a');
       const b = await addSecret(store, w, 'b');
-      const updated = await store.updateSecret(w.id, a.id, { supportsIos: true, expiresAt: 5000 }, auditFor(w.id, 'secret.updated'));
+      const updated = await store.updateSecret(
+        w.id,
+        a.id,
+        { supportsIos: true, expiresAt: 5000 },
+        auditFor(w.id, 'secret.updated'),
+      );
       assert.equal(updated?.supportsIos, true);
       assert.equal(updated?.expiresAt, 5000);
       assert.equal(await store.updateSecret(w.id, 999_999, { name: 'x' }, auditFor(w.id, 'secret.updated')), undefined);
-      assert.deepEqual((await store.listExpiredSecrets(4999, 10)).map((s) => s.id), []);
-      assert.deepEqual((await store.listExpiredSecrets(5000, 10)).map((s) => s.id), [a.id]);
+      assert.deepEqual(
+        (await store.listExpiredSecrets(4999, 10)).map((s) => s.id),
+        [],
+      );
+      assert.deepEqual(
+        (await store.listExpiredSecrets(5000, 10)).map((s) => s.id),
+        [a.id],
+      );
 
       const deleted = await store.deleteSecret(w.id, b.id, 2000, 'deleted', auditFor(w.id, 'secret.deleted', 2000));
       assert.equal(deleted?.deletedAt, 2000);
@@ -293,8 +332,14 @@ function contract(backend: Backend): void {
       assert.deepEqual(await store.listSecrets(w.id), []);
       assert.deepEqual(await store.loadLiveSecretMaterial(w.id), []);
       assert.equal((await store.getSecret(w.id, b.id))?.deletedAt, 2000);
-      assert.deepEqual((await store.loadDeletedSecretMaterial(w.id, 10)).map((s) => s.id), [a.id, b.id]);
-      assert.deepEqual((await store.loadDeletedSecretMaterial(w.id, 1)).map((s) => s.id), [a.id]);
+      assert.deepEqual(
+        (await store.loadDeletedSecretMaterial(w.id, 10)).map((s) => s.id),
+        [a.id, b.id],
+      );
+      assert.deepEqual(
+        (await store.loadDeletedSecretMaterial(w.id, 1)).map((s) => s.id),
+        [a.id],
+      );
       const actions = (await store.listAudit({ workspaceId: w.id, limit: 10 })).map((e) => e.action);
       assert.deepEqual(actions.slice(0, 3), ['secret.expired', 'secret.deleted', 'secret.updated']);
     });
@@ -350,19 +395,38 @@ function contract(backend: Backend): void {
       assert.equal(await store.replaceCiphertext(s.id, mine.ciphertext, rewrapped), true);
       assert.ok(!(await store.listSecretsNotUnderKey(other.current.id, 0, 1000)).some((p) => p.id === s.id));
       const perKey = await store.oneSecretPerKey();
-      assert.deepEqual(perKey.filter((r) => envelopeKeyId(r.ciphertext) === other.current.id).map((r) => r.id), [s.id]);
+      assert.deepEqual(
+        perKey.filter((r) => envelopeKeyId(r.ciphertext) === other.current.id).map((r) => r.id),
+        [s.id],
+      );
       assert.equal(new Set(perKey.map((r) => envelopeKeyId(r.ciphertext))).size, perKey.length);
     });
 
     it('filters and pages the audit log, newest first', async () => {
       const w = await addWorkspace(store);
-      for (let i = 0; i < 5; i++) await store.writeAudit({ ...auditFor(w.id, i % 2 ? 'secret.deleted' : 'secret.created', 100 + i), targetId: String(i) });
+      for (let i = 0; i < 5; i++)
+        await store.writeAudit({ ...auditFor(w.id, i % 2 ? 'secret.deleted' : 'secret.created', 100 + i), targetId: String(i) });
       const all = await store.listAudit({ workspaceId: w.id, limit: 100, actions: ['secret.created', 'secret.deleted'] });
-      assert.deepEqual(all.map((e) => e.targetId), ['4', '3', '2', '1', '0']);
+      assert.deepEqual(
+        all.map((e) => e.targetId),
+        ['4', '3', '2', '1', '0'],
+      );
       const page = await store.listAudit({ workspaceId: w.id, limit: 2, beforeId: all[1]!.id });
-      assert.deepEqual(page.map((e) => e.targetId), ['2', '1']);
-      const window = await store.listAudit({ workspaceId: w.id, limit: 100, since: 101, until: 103, actions: ['secret.deleted'] });
-      assert.deepEqual(window.map((e) => e.targetId), ['3', '1']);
+      assert.deepEqual(
+        page.map((e) => e.targetId),
+        ['2', '1'],
+      );
+      const window = await store.listAudit({
+        workspaceId: w.id,
+        limit: 100,
+        since: 101,
+        until: 103,
+        actions: ['secret.deleted'],
+      });
+      assert.deepEqual(
+        window.map((e) => e.targetId),
+        ['3', '1'],
+      );
     });
 
     it('keeps idempotency records with the secret until they expire', async () => {
@@ -373,7 +437,13 @@ function contract(backend: Backend): void {
           5,
           (id) => keyring.encrypt(Buffer.from(`material-${id}`), secretAad(w.id, id)),
           auditFor(w.id, 'secret.created'),
-          { key: 'k1', requestHash: Buffer.from('h'), now, expiresAt: 2000, seal: (secret) => Buffer.from(`response-${secret.id}`) },
+          {
+            key: 'k1',
+            requestHash: Buffer.from('h'),
+            now,
+            expiresAt: 2000,
+            seal: (secret) => Buffer.from(`response-${secret.id}`),
+          },
         );
       const first = await create(1000);
       assert.ok(first.ok);
@@ -434,7 +504,10 @@ contract(postgresBackend(await skipWithoutPostgres()));
 describe('PostgreSQL migrations', { skip: await skipWithoutPostgres() }, () => {
   it('apply once when several nodes start at once on an empty database', async () => {
     const db = await createTestDatabase();
-    const stores = Array.from({ length: 4 }, (_, i) => new PostgresStore({ url: db.url, nodeId: `n${i}`, poolSize: 2, connectTimeoutMs: 2000 }));
+    const stores = Array.from(
+      { length: 4 },
+      (_, i) => new PostgresStore({ url: db.url, nodeId: `n${i}`, poolSize: 2, connectTimeoutMs: 2000 }),
+    );
     try {
       await Promise.all(stores.map((s) => s.migrate()));
       const w = await addWorkspace(stores[0]!);

@@ -16,7 +16,11 @@ describe('ClientAddresses', () => {
     const proxies = new ClientAddresses(['10.0.0.1', '10.1.0.0/16', 'fd00::/8']);
     assert.equal(proxies.of('10.0.0.1', '203.0.113.1'), '203.0.113.1');
     assert.equal(proxies.of('::ffff:10.0.0.1', '203.0.113.1'), '203.0.113.1');
-    assert.equal(proxies.of('10.0.0.1', 'spoofed, 198.51.100.1, 203.0.113.1'), '203.0.113.1', 'entries left of the client are its own');
+    assert.equal(
+      proxies.of('10.0.0.1', 'spoofed, 198.51.100.1, 203.0.113.1'),
+      '203.0.113.1',
+      'entries left of the client are its own',
+    );
     assert.equal(proxies.of('10.0.0.1', '203.0.113.1, 10.1.2.3'), '203.0.113.1', 'trusted hops are skipped');
     assert.equal(proxies.of('fd00::5', '2001:db8::1'), '2001:db8::1');
     assert.equal(proxies.of('10.0.0.1', ['203.0.113.7', '10.1.0.9']), '203.0.113.7', 'repeated headers read as one list');
@@ -27,7 +31,11 @@ describe('ClientAddresses', () => {
   });
 
   it('SECURE_MODE_TRUSTED_PROXIES takes addresses and CIDRs and refuses anything else', () => {
-    assert.deepEqual(loadConfig({ SECURE_MODE_TRUSTED_PROXIES: ' 10.0.0.1, 10.1.0.0/16 ,fd00::/8' }).trustedProxies, ['10.0.0.1', '10.1.0.0/16', 'fd00::/8']);
+    assert.deepEqual(loadConfig({ SECURE_MODE_TRUSTED_PROXIES: ' 10.0.0.1, 10.1.0.0/16 ,fd00::/8' }).trustedProxies, [
+      '10.0.0.1',
+      '10.1.0.0/16',
+      'fd00::/8',
+    ]);
     assert.deepEqual(loadConfig({}).trustedProxies, []);
     for (const bad of ['10.0.0.300', 'proxy.local', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/8/1', '10.0.0.0/x']) {
       assert.throws(() => loadConfig({ SECURE_MODE_TRUSTED_PROXIES: bad }), ConfigError, bad);
@@ -36,8 +44,15 @@ describe('ClientAddresses', () => {
 
   it('the verification limits and the JWT maximum age are read with their defaults', () => {
     const defaults = loadConfig({});
-    assert.deepEqual([defaults.verifyClientRateLimit, defaults.diagnoseRateLimit, defaults.jwtMaxAgeSeconds], [2000, 20, undefined]);
-    const set = loadConfig({ SECURE_MODE_VERIFY_CLIENT_RATE_LIMIT: '50', SECURE_MODE_DIAGNOSE_RATE_LIMIT: '5', SECURE_MODE_JWT_MAX_AGE: '600' });
+    assert.deepEqual(
+      [defaults.verifyClientRateLimit, defaults.diagnoseRateLimit, defaults.jwtMaxAgeSeconds],
+      [2000, 20, undefined],
+    );
+    const set = loadConfig({
+      SECURE_MODE_VERIFY_CLIENT_RATE_LIMIT: '50',
+      SECURE_MODE_DIAGNOSE_RATE_LIMIT: '5',
+      SECURE_MODE_JWT_MAX_AGE: '600',
+    });
     assert.deepEqual([set.verifyClientRateLimit, set.diagnoseRateLimit, set.jwtMaxAgeSeconds], [50, 5, 600]);
     assert.throws(() => loadConfig({ SECURE_MODE_JWT_MAX_AGE: '0' }), ConfigError);
   });

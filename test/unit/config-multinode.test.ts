@@ -27,7 +27,16 @@ describe('config: multi-node settings', () => {
     });
     assert.deepEqual(config.database, { kind: 'postgres', url: 'postgres://u@db:5432/sm' });
     assert.deepEqual(
-      [config.redisUrl, config.redisPrefix, config.workers, config.cacheMaxStalenessMs, config.offlineGraceMs, config.pgPoolSize, config.pgConnectTimeoutMs, config.pgQueryTimeoutMs],
+      [
+        config.redisUrl,
+        config.redisPrefix,
+        config.workers,
+        config.cacheMaxStalenessMs,
+        config.offlineGraceMs,
+        config.pgPoolSize,
+        config.pgConnectTimeoutMs,
+        config.pgQueryTimeoutMs,
+      ],
       ['redis://cache:6379', 'prod:', 4, 5000, 3000, 20, 800, 2500],
     );
   });

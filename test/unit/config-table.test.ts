@@ -12,7 +12,10 @@ describe('configuration table', () => {
     const start = README.indexOf('| variable | default | meaning |');
     assert.ok(start >= 0);
     const rows = README.slice(start).split('\n').slice(2);
-    const table = rows.slice(0, rows.findIndex((line) => !line.startsWith('|')));
+    const table = rows.slice(
+      0,
+      rows.findIndex((line) => !line.startsWith('|')),
+    );
     assert.deepEqual(
       table,
       CONFIG_VARIABLES.map((v) => `| \`${v.name}\` | ${v.shown} | ${v.meaning} |`),
@@ -29,12 +32,21 @@ describe('configuration table', () => {
       if (!v.integer) continue;
       assert.equal(v.shown.split(' ')[0], String(v.integer.default), v.name);
       if (v.integer.max < 10_000_000) {
-        assert.throws(() => loadConfig({ [v.name]: String(v.integer!.max + 1) }), (err: unknown) => err instanceof ConfigError && err.message.startsWith(v.name));
+        assert.throws(
+          () => loadConfig({ [v.name]: String(v.integer!.max + 1) }),
+          (err: unknown) => err instanceof ConfigError && err.message.startsWith(v.name),
+        );
       }
       if (v.integer.min > 0) {
-        assert.throws(() => loadConfig({ [v.name]: String(v.integer!.min - 1) }), (err: unknown) => err instanceof ConfigError && err.message.startsWith(v.name));
+        assert.throws(
+          () => loadConfig({ [v.name]: String(v.integer!.min - 1) }),
+          (err: unknown) => err instanceof ConfigError && err.message.startsWith(v.name),
+        );
       }
     }
-    assert.equal(loadConfig({}).verifyRateLimit, CONFIG_VARIABLES.find((v) => v.name === 'SECURE_MODE_VERIFY_RATE_LIMIT')?.integer?.default);
+    assert.equal(
+      loadConfig({}).verifyRateLimit,
+      CONFIG_VARIABLES.find((v) => v.name === 'SECURE_MODE_VERIFY_RATE_LIMIT')?.integer?.default,
+    );
   });
 });

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeApiError } from '../../src/console/ui/api-error.js';
 import { auditPath, detailPairs } from '../../src/console/ui/audit.js';
-import { type Secret, formatDateTime, parseLocalDateTime, platformsOf, relativeTime, secretState, toLocalDateTimeValue, trafficIsRecent } from '../../src/console/ui/format.js';
+import {
+  type Secret,
+  formatDateTime,
+  parseLocalDateTime,
+  platformsOf,
+  relativeTime,
+  secretState,
+  toLocalDateTimeValue,
+  trafficIsRecent,
+} from '../../src/console/ui/format.js';
 import { cutoverStatus, platformTotals, rotationShares, type UsageBucket } from '../../src/console/ui/usage.js';
 
 const secret = (over: Partial<Secret> = {}): Secret => ({
@@ -36,7 +45,13 @@ describe('console: API errors read as sentences', () => {
   });
 
   it('joins several messages and keeps their own punctuation', () => {
-    const body = JSON.stringify({ type: 'error.list', errors: [{ code: 'a', message: 'First.' }, { code: 'b', message: 'Second' }] });
+    const body = JSON.stringify({
+      type: 'error.list',
+      errors: [
+        { code: 'a', message: 'First.' },
+        { code: 'b', message: 'Second' },
+      ],
+    });
     assert.equal(describeApiError(400, body).message, 'First. Second.');
   });
 
@@ -46,7 +61,10 @@ describe('console: API errors read as sentences', () => {
   });
 
   it('falls back to a sentence for bodies that are not an error.list', () => {
-    assert.equal(describeApiError(502, '<html>bad gateway</html>').message, 'The server is unreachable behind its proxy (502); try again shortly.');
+    assert.equal(
+      describeApiError(502, '<html>bad gateway</html>').message,
+      'The server is unreachable behind its proxy (502); try again shortly.',
+    );
     assert.equal(describeApiError(418, '{"weird":true}').message, 'The request failed (HTTP 418).');
     assert.equal(describeApiError(500, '').message, 'The server failed (HTTP 500); try again shortly.');
     assert.equal(describeApiError(401, '').message, 'Access Token Invalid');
@@ -103,13 +121,20 @@ describe('console: usage and rotation', () => {
 
   it('judges the cut-over on the latest bucket with traffic', () => {
     assert.deepEqual(cutoverStatus(rotationShares([bucket(0, 0)], [bucket(0, 0)])), { kind: 'no_traffic' });
-    assert.deepEqual(cutoverStatus(rotationShares([bucket(0, 5), bucket(60, 5)], [bucket(0, 0), bucket(60, 0)])), { kind: 'not_started' });
-    assert.deepEqual(cutoverStatus(rotationShares([bucket(0, 5), bucket(60, 1), bucket(120, 0)], [bucket(0, 0), bucket(60, 3), bucket(120, 0)])), {
-      kind: 'in_progress',
-      oldShare: 0.25,
-      bucketStart: 60,
+    assert.deepEqual(cutoverStatus(rotationShares([bucket(0, 5), bucket(60, 5)], [bucket(0, 0), bucket(60, 0)])), {
+      kind: 'not_started',
     });
-    assert.deepEqual(cutoverStatus(rotationShares([bucket(0, 5), bucket(60, 0)], [bucket(0, 1), bucket(60, 9)])), { kind: 'cut_over' });
+    assert.deepEqual(
+      cutoverStatus(rotationShares([bucket(0, 5), bucket(60, 1), bucket(120, 0)], [bucket(0, 0), bucket(60, 3), bucket(120, 0)])),
+      {
+        kind: 'in_progress',
+        oldShare: 0.25,
+        bucketStart: 60,
+      },
+    );
+    assert.deepEqual(cutoverStatus(rotationShares([bucket(0, 5), bucket(60, 0)], [bucket(0, 1), bucket(60, 9)])), {
+      kind: 'cut_over',
+    });
     assert.deepEqual(cutoverStatus(rotationShares([bucket(0, 0)], [bucket(0, 2)])), { kind: 'cut_over' });
   });
 });
@@ -124,14 +149,17 @@ describe('console: audit query and details', () => {
   });
 
   it('flattens details to plain text pairs', () => {
-    assert.deepEqual(detailPairs({ name: 'x', supports_web: true, changes: { name: { from: 'a', to: 'b' } }, ids: [1, 2], gone: null }), [
-      ['name', 'x'],
-      ['supports web', 'true'],
-      ['changes name from', 'a'],
-      ['changes name to', 'b'],
-      ['ids', '1, 2'],
-      ['gone', 'none'],
-    ]);
+    assert.deepEqual(
+      detailPairs({ name: 'x', supports_web: true, changes: { name: { from: 'a', to: 'b' } }, ids: [1, 2], gone: null }),
+      [
+        ['name', 'x'],
+        ['supports web', 'true'],
+        ['changes name from', 'a'],
+        ['changes name to', 'b'],
+        ['ids', '1, 2'],
+        ['gone', 'none'],
+      ],
+    );
     assert.deepEqual(detailPairs({ expires_at: 1_800_000_000, changes: { expires_at: null } }), [
       ['expires at', formatDateTime(1_800_000_000)],
       ['changes expires at', 'none'],

@@ -10,7 +10,8 @@ import { DIAGNOSE_DELETED_LIMIT, type DiagnoseBody, type Diagnosis } from '../..
 import { userHash, userJwt } from '../../packages/sign/src/index.js';
 import { openTestServices, type TestServices } from '../helpers/services.js';
 
-const hmac = (key: string | Buffer, message: string, algorithm = 'sha256') => createHmac(algorithm, key).update(message).digest('hex');
+const hmac = (key: string | Buffer, message: string, algorithm = 'sha256') =>
+  createHmac(algorithm, key).update(message).digest('hex');
 const codes = (d: Diagnosis) => d.causes.map((c) => c.code);
 
 describe('diagnose', () => {
@@ -21,8 +22,11 @@ describe('diagnose', () => {
   let mobile: { id: number; secret: string };
 
   const diagnose = (body: DiagnoseBody) => s.diagnoser.diagnose(s.workspace, body);
-  const hashBody = (platform: 'web' | 'ios' | 'android', hash: string, identity: { user_id?: string; email?: string } = { user_id: 'u-1' }) =>
-    ({ platform, ...identity, user_hash: hash }) as DiagnoseBody;
+  const hashBody = (
+    platform: 'web' | 'ios' | 'android',
+    hash: string,
+    identity: { user_id?: string; email?: string } = { user_id: 'u-1' },
+  ) => ({ platform, ...identity, user_hash: hash }) as DiagnoseBody;
   const jwtBody = (platform: 'web' | 'ios' | 'android', token: string, extra: { user_id?: string; email?: string } = {}) =>
     ({ platform, intercom_user_jwt: token, ...extra }) as DiagnoseBody;
 
@@ -88,15 +92,20 @@ describe('diagnose', () => {
       assert.deepEqual([d1.verified, codes(d1), d1.secret?.state], [false, ['expired_secret'], 'expired']);
 
       const lapsing = await s.addSecret('Lapsing', { web: true });
-      const updated = await s.store.updateSecret(s.workspace.id, lapsing.id, { expiresAt: nowS() }, {
-        workspaceId: s.workspace.id,
-        actorTokenId: null,
-        ip: null,
-        requestId: null,
-        action: 'secret.updated',
-        targetType: 'secret',
-        at: nowS(),
-      });
+      const updated = await s.store.updateSecret(
+        s.workspace.id,
+        lapsing.id,
+        { expiresAt: nowS() },
+        {
+          workspaceId: s.workspace.id,
+          actorTokenId: null,
+          ip: null,
+          requestId: null,
+          action: 'secret.updated',
+          targetType: 'secret',
+          at: nowS(),
+        },
+      );
       s.cache.secretUpdated(updated!);
       const d2 = await diagnose(hashBody('web', userHash(lapsing.secret, { user_id: 'u-1' })));
       assert.deepEqual([d2.verified, codes(d2), d2.secret?.state], [false, ['expired_secret'], 'expired']);
@@ -193,10 +202,26 @@ describe('diagnose', () => {
     it('not_yet_propagated: a secret this node has not loaded yet', async () => {
       await diagnose(hashBody('web', userHash(web.secret, { user_id: 'warm' })));
       const created = await s.store.createSecret(
-        { workspaceId: s.workspace.id, name: 'Made elsewhere', supportsWeb: true, supportsIos: false, supportsAndroid: false, createdAt: nowS(), expiresAt: null },
+        {
+          workspaceId: s.workspace.id,
+          name: 'Made elsewhere',
+          supportsWeb: true,
+          supportsIos: false,
+          supportsAndroid: false,
+          createdAt: nowS(),
+          expiresAt: null,
+        },
         10,
         (id) => s.keyring.encrypt(Buffer.from('made-on-another-node'), secretAad(s.workspace.id, id)),
-        { workspaceId: s.workspace.id, actorTokenId: null, ip: null, requestId: null, action: 'secret.created', targetType: 'secret', at: nowS() },
+        {
+          workspaceId: s.workspace.id,
+          actorTokenId: null,
+          ip: null,
+          requestId: null,
+          action: 'secret.created',
+          targetType: 'secret',
+          at: nowS(),
+        },
       );
       assert.ok(created.ok);
       const d = await diagnose(hashBody('web', hmac('made-on-another-node', 'u-1')));
@@ -258,11 +283,15 @@ describe('diagnose', () => {
     });
 
     it('jwt_missing_user_id: absent, numeric, or a payload that is not an object', async () => {
-      assert.deepEqual(codes(await diagnose(jwtBody('web', forge({ alg: 'HS256' }, { email: 'e@x' }, web.secret)))), ['jwt_missing_user_id']);
+      assert.deepEqual(codes(await diagnose(jwtBody('web', forge({ alg: 'HS256' }, { email: 'e@x' }, web.secret)))), [
+        'jwt_missing_user_id',
+      ]);
       const numeric = await diagnose(jwtBody('web', forge({ alg: 'HS256' }, { user_id: 42 }, web.secret)));
       assert.deepEqual(codes(numeric), ['jwt_missing_user_id']);
       assert.match(numeric.causes[0]!.message, /is a number; it must be a string/);
-      assert.deepEqual(codes(await diagnose(jwtBody('web', forge({ alg: 'HS256' }, ['u'], web.secret)))), ['jwt_missing_user_id']);
+      assert.deepEqual(codes(await diagnose(jwtBody('web', forge({ alg: 'HS256' }, ['u'], web.secret)))), [
+        'jwt_missing_user_id',
+      ]);
     });
 
     it('jwt_invalid_claim: exp that is not a number', async () => {
@@ -288,9 +317,13 @@ describe('diagnose', () => {
     });
 
     it('key_base64url_decoded, platform_not_enabled and unknown_secret apply to JWTs too', async () => {
-      const decoded = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, Buffer.from(web.secret, 'base64url'))));
+      const decoded = await diagnose(
+        jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, Buffer.from(web.secret, 'base64url'))),
+      );
       assert.deepEqual(codes(decoded), ['key_base64url_decoded']);
-      assert.deepEqual(codes(await diagnose(jwtBody('ios', userJwt(web.secret, { user_id: 'u' }, { now: nowS() })))), ['platform_not_enabled']);
+      assert.deepEqual(codes(await diagnose(jwtBody('ios', userJwt(web.secret, { user_id: 'u' }, { now: nowS() })))), [
+        'platform_not_enabled',
+      ]);
       const unknown = await diagnose(jwtBody('web', userJwt('not ours', { user_id: 'u' }, { now: nowS() })));
       assert.deepEqual([codes(unknown), unknown.secret], [['unknown_secret'], null]);
     });
@@ -333,7 +366,12 @@ describe('diagnose: bounded work', () => {
       const retire = async (n: number) => {
         for (let i = 0; i < n; i++) await s.deleteSecret((await s.addSecret(`old ${i}`, { web: true })).id);
       };
-      const body = { platform: 'web', user_id: ' u-1', email: 'e@x', user_hash: createHmac('sha256', 'nobody').update('u').digest('hex') } as DiagnoseBody;
+      const body = {
+        platform: 'web',
+        user_id: ' u-1',
+        email: 'e@x',
+        user_hash: createHmac('sha256', 'nobody').update('u').digest('hex'),
+      } as DiagnoseBody;
       await retire(DIAGNOSE_DELETED_LIMIT);
       const atLimit = await digestsDuring(() => s.diagnoser.diagnose(s.workspace, body));
       await retire(DIAGNOSE_DELETED_LIMIT);

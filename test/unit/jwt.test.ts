@@ -41,7 +41,13 @@ const HS256 = { alg: 'HS256', typ: 'JWT' };
 describe('jwt: accepted tokens', () => {
   it('verifies jsonwebtoken HS256 tokens and returns the signed identity', () => {
     const token = jwt.sign({ user_id: 'u-1', email: 'u@example.com' }, KEY, { algorithm: 'HS256', expiresIn: '1h' });
-    assert.deepEqual(verify(token, {}, Date.now()), { verified: true, method: 'jwt', userId: 'u-1', email: 'u@example.com', secretId: 7 });
+    assert.deepEqual(verify(token, {}, Date.now()), {
+      verified: true,
+      method: 'jwt',
+      userId: 'u-1',
+      email: 'u@example.com',
+      secretId: 7,
+    });
   });
 
   it('accepts a header without typ, and a kid that names nothing: keys are never chosen by the token', () => {
@@ -114,7 +120,8 @@ describe('jwt: rejected tokens', () => {
   });
 
   it('rejects non-object payloads and a missing, empty or non-string user_id', () => {
-    for (const payload of [[{ user_id: 'u' }], JSON.stringify('u'), 42, null, true]) rejected(forge(HS256, payload), 'jwt_invalid');
+    for (const payload of [[{ user_id: 'u' }], JSON.stringify('u'), 42, null, true])
+      rejected(forge(HS256, payload), 'jwt_invalid');
     rejected(forge(HS256, { email: 'e@x' }), 'jwt_invalid');
     rejected(forge(HS256, { user_id: '' }), 'jwt_invalid');
     rejected(forge(HS256, { user_id: 42 }), 'jwt_invalid');
@@ -188,11 +195,17 @@ describe('jwt primitives', () => {
 
   it('checkClaims: iat beyond the skew in the future, and a maximum age that needs exp and bounds exp - iat', () => {
     const skewed = { skewSeconds: 60, maxAgeSeconds: undefined };
-    assert.deepEqual(checkClaims({ user_id: 'u', iat: 1061 }, 1000, skewed), { ok: false, problem: { code: 'issued_in_future', iat: 1061 } });
+    assert.deepEqual(checkClaims({ user_id: 'u', iat: 1061 }, 1000, skewed), {
+      ok: false,
+      problem: { code: 'issued_in_future', iat: 1061 },
+    });
     assert.equal(checkClaims({ user_id: 'u', iat: 1060 }, 1000, skewed).ok, true);
     assert.deepEqual(checkClaims({ user_id: 'u', iat: 'now' }, 1000, skewed), { ok: false, problem: { code: 'iat_not_number' } });
     const capped = { skewSeconds: 60, maxAgeSeconds: 300 };
-    assert.deepEqual(checkClaims({ user_id: 'u', iat: 1000 }, 1000, capped), { ok: false, problem: { code: 'exp_missing', maxAgeSeconds: 300 } });
+    assert.deepEqual(checkClaims({ user_id: 'u', iat: 1000 }, 1000, capped), {
+      ok: false,
+      problem: { code: 'exp_missing', maxAgeSeconds: 300 },
+    });
     assert.equal(checkClaims({ user_id: 'u', iat: 1000, exp: 1300 }, 1000, capped).ok, true);
     assert.deepEqual(checkClaims({ user_id: 'u', iat: 1000, exp: 1301 }, 1000, capped), {
       ok: false,

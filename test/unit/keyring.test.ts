@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { DecryptionError, KeyMaterialError, Keyring, envelopeKeyId, keyIdOf, parseMasterKey, secretAad } from '../../src/crypto/keyring.js';
+import {
+  DecryptionError,
+  KeyMaterialError,
+  Keyring,
+  envelopeKeyId,
+  keyIdOf,
+  parseMasterKey,
+  secretAad,
+} from '../../src/crypto/keyring.js';
 import { generateSecret } from '../../src/crypto/random.js';
 
 const masterKey = () => parseMasterKey(randomBytes(32).toString('base64'), 'test key');
@@ -58,7 +66,10 @@ describe('Keyring (AES-256-GCM envelopes)', () => {
     const envelope = other.encrypt(secret, secretAad(1, 1));
     assert.throws(
       () => keyring.decrypt(envelope, secretAad(1, 1)),
-      (err: Error) => err instanceof DecryptionError && err.message.includes(other.current.id) && !err.message.includes(other.current.key.toString('base64')),
+      (err: Error) =>
+        err instanceof DecryptionError &&
+        err.message.includes(other.current.id) &&
+        !err.message.includes(other.current.key.toString('base64')),
     );
   });
 
@@ -83,7 +94,12 @@ describe('parseMasterKey', () => {
   });
 
   it('refuses any other length with a one-line KeyMaterialError that does not echo the key', () => {
-    for (const text of [randomBytes(16).toString('base64'), randomBytes(31).toString('hex'), randomBytes(33).toString('base64'), '']) {
+    for (const text of [
+      randomBytes(16).toString('base64'),
+      randomBytes(31).toString('hex'),
+      randomBytes(33).toString('base64'),
+      '',
+    ]) {
       assert.throws(
         () => parseMasterKey(text, 'SECURE_MODE_MASTER_KEY'),
         (err: Error) =>

@@ -63,17 +63,27 @@ describe('rotation helpers', () => {
   it('audit cursors are opaque and validated; actions are checked', () => {
     assert.equal(decodeAuditCursor(encodeAuditCursor(12345)), 12345);
     for (const bad of ['12', 'x', Buffer.from('audit:0').toString('base64url'), Buffer.from('audit:1e3').toString('base64url')]) {
-      assert.equal(field(() => decodeAuditCursor(bad)), 'starting_after');
+      assert.equal(
+        field(() => decodeAuditCursor(bad)),
+        'starting_after',
+      );
     }
     assert.deepEqual(parseAuditActions('secret.created, secret.expired'), ['secret.created', 'secret.expired']);
     assert.equal(parseAuditActions(''), undefined);
-    assert.equal(field(() => parseAuditActions('secret.created,secret.stolen')), 'action');
+    assert.equal(
+      field(() => parseAuditActions('secret.created,secret.stolen')),
+      'action',
+    );
   });
 
   it('idempotency keys and request identity', () => {
     assert.equal(parseIdempotencyKey(undefined), undefined);
     assert.equal(parseIdempotencyKey(' a~Z '), ' a~Z ');
-    for (const bad of ['', 'a\tb', 'é', 'x'.repeat(256), ['a', 'b']]) assert.equal(field(() => parseIdempotencyKey(bad)), 'Idempotency-Key');
+    for (const bad of ['', 'a\tb', 'é', 'x'.repeat(256), ['a', 'b']])
+      assert.equal(
+        field(() => parseIdempotencyKey(bad)),
+        'Idempotency-Key',
+      );
     const a = createRequestHash({ name: 'x', supports_web: true });
     assert.ok(sameRequest(a, createRequestHash({ supports_web: true, name: 'x' })));
     assert.ok(!sameRequest(a, createRequestHash({ name: 'x', supports_web: true, supports_ios: false })));

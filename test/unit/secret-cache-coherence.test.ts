@@ -36,10 +36,26 @@ describe('SecretCache: bounded staleness across nodes', () => {
 
   async function addSecret(): Promise<number> {
     const r = await raw.createSecret(
-      { workspaceId: workspace.id, name: 's', supportsWeb: true, supportsIos: false, supportsAndroid: false, createdAt: 1, expiresAt: null },
+      {
+        workspaceId: workspace.id,
+        name: 's',
+        supportsWeb: true,
+        supportsIos: false,
+        supportsAndroid: false,
+        createdAt: 1,
+        expiresAt: null,
+      },
       10,
       (id) => keyring.encrypt(Buffer.from(`secret-${id}`), secretAad(workspace.id, id)),
-      { workspaceId: workspace.id, actorTokenId: null, ip: null, requestId: null, action: 'secret.created', targetType: 'secret', at: 1 },
+      {
+        workspaceId: workspace.id,
+        actorTokenId: null,
+        ip: null,
+        requestId: null,
+        action: 'secret.created',
+        targetType: 'secret',
+        at: 1,
+      },
     );
     assert.ok(r.ok);
     return r.secret.id;
@@ -71,7 +87,13 @@ describe('SecretCache: bounded staleness across nodes', () => {
     workspace = await raw.createWorkspace({ appId: 'app1', name: 'W', defaultVersion: 'Preview', rateLimit: 10, createdAt: 1 });
     db = outageable(raw);
     synced = clock.nowMs();
-    cache = new SecretCache(db.store, keyring, clock, { maxWorkspaces: 10, maxStalenessMs: MAX_STALENESS, negativeTtlMs: 1000, offlineGraceMs: GRACE }, () => synced);
+    cache = new SecretCache(
+      db.store,
+      keyring,
+      clock,
+      { maxWorkspaces: 10, maxStalenessMs: MAX_STALENESS, negativeTtlMs: 1000, offlineGraceMs: GRACE },
+      () => synced,
+    );
   });
 
   it('applies a deletion from another node at once, and reloads after a creation', async () => {
@@ -83,7 +105,10 @@ describe('SecretCache: bounded staleness across nodes', () => {
     assert.deepEqual(await ids(), [a, b]);
     await deleteElsewhere(a);
     cache.applyChange({ workspaceId: workspace.id, secretId: a, kind: 'deleted' });
-    assert.deepEqual(cache.peek(workspace.appId)?.secrets.map((s) => s.id), [b]);
+    assert.deepEqual(
+      cache.peek(workspace.appId)?.secrets.map((s) => s.id),
+      [b],
+    );
   });
 
   it('trusts an entry while the feed keeps vouching, and reloads it after the maximum staleness', async () => {
@@ -92,7 +117,11 @@ describe('SecretCache: bounded staleness across nodes', () => {
     await deleteElsewhere(a);
     clock.advance(MAX_STALENESS - 1);
     synced = clock.nowMs();
-    assert.deepEqual(cache.peek(workspace.appId)?.secrets.map((s) => s.id), [a], 'a missed message is not seen before the staleness bound');
+    assert.deepEqual(
+      cache.peek(workspace.appId)?.secrets.map((s) => s.id),
+      [a],
+      'a missed message is not seen before the staleness bound',
+    );
     clock.advance(1);
     synced = clock.nowMs();
     assert.equal(cache.peek(workspace.appId), undefined);
@@ -104,7 +133,10 @@ describe('SecretCache: bounded staleness across nodes', () => {
     assert.deepEqual(await ids(), [a]);
     await deleteElsewhere(a);
     clock.advance(GRACE - 1);
-    assert.deepEqual(cache.peek(workspace.appId)?.secrets.map((s) => s.id), [a]);
+    assert.deepEqual(
+      cache.peek(workspace.appId)?.secrets.map((s) => s.id),
+      [a],
+    );
     clock.advance(1);
     assert.equal(cache.peek(workspace.appId), undefined, 'past the grace without the feed, the entry is not served');
     assert.deepEqual(await ids(), []);
@@ -117,7 +149,11 @@ describe('SecretCache: bounded staleness across nodes', () => {
     clock.advance(MAX_STALENESS);
     synced = clock.nowMs() - 1;
     assert.deepEqual(await ids(), [a], 'stale but within the grace: still served');
-    assert.deepEqual(cache.peek(workspace.appId)?.secrets.map((s) => s.id), [a], 'and without retrying the database on every request');
+    assert.deepEqual(
+      cache.peek(workspace.appId)?.secrets.map((s) => s.id),
+      [a],
+      'and without retrying the database on every request',
+    );
     clock.advance(GRACE);
     assert.equal(cache.peek(workspace.appId), undefined);
     await assert.rejects(cache.load(workspace.appId), StorageUnavailableError);

@@ -15,8 +15,17 @@ describe('secret cache: least recently used eviction', () => {
   });
 
   it('evicts the workspace used least recently, repeated hits on the newest included', async () => {
-    const [a, b, c] = [s.workspace, await s.workspaces.createWorkspace({ name: 'B' }), await s.workspaces.createWorkspace({ name: 'C' })];
-    const cache = new SecretCache(s.store, s.keyring, clock, { ...DEFAULT_CACHE_OPTIONS, maxWorkspaces: 2, maxStalenessMs: 60_000, negativeTtlMs: 1_000 });
+    const [a, b, c] = [
+      s.workspace,
+      await s.workspaces.createWorkspace({ name: 'B' }),
+      await s.workspaces.createWorkspace({ name: 'C' }),
+    ];
+    const cache = new SecretCache(s.store, s.keyring, clock, {
+      ...DEFAULT_CACHE_OPTIONS,
+      maxWorkspaces: 2,
+      maxStalenessMs: 60_000,
+      negativeTtlMs: 1_000,
+    });
     await cache.load(a.appId);
     await cache.load(b.appId);
     for (let i = 0; i < 3; i++) assert.ok(cache.peek(b.appId));

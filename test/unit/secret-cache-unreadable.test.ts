@@ -23,10 +23,20 @@ describe('secret cache: a secret whose ciphertext does not open', () => {
     assert.ok(await s.store.replaceCiphertext(damaged.id, row.ciphertext, flipped));
 
     const reported: unknown[] = [];
-    const cache = new SecretCache(s.store, s.keyring, clock, DEFAULT_CACHE_OPTIONS, () => clock.nowMs(), (secret) => reported.push(secret));
+    const cache = new SecretCache(
+      s.store,
+      s.keyring,
+      clock,
+      DEFAULT_CACHE_OPTIONS,
+      () => clock.nowMs(),
+      (secret) => reported.push(secret),
+    );
     for (let i = 0; i < 3; i++) {
       const entry = await cache.load(s.workspace.appId);
-      assert.deepEqual(entry?.secrets.map((x) => x.id), [intact.id]);
+      assert.deepEqual(
+        entry?.secrets.map((x) => x.id),
+        [intact.id],
+      );
       cache.invalidateAll();
     }
     assert.deepEqual(reported, [{ workspaceId: s.workspace.id, secretId: damaged.id }]);

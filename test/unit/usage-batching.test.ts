@@ -21,8 +21,7 @@ function fakeStore() {
   return { store, writes, failOnce: () => (failNext = true) };
 }
 
-const simplify = (incs: UsageIncrement[]) =>
-  incs.map((i) => `${i.secretId}/${i.platform}/${i.minute}=${i.count}`).sort();
+const simplify = (incs: UsageIncrement[]) => incs.map((i) => `${i.secretId}/${i.platform}/${i.minute}=${i.count}`).sort();
 
 describe('usage batching', () => {
   it('aggregates per secret, platform and minute and writes once per flush', async () => {
@@ -35,7 +34,12 @@ describe('usage batching', () => {
     usage.recordSuccess(2, 'web', 'jwt');
     clock.advance(60_000);
     usage.recordSuccess(1, 'web', 'user_hash');
-    assert.deepEqual(simplify(usage.pendingIncrements()), [`1/ios/${m}=1`, `1/web/${m}=1000`, `1/web/${m + 1}=1`, `2/web/${m}=1`]);
+    assert.deepEqual(simplify(usage.pendingIncrements()), [
+      `1/ios/${m}=1`,
+      `1/web/${m}=1000`,
+      `1/web/${m + 1}=1`,
+      `2/web/${m}=1`,
+    ]);
     assert.deepEqual([...usage.successCounts()].sort(), [
       ['jwt:ios', 1],
       ['jwt:web', 1],
@@ -44,10 +48,13 @@ describe('usage batching', () => {
     await usage.flush();
     assert.equal(writes.length, 1);
     assert.deepEqual(simplify(writes[0]!.increments), [`1/ios/${m}=1`, `1/web/${m}=1000`, `1/web/${m + 1}=1`, `2/web/${m}=1`]);
-    assert.deepEqual([...writes[0]!.last], [
-      [1, m * 60 + 60],
-      [2, m * 60],
-    ]);
+    assert.deepEqual(
+      [...writes[0]!.last],
+      [
+        [1, m * 60 + 60],
+        [2, m * 60],
+      ],
+    );
     await usage.flush();
     assert.equal(writes.length, 1, 'nothing new, nothing written');
   });

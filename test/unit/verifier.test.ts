@@ -3,27 +3,36 @@ import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { CachedWorkspace, LiveSecret } from '../../src/domain/secret-cache.js';
-import {
-  type VerificationRequest,
-  evaluate,
-  findMatchingSecret,
-  parseVerificationRequest,
-} from '../../src/domain/verifier.js';
+import { type VerificationRequest, evaluate, findMatchingSecret, parseVerificationRequest } from '../../src/domain/verifier.js';
 import { parseHexDigest } from '../../src/crypto/hmac.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { openTestServices, type TestServices } from '../helpers/services.js';
 
 const hmacHex = (key: string, message: string) => createHmac('sha256', key).update(message).digest('hex');
 
-function secret(id: number, key: string, p: Partial<Pick<LiveSecret, 'web' | 'ios' | 'android' | 'expiresAtMs'>> = {}): LiveSecret {
-  return { id, key: Buffer.from(key, 'utf8'), web: p.web ?? true, ios: p.ios ?? true, android: p.android ?? true, expiresAtMs: p.expiresAtMs ?? null };
+function secret(
+  id: number,
+  key: string,
+  p: Partial<Pick<LiveSecret, 'web' | 'ios' | 'android' | 'expiresAtMs'>> = {},
+): LiveSecret {
+  return {
+    id,
+    key: Buffer.from(key, 'utf8'),
+    web: p.web ?? true,
+    ios: p.ios ?? true,
+    android: p.android ?? true,
+    expiresAtMs: p.expiresAtMs ?? null,
+  };
 }
 
 function entry(secrets: LiveSecret[], lastMatchId = 0): CachedWorkspace {
   return { workspaceId: 1, appId: 'app', secrets, loadedAtMs: 0, lastMatchId };
 }
 
-function hashRequest(userHash: string, p: { platform?: 'web' | 'ios' | 'android'; userId?: string | null; email?: string | null } = {}): Extract<VerificationRequest, { method: 'user_hash' }> {
+function hashRequest(
+  userHash: string,
+  p: { platform?: 'web' | 'ios' | 'android'; userId?: string | null; email?: string | null } = {},
+): Extract<VerificationRequest, { method: 'user_hash' }> {
   return {
     method: 'user_hash',
     appId: 'app',
@@ -59,16 +68,36 @@ describe('verifier: user_hash rules', () => {
     assert.equal(evaluate(ws, hashRequest(upper, { platform: 'web' }), NOW).verified, true);
     assert.equal(evaluate(ws, hashRequest(mixed, { platform: 'web' }), NOW).verified, true);
     for (const platform of ['ios', 'android'] as const) {
-      assert.deepEqual(evaluate(ws, hashRequest(upper, { platform }), NOW), { verified: false, method: 'user_hash', reason: 'malformed' });
-      assert.deepEqual(evaluate(ws, hashRequest(mixed, { platform }), NOW), { verified: false, method: 'user_hash', reason: 'malformed' });
+      assert.deepEqual(evaluate(ws, hashRequest(upper, { platform }), NOW), {
+        verified: false,
+        method: 'user_hash',
+        reason: 'malformed',
+      });
+      assert.deepEqual(evaluate(ws, hashRequest(mixed, { platform }), NOW), {
+        verified: false,
+        method: 'user_hash',
+        reason: 'malformed',
+      });
     }
   });
 
   it('refuses anything but exactly 64 hex characters, before computing an HMAC', () => {
     const good = hmacHex('k', 'user-1');
     const ws = entry([secret(1, 'k')]);
-    for (const bad of [good.slice(0, 63), `${good}0`, ` ${good}`, `${good}\n`, `${good.slice(0, 62)}zz`, Buffer.from(good, 'hex').toString('base64'), '']) {
-      assert.deepEqual(evaluate(ws, hashRequest(bad), NOW), { verified: false, method: 'user_hash', reason: 'malformed' }, JSON.stringify(bad));
+    for (const bad of [
+      good.slice(0, 63),
+      `${good}0`,
+      ` ${good}`,
+      `${good}\n`,
+      `${good.slice(0, 62)}zz`,
+      Buffer.from(good, 'hex').toString('base64'),
+      '',
+    ]) {
+      assert.deepEqual(
+        evaluate(ws, hashRequest(bad), NOW),
+        { verified: false, method: 'user_hash', reason: 'malformed' },
+        JSON.stringify(bad),
+      );
     }
   });
 
@@ -102,7 +131,11 @@ describe('verifier: user_hash rules', () => {
       method: 'user_hash',
       reason: 'no_secret_for_platform',
     });
-    assert.deepEqual(evaluate(webOnly, hashRequest(hmacHex('other', 'user-1')), NOW), { verified: false, method: 'user_hash', reason: 'mismatch' });
+    assert.deepEqual(evaluate(webOnly, hashRequest(hmacHex('other', 'user-1')), NOW), {
+      verified: false,
+      method: 'user_hash',
+      reason: 'mismatch',
+    });
   });
 });
 
@@ -118,7 +151,11 @@ describe('verifier: choosing secrets', () => {
 
   it('never verifies with a secret whose expiry is now or past', () => {
     const ws = entry([secret(1, 'a', { expiresAtMs: NOW }), secret(2, 'b', { expiresAtMs: NOW + 1 })]);
-    assert.deepEqual(evaluate(ws, hashRequest(hmacHex('a', 'user-1')), NOW), { verified: false, method: 'user_hash', reason: 'mismatch' });
+    assert.deepEqual(evaluate(ws, hashRequest(hmacHex('a', 'user-1')), NOW), {
+      verified: false,
+      method: 'user_hash',
+      reason: 'mismatch',
+    });
     assert.equal(evaluate(ws, hashRequest(hmacHex('b', 'user-1')), NOW).verified, true);
     assert.equal(evaluate(ws, hashRequest(hmacHex('b', 'user-1')), NOW + 1).verified, false);
     const onlyExpired = entry([secret(1, 'a', { expiresAtMs: NOW - 5 })]);
@@ -251,7 +288,10 @@ describe('Verifier service: cache, hot path and usage', () => {
     await s.usage.flush();
     assert.equal(s.usage.pendingIncrements().length, 0);
     const stored = await s.store.usageSeries([id], 0);
-    assert.deepEqual(stored.map((u) => u.count), [3, 1]);
+    assert.deepEqual(
+      stored.map((u) => u.count),
+      [3, 1],
+    );
   });
 
   it('stops verifying a deleted secret at once, while the other keeps verifying', async () => {

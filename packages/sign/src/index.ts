@@ -25,7 +25,8 @@ export interface UserJwtOptions {
 function checkSecret(secret: string): void {
   if (typeof secret !== 'string' || secret.length === 0) throw new TypeError('secret must be a non-empty string');
   // Real secrets never contain whitespace; a newline here comes from a file or env file and breaks every hash.
-  if (secret.trim() !== secret) throw new TypeError('secret has leading or trailing whitespace (a newline from a file?); strip it');
+  if (secret.trim() !== secret)
+    throw new TypeError('secret has leading or trailing whitespace (a newline from a file?); strip it');
 }
 
 /**
@@ -59,7 +60,8 @@ function base64urlJson(value: unknown): string {
 /** An HS256 JWT for intercom_user_jwt: the claims as given (user_id required, a string), plus iat and exp. */
 export function userJwt(secret: string, claims: UserJwtClaims, options: UserJwtOptions = {}): string {
   checkSecret(secret);
-  if (typeof claims?.user_id !== 'string' || claims.user_id.length === 0) throw new TypeError('claims.user_id must be a non-empty string');
+  if (typeof claims?.user_id !== 'string' || claims.user_id.length === 0)
+    throw new TypeError('claims.user_id must be a non-empty string');
   if (claims.email !== undefined && typeof claims.email !== 'string') throw new TypeError('claims.email must be a string');
   const iat = options.now ?? Math.floor(Date.now() / 1000);
   const payload: Record<string, unknown> = { ...claims, iat };

@@ -25,7 +25,10 @@ const STATUS_MESSAGES: Readonly<Record<number, string>> = {
 };
 
 function fallback(status: number): string {
-  return STATUS_MESSAGES[status] ?? (status >= 500 ? `The server failed (HTTP ${status}); try again shortly.` : `The request failed (HTTP ${status}).`);
+  return (
+    STATUS_MESSAGES[status] ??
+    (status >= 500 ? `The server failed (HTTP ${status}); try again shortly.` : `The request failed (HTTP ${status}).`)
+  );
 }
 
 export function describeApiError(status: number, bodyText: string): ErrorDescription {
@@ -43,7 +46,8 @@ export function describeApiError(status: number, bodyText: string): ErrorDescrip
   const field = items.map((e) => (typeof e.field === 'string' ? e.field : null)).find((f) => f !== null) ?? null;
   let message = messages.length > 0 ? messages.map((m) => (/[.!?]$/.test(m) ? m : `${m}.`)).join(' ') : fallback(status);
   // An unknown path means this server predates the feature: say so rather than a bare "Resource not found".
-  if (codes.length === 1 && codes[0] === 'not_found') message = 'This secure-mode server does not offer this feature (Resource not found).';
+  if (codes.length === 1 && codes[0] === 'not_found')
+    message = 'This secure-mode server does not offer this feature (Resource not found).';
   return { message, codes, field, requestId };
 }
 

@@ -99,7 +99,10 @@ export class ApiClient {
   }
 
   usage(id: string, window: UsageWindow): Promise<UsageSeries> {
-    return this.request('GET', `/secure_mode_secrets/${encodeURIComponent(id)}/usage?window=${window.window}&bucket=${window.bucket}`);
+    return this.request(
+      'GET',
+      `/secure_mode_secrets/${encodeURIComponent(id)}/usage?window=${window.window}&bucket=${window.bucket}`,
+    );
   }
 
   auditEvents(filter: AuditFilter, startingAfter: string | null): Promise<AuditPage> {

@@ -51,7 +51,13 @@ function flatten(key: string, value: unknown, out: Array<[string, string]>): voi
   // Times in details are Unix seconds like everywhere in the API (expires_at, last_verified_at): show them as dates.
   const isTime = /(^|[ _])at$/.test(key) && typeof value === 'number';
   const text =
-    value === null || value === undefined ? 'none' : isTime ? formatDateTime(value) : Array.isArray(value) ? value.map(String).join(', ') : String(value);
+    value === null || value === undefined
+      ? 'none'
+      : isTime
+        ? formatDateTime(value)
+        : Array.isArray(value)
+          ? value.map(String).join(', ')
+          : String(value);
   out.push([key.replace(/_/g, ' '), text]);
 }
 

@@ -9,7 +9,11 @@ export function usageSparkline(buckets: readonly UsageBucket[], label: string): 
   const step = width / Math.max(1, buckets.length);
   const barWidth = Math.max(1, step - 1);
   const max = Math.max(1, ...buckets.map(bucketTotal));
-  const svg = s('svg', { class: 'sparkline', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label }, s('title', {}, label));
+  const svg = s(
+    'svg',
+    { class: 'sparkline', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label },
+    s('title', {}, label),
+  );
   buckets.forEach((bucket, i) => {
     const x = (i * step).toFixed(2);
     if (bucketTotal(bucket) === 0) {
@@ -22,14 +26,21 @@ export function usageSparkline(buckets: readonly UsageBucket[], label: string): 
       // A single verification among thousands still gets a visible sliver.
       const h = Math.max(1.5, (bucket[platform] / max) * (height - 2));
       y -= h;
-      svg.append(s('rect', { class: `bar bar-${platform}`, x, y: y.toFixed(2), width: barWidth.toFixed(2), height: h.toFixed(2) }));
+      svg.append(
+        s('rect', { class: `bar bar-${platform}`, x, y: y.toFixed(2), width: barWidth.toFixed(2), height: h.toFixed(2) }),
+      );
     }
   });
   return svg;
 }
 
 /** 100%-stacked bars: the new secret's share from the bottom, the old one's above it. */
-export function shareChart(shares: readonly ShareBucket[], windowSeconds: number, label: string, compact: boolean): SVGSVGElement {
+export function shareChart(
+  shares: readonly ShareBucket[],
+  windowSeconds: number,
+  label: string,
+  compact: boolean,
+): SVGSVGElement {
   // The viewBox is chosen for the screen so axis text stays readable when the chart scales to fit.
   const width = compact ? 400 : 960;
   const height = compact ? 220 : 260;
@@ -40,7 +51,11 @@ export function shareChart(shares: readonly ShareBucket[], windowSeconds: number
   const top = 8;
   const step = plotW / Math.max(1, shares.length);
   const barWidth = Math.max(1, step - 2);
-  const svg = s('svg', { class: 'share-chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label }, s('title', {}, label));
+  const svg = s(
+    'svg',
+    { class: 'share-chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label },
+    s('title', {}, label),
+  );
 
   for (const fraction of [0, 0.5, 1]) {
     const y = top + plotH * (1 - fraction);

@@ -72,7 +72,9 @@ export function openDialog(options: DialogOptions): DialogHandle {
     },
     setContent(...children) {
       body.replaceChildren();
-      for (const child of children) if (child !== null && child !== undefined && child !== false) body.append(typeof child === 'object' ? child : String(child));
+      for (const child of children)
+        if (child !== null && child !== undefined && child !== false)
+          body.append(typeof child === 'object' ? child : String(child));
     },
     close: entry.close,
   };

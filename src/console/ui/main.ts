@@ -53,11 +53,15 @@ function buildShell(token: string): NonNullable<typeof shell> {
   const nav = h(
     'nav',
     { 'aria-label': 'Console' },
-    h('ul', {}, ...Object.entries(PAGES).map(([id, page]) => {
-      const link = h('a', { href: `#/${id}` }, page.title);
-      links.set(id, link);
-      return h('li', {}, link);
-    })),
+    h(
+      'ul',
+      {},
+      ...Object.entries(PAGES).map(([id, page]) => {
+        const link = h('a', { href: `#/${id}` }, page.title);
+        links.set(id, link);
+        return h('li', {}, link);
+      }),
+    ),
   );
   const signOutButton = h('button', { type: 'button', class: 'button ghost signout' }, 'Sign out');
   signOutButton.addEventListener('click', () => signOut('You are signed out. The access token was removed from this tab.'));
@@ -72,7 +76,11 @@ function buildShell(token: string): NonNullable<typeof shell> {
       }, 8000);
     },
   };
-  root.replaceChildren(h('header', { class: 'topbar' }, h('p', { class: 'brand' }, 'secure-mode'), nav, signOutButton), notice, main);
+  root.replaceChildren(
+    h('header', { class: 'topbar' }, h('p', { class: 'brand' }, 'secure-mode'), nav, signOutButton),
+    notice,
+    main,
+  );
   return { main, links, ctx };
 }
 

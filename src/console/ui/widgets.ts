@@ -12,7 +12,10 @@ export interface Ctx {
 
 export function errorText(err: unknown): { message: string; requestId: string | null } {
   if (err instanceof ApiFailure) return { message: err.message, requestId: err.requestId };
-  return { message: `The console hit an unexpected problem: ${err instanceof Error ? err.message : String(err)}`, requestId: null };
+  return {
+    message: `The console hit an unexpected problem: ${err instanceof Error ? err.message : String(err)}`,
+    requestId: null,
+  };
 }
 
 /** A readable error: the API's own message, and the request id for whoever reads the server logs. */
@@ -50,12 +53,21 @@ export function pageHeader(title: string, intro: Child, ...actions: Child[]): HT
   );
 }
 
-export function button(text: string, onClick: () => void, variant: 'primary' | 'secondary' | 'danger' | 'ghost' | 'danger-ghost' = 'secondary', attrs: Record<string, string> = {}): HTMLButtonElement {
+export function button(
+  text: string,
+  onClick: () => void,
+  variant: 'primary' | 'secondary' | 'danger' | 'ghost' | 'danger-ghost' = 'secondary',
+  attrs: Record<string, string> = {},
+): HTMLButtonElement {
   return h('button', { type: 'button', class: `button ${variant}`, ...attrs, onClick: () => onClick() }, text);
 }
 
 export function platformBadges(secret: Secret): HTMLUListElement {
-  return h('ul', { class: 'badges', 'aria-label': 'Platforms' }, ...platformsOf(secret).map((p) => h('li', { class: `badge platform-${p}` }, PLATFORM_LABELS[p])));
+  return h(
+    'ul',
+    { class: 'badges', 'aria-label': 'Platforms' },
+    ...platformsOf(secret).map((p) => h('li', { class: `badge platform-${p}` }, PLATFORM_LABELS[p])),
+  );
 }
 
 export function stateBadge(secret: Secret, nowS: number): HTMLSpanElement {

@@ -114,7 +114,10 @@ export const UpdateSecretRequest = Type.Object(
 export const UsageQuery = Type.Object({
   window: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'Seconds of history, default 86400' })),
   bucket: Type.Optional(
-    Type.String({ pattern: '^[0-9]{1,9}$', description: 'Bucket width in seconds, a multiple of 60, default 3600; at most 1000 buckets' }),
+    Type.String({
+      pattern: '^[0-9]{1,9}$',
+      description: 'Bucket width in seconds, a multiple of 60, default 3600; at most 1000 buckets',
+    }),
   ),
 });
 

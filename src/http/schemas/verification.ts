@@ -15,11 +15,16 @@ const identityFields = {
   user_hash: Type.Optional(
     Type.String({
       minLength: 1,
-      description: 'HMAC-SHA256 of user_id (else email), keyed with the secret string, as hex (lowercase; web also accepts uppercase)',
+      description:
+        'HMAC-SHA256 of user_id (else email), keyed with the secret string, as hex (lowercase; web also accepts uppercase)',
     }),
   ),
   intercom_user_jwt: Type.Optional(
-    Type.String({ minLength: 1, maxLength: 16_384, description: 'An HS256 JWT signed with the secret, with a string user_id claim' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 16_384,
+      description: 'An HS256 JWT signed with the secret, with a string user_id claim',
+    }),
   ),
 };
 
@@ -40,7 +45,7 @@ export const VerifyResult = Type.Object(
     }),
     email: Nullable('string', {
       description:
-        "The signed email: for a user_hash, the email only when no user_id was sent (the hash was computed over it), else null even if an email was sent beside it; for a JWT, its email claim or null. An unsigned field is never echoed.",
+        'The signed email: for a user_hash, the email only when no user_id was sent (the hash was computed over it), else null even if an email was sent beside it; for a JWT, its email claim or null. An unsigned field is never echoed.',
     }),
   },
   {
@@ -78,8 +83,12 @@ export const DiagnosisResult = Type.Object(
     type: Type.Literal('identity_verification.diagnosis'),
     verified: Type.Boolean({ description: 'Whether POST /identity_verification/verify would accept this body now' }),
     method: Type.Union([Type.Literal('user_hash'), Type.Literal('jwt')]),
-    user_id: Nullable('string', { description: 'The identity the value signs (as verify would return it), never an unsigned field' }),
-    email: Nullable('string', { description: 'The identity the value signs (as verify would return it), never an unsigned field' }),
+    user_id: Nullable('string', {
+      description: 'The identity the value signs (as verify would return it), never an unsigned field',
+    }),
+    email: Nullable('string', {
+      description: 'The identity the value signs (as verify would return it), never an unsigned field',
+    }),
     secret: Type.Unsafe<Static<typeof DiagnosedSecret> | null>({
       ...DiagnosedSecret,
       nullable: true,

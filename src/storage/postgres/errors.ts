@@ -1,7 +1,16 @@
 import { StorageUnavailableError } from '../../domain/ports.js';
 
 /** Socket-level failures: the server is not there, or the connection died. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /** SQLSTATEs that mean "cannot serve right now": connection exceptions, shutdown, too many connections, read-only. */
 function unavailableSqlState(code: string): boolean {
@@ -19,7 +28,8 @@ function unavailableSqlState(code: string): boolean {
 }
 
 /** Messages the pg driver uses for a connection that failed, timed out or was closed under it (or a closed pool). */
-const DRIVER_MESSAGES = /Connection terminated|Cannot use a pool after calling end|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection ended|Client has encountered a connection error/i;
+const DRIVER_MESSAGES =
+  /Connection terminated|Cannot use a pool after calling end|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection ended|Client has encountered a connection error/i;
 
 export function isUnavailable(err: unknown): boolean {
   if (err instanceof StorageUnavailableError) return true;

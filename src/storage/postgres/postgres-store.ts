@@ -15,7 +15,6 @@ const LOCK_NAMESPACE = 0x5ec0de;
 const MIGRATION_LOCK = 1;
 const STARTUP_LOCK = 2;
 
-
 /** Ids, counts and Unix times are BIGINT; every one of them fits a JS number (2^53). */
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
@@ -169,7 +168,9 @@ export class PostgresStore extends SqlStore {
 
   async migrate(): Promise<void> {
     await this.withAdvisoryLock(MIGRATION_LOCK, async (c) => {
-      await c.query('CREATE TABLE IF NOT EXISTS secure_mode_schema (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+      await c.query(
+        'CREATE TABLE IF NOT EXISTS secure_mode_schema (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
+      );
       const { rows } = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM secure_mode_schema');
       const current = rows[0]?.v ?? 0;
       for (let v = current; v < postgresMigrations.length; v++) {
@@ -201,7 +202,9 @@ export class PostgresStore extends SqlStore {
       if (current) current.count += u.count;
       else merged.set(key, { ...u });
     }
-    const usage = [...merged.values()].sort((a, b) => a.secretId - b.secretId || a.platform.localeCompare(b.platform) || a.minute - b.minute);
+    const usage = [...merged.values()].sort(
+      (a, b) => a.secretId - b.secretId || a.platform.localeCompare(b.platform) || a.minute - b.minute,
+    );
     const touched = [...lastVerified.entries()].sort((a, b) => a[0] - b[0]);
     await this.transaction(async (tx) => {
       if (usage.length > 0) {

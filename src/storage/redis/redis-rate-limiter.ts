@@ -1,6 +1,13 @@
 import { Redis } from 'ioredis';
 import { ConfigError } from '../../errors.js';
-import { MemoryRateLimiter, RATE_WINDOW_SECONDS, type RateLimiter, type RateLimitResult, resultFor, windowOf } from '../../domain/rate-limiter.js';
+import {
+  MemoryRateLimiter,
+  RATE_WINDOW_SECONDS,
+  type RateLimiter,
+  type RateLimitResult,
+  resultFor,
+  windowOf,
+} from '../../domain/rate-limiter.js';
 
 /** INCR and the window's expiry in one atomic step: a counter can never be left without its expiry. */
 const HIT_SCRIPT = `

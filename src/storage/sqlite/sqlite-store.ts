@@ -117,7 +117,9 @@ export class SqliteStore extends SqlStore {
          ON CONFLICT (secret_id, platform, minute) DO UPDATE SET count = count + excluded.count`,
       );
       for (const u of increments) add.run(u.secretId, u.platform, u.minute, u.count);
-      const touch = this.db.prepare('UPDATE secrets SET last_verified_at = ? WHERE id = ? AND (last_verified_at IS NULL OR last_verified_at < ?)');
+      const touch = this.db.prepare(
+        'UPDATE secrets SET last_verified_at = ? WHERE id = ? AND (last_verified_at IS NULL OR last_verified_at < ?)',
+      );
       for (const [secretId, at] of lastVerified) touch.run(at, secretId, at);
     });
   }

@@ -10,7 +10,12 @@ function eventRow(event: AuditEvent, now: number): HTMLTableRowElement {
     'tr',
     { 'data-action': event.action },
     h('td', { 'data-label': 'When' }, whenEl(event.created_at, now)),
-    h('td', { 'data-label': 'Action' }, h('span', { class: `action action-${event.action.split('.')[1] ?? 'other'}` }, actionLabel(event.action)), h('span', { class: 'muted small code' }, event.action)),
+    h(
+      'td',
+      { 'data-label': 'Action' },
+      h('span', { class: `action action-${event.action.split('.')[1] ?? 'other'}` }, actionLabel(event.action)),
+      h('span', { class: 'muted small code' }, event.action),
+    ),
     h('td', { 'data-label': 'Target' }, event.target ? `${event.target.type} ${event.target.id}` : '–'),
     h(
       'td',
@@ -21,7 +26,9 @@ function eventRow(event: AuditEvent, now: number): HTMLTableRowElement {
     h(
       'td',
       { 'data-label': 'Details', class: 'details' },
-      pairs.length > 0 ? h('ul', { class: 'pairs' }, ...pairs.map(([k, v]) => h('li', {}, h('span', { class: 'key' }, `${k}: `), v))) : null,
+      pairs.length > 0
+        ? h('ul', { class: 'pairs' }, ...pairs.map(([k, v]) => h('li', {}, h('span', { class: 'key' }, `${k}: `), v)))
+        : null,
       event.request_id ? h('span', { class: 'muted small' }, `request ${event.request_id}`) : null,
     ),
   );
@@ -41,19 +48,32 @@ export function auditView(ctx: Ctx, container: HTMLElement): void {
   const form = h(
     'form',
     { class: 'filters audit-filters', 'aria-label': 'Filter events' },
-    h('fieldset', { class: 'field' }, h('legend', {}, 'Actions (none ticked shows all)'), h('ul', { class: 'checks' }, ...boxes.map((b) => b.item))),
+    h(
+      'fieldset',
+      { class: 'field' },
+      h('legend', {}, 'Actions (none ticked shows all)'),
+      h('ul', { class: 'checks' }, ...boxes.map((b) => b.item)),
+    ),
     h(
       'div',
       { class: 'field-group' },
       h('div', { class: 'field' }, h('label', { for: sinceId }, 'From (your local time)'), since),
       h('div', { class: 'field' }, h('label', { for: untilId }, 'To (your local time)'), until),
-      h('div', { class: 'form-buttons' }, h('button', { type: 'submit', class: 'button primary' }, 'Apply filters'), h('button', { type: 'reset', class: 'button secondary' }, 'Clear')),
+      h(
+        'div',
+        { class: 'form-buttons' },
+        h('button', { type: 'submit', class: 'button primary' }, 'Apply filters'),
+        h('button', { type: 'reset', class: 'button secondary' }, 'Clear'),
+      ),
     ),
     formError,
   );
   const results = h('div', { class: 'page-content', 'aria-live': 'polite' });
   container.append(
-    pageHeader('Audit log', 'Every change to secrets, tokens and the workspace, newest first. Secret values and tokens are never recorded.'),
+    pageHeader(
+      'Audit log',
+      'Every change to secrets, tokens and the workspace, newest first. Secret values and tokens are never recorded.',
+    ),
     form,
     results,
   );

@@ -22,7 +22,16 @@ export function openCreateDialog(ctx: Ctx, onCreated: (secret: Secret) => void):
 
   const nameId = uid('secret-name');
   const hintId = uid('secret-name-hint');
-  const name = h('input', { id: nameId, name: 'name', type: 'text', required: true, maxlength: 255, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': hintId });
+  const name = h('input', {
+    id: nameId,
+    name: 'name',
+    type: 'text',
+    required: true,
+    maxlength: 255,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    'aria-describedby': hintId,
+  });
   const platforms = platformFields({ web: true, ios: false, android: false });
   const errorArea = h('div', { class: 'form-error' });
   const submit = h('button', { type: 'submit', class: 'button primary' }, 'Create secret');
@@ -30,7 +39,13 @@ export function openCreateDialog(ctx: Ctx, onCreated: (secret: Secret) => void):
   const form = h(
     'form',
     { class: 'form' },
-    h('div', { class: 'field' }, h('label', { for: nameId }, 'Name'), name, h('p', { id: hintId, class: 'hint' }, 'For people: say where it is used, e.g. "Production web, 2026".')),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: nameId }, 'Name'),
+      name,
+      h('p', { id: hintId, class: 'hint' }, 'For people: say where it is used, e.g. "Production web, 2026".'),
+    ),
     platforms.fieldset,
     errorArea,
     h('div', { class: 'dialog-actions' }, cancel, submit),
@@ -69,7 +84,15 @@ export function openCreateDialog(ctx: Ctx, onCreated: (secret: Secret) => void):
     const warnId = uid('secret-warning');
     const valueId = uid('secret-value');
     // A textarea so the whole value wraps into view at any width; the Copy button is the usual way out.
-    const value = h('textarea', { id: valueId, class: 'secret-value', rows: 2, readonly: true, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': warnId });
+    const value = h('textarea', {
+      id: valueId,
+      class: 'secret-value',
+      rows: 2,
+      readonly: true,
+      autocomplete: 'off',
+      spellcheck: 'false',
+      'aria-describedby': warnId,
+    });
     value.value = secret.secret;
     const copyStatus = h('p', { class: 'copy-status', role: 'status' });
     const copy = h('button', { type: 'button', class: 'button secondary' }, 'Copy');
@@ -101,9 +124,19 @@ export function openCreateDialog(ctx: Ctx, onCreated: (secret: Secret) => void):
         'div',
         { class: 'warning', id: warnId },
         h('p', {}, h('strong', {}, 'This is the only time this secret is shown.')),
-        h('p', {}, 'Copy it now and store it where your servers read their configuration. secure-mode keeps it encrypted and will never display it again; if it is lost, create a new secret and delete this one.'),
+        h(
+          'p',
+          {},
+          'Copy it now and store it where your servers read their configuration. secure-mode keeps it encrypted and will never display it again; if it is lost, create a new secret and delete this one.',
+        ),
       ),
-      h('div', { class: 'field' }, h('label', { for: valueId }, 'Secret'), h('div', { class: 'copy-row' }, value, copy), copyStatus),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: valueId }, 'Secret'),
+        h('div', { class: 'copy-row' }, value, copy),
+        copyStatus,
+      ),
       h('div', { class: 'check confirm' }, confirm, h('label', { for: confirmId }, 'I have saved this secret somewhere safe')),
       h('div', { class: 'dialog-actions' }, h('p', { class: 'hint' }, 'Tick the box to close.'), done),
     );

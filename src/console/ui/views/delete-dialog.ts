@@ -43,12 +43,25 @@ export function openDeleteDialog(ctx: Ctx, secret: Secret, onDeleted: () => void
       const lines = [h('p', {}, h('strong', {}, 'Traffic is still signed with this secret.'))];
       if (detail) {
         lines.push(
-          h('p', {}, `Verifications it passed: ${plural(sum(detail.usage.last_hour), 'verification')} in the last hour, ${sum(detail.usage.last_day).toLocaleString('en')} in the last 24 hours.`),
+          h(
+            'p',
+            {},
+            `Verifications it passed: ${plural(sum(detail.usage.last_hour), 'verification')} in the last hour, ${sum(detail.usage.last_day).toLocaleString('en')} in the last 24 hours.`,
+          ),
         );
       }
       lines.push(
-        h('p', {}, 'Deleting it now makes every user_hash and JWT signed with it fail identity verification at once. Move your servers to another secret first and check the Rotation page until this one’s share is 0%.'),
-        h('div', { class: 'check' }, ack, h('label', { for: confirmId }, 'I understand that users signed with this secret will fail verification')),
+        h(
+          'p',
+          {},
+          'Deleting it now makes every user_hash and JWT signed with it fail identity verification at once. Move your servers to another secret first and check the Rotation page until this one’s share is 0%.',
+        ),
+        h(
+          'div',
+          { class: 'check' },
+          ack,
+          h('label', { for: confirmId }, 'I understand that users signed with this secret will fail verification'),
+        ),
       );
       parts.push(h('div', { class: 'danger-box', role: 'alert' }, ...lines));
     }

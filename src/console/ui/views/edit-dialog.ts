@@ -27,10 +27,19 @@ export function openEditDialog(ctx: Ctx, secret: Secret, onSaved: (secret: Secre
       { class: 'field' },
       h('label', { for: expiresId }, 'Retire automatically at (your local time)'),
       expires,
-      h('p', { id: expiresHint, class: 'hint' }, 'Leave empty to keep it live until deleted. At this time it stops verifying, as if deleted.'),
+      h(
+        'p',
+        { id: expiresHint, class: 'hint' },
+        'Leave empty to keep it live until deleted. At this time it stops verifying, as if deleted.',
+      ),
     ),
     errorArea,
-    h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'button secondary', onClick: () => handle.close() }, 'Cancel'), submit),
+    h(
+      'div',
+      { class: 'dialog-actions' },
+      h('button', { type: 'button', class: 'button secondary', onClick: () => handle.close() }, 'Cancel'),
+      submit,
+    ),
   );
 
   form.addEventListener('submit', (event) => {

@@ -16,7 +16,12 @@ export function platformFields(initial: Readonly<Record<Platform, boolean>>): Pl
     boxes[p] = h('input', { type: 'checkbox', id, name: p, checked: initial[p] });
     return h('li', { class: 'check' }, boxes[p], h('label', { for: id }, PLATFORM_LABELS[p]));
   });
-  const fieldset = h('fieldset', { class: 'field' }, h('legend', {}, 'Platforms it verifies'), h('ul', { class: 'checks inline' }, ...items));
+  const fieldset = h(
+    'fieldset',
+    { class: 'field' },
+    h('legend', {}, 'Platforms it verifies'),
+    h('ul', { class: 'checks inline' }, ...items),
+  );
   return {
     fieldset,
     boxes,

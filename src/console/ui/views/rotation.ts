@@ -1,11 +1,26 @@
 import { shareChart } from '../chart.js';
 import { h, uid } from '../dom.js';
 import { type Secret, formatDateTime, formatTick, percent, relativeTime } from '../format.js';
-import { type Cutover, DEFAULT_WINDOW, USAGE_WINDOWS, type ShareBucket, type UsageSeries, type UsageWindow, cutoverStatus, rotationShares } from '../usage.js';
+import {
+  type Cutover,
+  DEFAULT_WINDOW,
+  USAGE_WINDOWS,
+  type ShareBucket,
+  type UsageSeries,
+  type UsageWindow,
+  cutoverStatus,
+  rotationShares,
+} from '../usage.js';
 import { type Ctx, button, loadSecretsInto, errorBox, loading, pageHeader, whenEl } from '../widgets.js';
 import { openDeleteDialog } from './delete-dialog.js';
 
-function headline(status: Cutover, oldSecret: Secret, newSecret: Secret, series: UsageSeries, now: number): { kind: string; text: string } {
+function headline(
+  status: Cutover,
+  oldSecret: Secret,
+  newSecret: Secret,
+  series: UsageSeries,
+  now: number,
+): { kind: string; text: string } {
   const oldName = `“${oldSecret.name}”`;
   const newName = `“${newSecret.name}”`;
   switch (status.kind) {
@@ -26,7 +41,12 @@ function headline(status: Cutover, oldSecret: Secret, newSecret: Secret, series:
   }
 }
 
-function numbersTable(shares: readonly ShareBucket[], oldSecret: Secret, newSecret: Secret, windowSeconds: number): HTMLDetailsElement {
+function numbersTable(
+  shares: readonly ShareBucket[],
+  oldSecret: Secret,
+  newSecret: Secret,
+  windowSeconds: number,
+): HTMLDetailsElement {
   return h(
     'details',
     { class: 'numbers' },
@@ -37,12 +57,30 @@ function numbersTable(shares: readonly ShareBucket[], oldSecret: Secret, newSecr
       h(
         'table',
         { class: 'compact' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'From'), h('th', { scope: 'col' }, oldSecret.name), h('th', { scope: 'col' }, newSecret.name), h('th', { scope: 'col' }, 'New share'))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'col' }, 'From'),
+            h('th', { scope: 'col' }, oldSecret.name),
+            h('th', { scope: 'col' }, newSecret.name),
+            h('th', { scope: 'col' }, 'New share'),
+          ),
+        ),
         h(
           'tbody',
           {},
           ...shares.map((b) =>
-            h('tr', {}, h('th', { scope: 'row' }, formatTick(b.start, windowSeconds)), h('td', {}, String(b.old)), h('td', {}, String(b.new)), h('td', {}, b.newShare === null ? '–' : percent(b.newShare))),
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'row' }, formatTick(b.start, windowSeconds)),
+              h('td', {}, String(b.old)),
+              h('td', {}, String(b.new)),
+              h('td', {}, b.newShare === null ? '–' : percent(b.newShare)),
+            ),
           ),
         ),
       ),
@@ -66,22 +104,43 @@ export function rotationView(ctx: Ctx, container: HTMLElement): void {
     if (!secrets) return;
     if (secrets.length < 2) {
       content.replaceChildren(
-        h('div', { class: 'empty' }, h('p', {}, 'A rotation needs two live secrets: the old one and the new one. '), h('p', {}, h('a', { href: '#/secrets' }, 'Create the new secret on the Secrets page'), '.')),
+        h(
+          'div',
+          { class: 'empty' },
+          h('p', {}, 'A rotation needs two live secrets: the old one and the new one. '),
+          h('p', {}, h('a', { href: '#/secrets' }, 'Create the new secret on the Secrets page'), '.'),
+        ),
       );
       return;
     }
     secrets.sort((a, b) => a.created_at - b.created_at || Number(a.id) - Number(b.id));
     const select = (label: string, chosen: Secret) => {
       const id = uid('pick');
-      const el = h('select', { id }, ...secrets.map((s) => h('option', { value: s.id, selected: s.id === chosen.id }, `${s.name} (created ${formatDateTime(s.created_at)})`)));
+      const el = h(
+        'select',
+        { id },
+        ...secrets.map((s) =>
+          h('option', { value: s.id, selected: s.id === chosen.id }, `${s.name} (created ${formatDateTime(s.created_at)})`),
+        ),
+      );
       return { el, field: h('div', { class: 'field' }, h('label', { for: id }, label), el) };
     };
     const oldPick = select('Old secret', secrets[secrets.length - 2]!);
     const newPick = select('New secret', secrets[secrets.length - 1]!);
     const windowId = uid('window');
-    const windowPick = h('select', { id: windowId }, ...USAGE_WINDOWS.map((w) => h('option', { value: w.id, selected: w.id === DEFAULT_WINDOW.id }, w.label)));
+    const windowPick = h(
+      'select',
+      { id: windowId },
+      ...USAGE_WINDOWS.map((w) => h('option', { value: w.id, selected: w.id === DEFAULT_WINDOW.id }, w.label)),
+    );
     const result = h('div', { class: 'rotation-result', 'aria-live': 'polite' });
-    const form = h('form', { class: 'filters' }, oldPick.field, newPick.field, h('div', { class: 'field' }, h('label', { for: windowId }, 'Time window'), windowPick));
+    const form = h(
+      'form',
+      { class: 'filters' },
+      oldPick.field,
+      newPick.field,
+      h('div', { class: 'field' }, h('label', { for: windowId }, 'Time window'), windowPick),
+    );
     form.addEventListener('submit', (e) => e.preventDefault());
     form.addEventListener('change', () => void draw());
     content.replaceChildren(form, result);
@@ -130,10 +189,15 @@ export function rotationView(ctx: Ctx, container: HTMLElement): void {
         h(
           'div',
           { class: 'actions' },
-          button(`Delete “${oldSecret.name}”…`, () => openDeleteDialog(ctx, { ...oldSecret, last_verified_at: oldSeries.last_verified_at }, () => {
-            ctx.announce(`Secret “${oldSecret.name}” deleted.`);
-            void load();
-          }), 'danger'),
+          button(
+            `Delete “${oldSecret.name}”…`,
+            () =>
+              openDeleteDialog(ctx, { ...oldSecret, last_verified_at: oldSeries.last_verified_at }, () => {
+                ctx.announce(`Secret “${oldSecret.name}” deleted.`);
+                void load();
+              }),
+            'danger',
+          ),
         ),
         numbersTable(shares, oldSecret, newSecret, window.window),
       );

@@ -39,27 +39,49 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
       'Identity verification secrets',
       'Each secret signs user_hash values and JWTs for the platforms it supports. During a rotation two are live; delete the old one once its traffic has moved.',
       button('Refresh', reload),
-      button('Create secret', () => openCreateDialog(ctx, (s) => {
-        ctx.announce(`Secret “${s.name}” created.`);
-        reload();
-      }), 'primary'),
+      button(
+        'Create secret',
+        () =>
+          openCreateDialog(ctx, (s) => {
+            ctx.announce(`Secret “${s.name}” created.`);
+            reload();
+          }),
+        'primary',
+      ),
     ),
     content,
   );
 
   function row(secret: Secret, now: number): HTMLTableRowElement {
-    const edit = button('Edit', () => openEditDialog(ctx, secret, (s) => {
-      ctx.announce(`Secret “${s.name}” saved.`);
-      reload();
-    }), 'ghost', { 'aria-label': `Edit “${secret.name}”` });
-    const del = button('Delete', () => openDeleteDialog(ctx, secret, () => {
-      ctx.announce(`Secret “${secret.name}” deleted.`);
-      reload();
-    }), 'danger-ghost', { 'aria-label': `Delete “${secret.name}”` });
+    const edit = button(
+      'Edit',
+      () =>
+        openEditDialog(ctx, secret, (s) => {
+          ctx.announce(`Secret “${s.name}” saved.`);
+          reload();
+        }),
+      'ghost',
+      { 'aria-label': `Edit “${secret.name}”` },
+    );
+    const del = button(
+      'Delete',
+      () =>
+        openDeleteDialog(ctx, secret, () => {
+          ctx.announce(`Secret “${secret.name}” deleted.`);
+          reload();
+        }),
+      'danger-ghost',
+      { 'aria-label': `Delete “${secret.name}”` },
+    );
     return h(
       'tr',
       { 'data-secret-id': secret.id },
-      h('th', { scope: 'row', class: 'name' }, h('span', { class: 'secret-name' }, secret.name), h('span', { class: 'muted small' }, `id ${secret.id}`)),
+      h(
+        'th',
+        { scope: 'row', class: 'name' },
+        h('span', { class: 'secret-name' }, secret.name),
+        h('span', { class: 'muted small' }, `id ${secret.id}`),
+      ),
       h('td', { 'data-label': 'Platforms' }, platformBadges(secret)),
       h('td', { 'data-label': 'Created' }, whenEl(secret.created_at, now)),
       h('td', { 'data-label': 'Last verified', class: 'last-verified' }, whenEl(secret.last_verified_at, now)),
@@ -74,18 +96,43 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
     if (!secrets) return;
     const now = ctx.nowS();
     if (secrets.length === 0) {
-      content.replaceChildren(h('div', { class: 'empty' }, h('p', {}, 'No secrets yet. Create one, give it to your servers, and users signed with it verify.')));
+      content.replaceChildren(
+        h(
+          'div',
+          { class: 'empty' },
+          h('p', {}, 'No secrets yet. Create one, give it to your servers, and users signed with it verify.'),
+        ),
+      );
       return;
     }
     secrets.sort((a, b) => b.created_at - a.created_at || Number(b.id) - Number(a.id));
     const head = h(
       'thead',
       {},
-      h('tr', {}, ...['Name', 'Platforms', 'Created', 'Last verified', 'Last 24 hours', 'State'].map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions'))),
+      h(
+        'tr',
+        {},
+        ...['Name', 'Platforms', 'Created', 'Last verified', 'Last 24 hours', 'State'].map((t) => h('th', { scope: 'col' }, t)),
+        h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
+      ),
     );
-    const table = h('table', { class: 'secrets' }, h('caption', { class: 'visually-hidden' }, 'Identity verification secrets, newest first'), head, h('tbody', {}, ...secrets.map((s) => row(s, now))));
+    const table = h(
+      'table',
+      { class: 'secrets' },
+      h('caption', { class: 'visually-hidden' }, 'Identity verification secrets, newest first'),
+      head,
+      h('tbody', {}, ...secrets.map((s) => row(s, now))),
+    );
     content.replaceChildren(
-      secrets.length > 1 ? h('p', { class: 'hint' }, `${secrets.length} secrets are live. `, h('a', { href: '#/rotation' }, 'See which one your traffic uses'), '.') : '',
+      secrets.length > 1
+        ? h(
+            'p',
+            { class: 'hint' },
+            `${secrets.length} secrets are live. `,
+            h('a', { href: '#/rotation' }, 'See which one your traffic uses'),
+            '.',
+          )
+        : '',
       platformLegend(),
       h('div', { class: 'table-wrap' }, table),
       h('p', { class: 'muted small updated' }, `Updated ${formatDateTime(now)}`),

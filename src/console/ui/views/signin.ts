@@ -64,7 +64,14 @@ export function signInView(container: HTMLElement, notice: string | null, onSign
     h(
       'main',
       { id: 'main', class: 'signin', tabindex: '-1' },
-      h('div', { class: 'signin-card' }, h('p', { class: 'brand' }, 'secure-mode'), h('h1', { tabindex: '-1' }, 'Sign in to the console'), notice ? h('p', { class: 'notice', role: 'status' }, notice) : null, form),
+      h(
+        'div',
+        { class: 'signin-card' },
+        h('p', { class: 'brand' }, 'secure-mode'),
+        h('h1', { tabindex: '-1' }, 'Sign in to the console'),
+        notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,
+        form,
+      ),
     ),
   );
   token.focus();

@@ -22,7 +22,12 @@ export const deleteSecretRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (ap
     },
     async (request, reply) => {
       const idle = request.query.if_idle_for;
-      await deps.secrets.delete(workspaceOf(request), request.params.id, actorOf(request), idle === undefined ? undefined : Number(idle));
+      await deps.secrets.delete(
+        workspaceOf(request),
+        request.params.id,
+        actorOf(request),
+        idle === undefined ? undefined : Number(idle),
+      );
       return reply.code(204).send(null);
     },
   );

@@ -57,7 +57,8 @@ export const verifyRoute: FastifyPluginAsyncTypebox<VerifyRouteDeps> = async (ap
       schema: {
         operationId: 'verifyIdentity',
         'x-secure-mode-extension': true,
-        summary: 'Extension: verify a user_hash or an HS256 user JWT against the live secrets of a workspace (public, keyed by app_id)',
+        summary:
+          'Extension: verify a user_hash or an HS256 user JWT against the live secrets of a workspace (public, keyed by app_id)',
         tags: ['Identity Verification'],
         security: [],
         body: VerifyRequest,
