@@ -11,15 +11,11 @@ import { join, relative } from 'node:path';
 import { ROOT } from './helpers/process.js';
 import { scanForLeaks } from './helpers/leaks.js';
 
+/** Every *.test.ts below test/, at any depth (tests mirror src/); helpers and fixtures hold none. */
 function allTestFiles(): string[] {
-  const testDir = join(ROOT, 'test');
-  return readdirSync(testDir, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .flatMap((d) =>
-      readdirSync(join(testDir, d.name))
-        .filter((f) => f.endsWith('.test.ts'))
-        .map((f) => join('test', d.name, f)),
-    )
+  return readdirSync(join(ROOT, 'test'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => join('test', f))
     .sort();
 }
 

@@ -37,7 +37,7 @@ const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as co
  * onResponse listener) cost more CPU than the verification itself, and kept the route far from the throughput of
  * a bare server. Everything that decides the answer is shared with the Fastify route, not copied: the compiled body
  * schema, `answerVerification` (limit, shape check, verification), the error catalogue and envelope, the request
- * recorder (metrics and access line). test/api/verification-fast-path.test.ts holds the two paths to the same
+ * recorder (metrics and access line). test/http/verify-fast-path.test.ts holds the two paths to the same
  * answers, byte for byte, over generated requests.
  *
  * Only a plain request is taken: exactly this path with no query string, a Content-Length within the body limit, no

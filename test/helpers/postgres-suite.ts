@@ -22,11 +22,12 @@ if (problem !== undefined) {
   process.exit(0);
 }
 
-const files = readdirSync(join(ROOT, 'test/api'))
+// The HTTP tests (test/http mirrors src/http) are the ones that run a server on the test backend.
+const files = readdirSync(join(ROOT, 'test/http'), { recursive: true, encoding: 'utf8' })
   .filter((f) => f.endsWith('.test.ts'))
   .sort()
-  .map((f) => join('test/api', f));
-process.stderr.write(`postgres suite: running ${files.length} API test files against PostgreSQL at ${ADMIN_URL}\n`);
+  .map((f) => join('test/http', f));
+process.stderr.write(`postgres suite: running ${files.length} HTTP test files against PostgreSQL at ${ADMIN_URL}\n`);
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
   cwd: ROOT,
   env: { ...process.env, SECURE_MODE_TEST_BACKEND: 'postgres' },

@@ -4,11 +4,11 @@ import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import jwt from 'jsonwebtoken';
-import { DEFAULT_VERIFY_CLIENT_RATE_LIMIT } from '../../src/config.js';
-import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
-import { userHash } from '../../packages/sign/src/index.js';
-import type { Store } from '../../src/domain/ports.js';
-import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { DEFAULT_VERIFY_CLIENT_RATE_LIMIT } from '../../../../src/config.js';
+import { SYSTEM_ACTOR } from '../../../../src/domain/actor.js';
+import { userHash } from '../../../../packages/sign/src/index.js';
+import type { Store } from '../../../../src/domain/ports.js';
+import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 
 /** What openssl's command line prints for the HMAC of stdin: the message goes in as bytes, exactly. */
 function opensslHmac(secret: string, message: string): string {

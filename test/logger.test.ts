@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AccessLog, createLogger } from '../../src/logger.js';
-import { LogCapture } from '../helpers/app.js';
+import { AccessLog, createLogger } from '../src/logger.js';
+import { LogCapture } from './helpers/app.js';
 
 function lines(capture: LogCapture) {
   return capture.text

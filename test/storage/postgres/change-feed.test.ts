@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Keyring, parseMasterKey, secretAad } from '../../src/crypto/keyring.js';
-import type { ChangeSink } from '../../src/domain/change-feed.js';
-import { systemClock } from '../../src/domain/clock.js';
-import type { SecretChange } from '../../src/domain/model.js';
-import { PostgresChangeFeed } from '../../src/storage/postgres/change-feed.js';
-import { PostgresStore } from '../../src/storage/postgres/postgres-store.js';
-import type { AuditInput, Workspace } from '../../src/domain/model.js';
-import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from '../helpers/postgres.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { Keyring, parseMasterKey, secretAad } from '../../../src/crypto/keyring.js';
+import type { ChangeSink } from '../../../src/domain/change-feed.js';
+import { systemClock } from '../../../src/domain/clock.js';
+import type { SecretChange } from '../../../src/domain/model.js';
+import { PostgresChangeFeed } from '../../../src/storage/postgres/change-feed.js';
+import { PostgresStore } from '../../../src/storage/postgres/postgres-store.js';
+import type { AuditInput, Workspace } from '../../../src/domain/model.js';
+import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from '../../helpers/postgres.js';
+import { TcpProxy } from '../../helpers/tcp-proxy.js';
 
 const keyring = new Keyring(parseMasterKey(randomBytes(32).toString('base64'), 'test key'));
 

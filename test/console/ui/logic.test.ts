@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeApiError } from '../../src/console/ui/api-error.js';
-import { auditPath, detailPairs } from '../../src/console/ui/audit.js';
+import { describeApiError } from '../../../src/console/ui/api-error.js';
+import { auditPath, detailPairs } from '../../../src/console/ui/audit.js';
 import {
   type Secret,
   formatDateTime,
@@ -11,8 +11,8 @@ import {
   secretState,
   toLocalDateTimeValue,
   trafficIsRecent,
-} from '../../src/console/ui/format.js';
-import { cutoverStatus, platformTotals, rotationShares, type UsageBucket } from '../../src/console/ui/usage.js';
+} from '../../../src/console/ui/format.js';
+import { cutoverStatus, platformTotals, rotationShares, type UsageBucket } from '../../../src/console/ui/usage.js';
 
 const secret = (over: Partial<Secret> = {}): Secret => ({
   type: 'identity_verification_secret',

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
-import { api, startTestApp, type TestApp } from '../helpers/app.js';
-import { runCli } from '../helpers/process.js';
+import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
+import { runCli } from '../../../helpers/process.js';
 
 describe('secure-mode sign (CLI)', () => {
   let app: TestApp;

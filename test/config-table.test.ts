@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
-import { ConfigError } from '../../src/errors.js';
+import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
 
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const SOURCE = readFileSync(new URL('../../src/config.ts', import.meta.url), 'utf8');
+const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const SOURCE = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8');
 
 describe('configuration table', () => {
   it("the README's configuration table is the table loadConfig reads, row for row", () => {

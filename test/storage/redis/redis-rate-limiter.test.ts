@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { RATE_WINDOW_SECONDS, type RateLimitResult } from '../../src/domain/rate-limiter.js';
-import { ConfigError } from '../../src/errors.js';
-import { RedisRateLimiter } from '../../src/storage/redis/redis-rate-limiter.js';
-import { eventually } from '../helpers/nodes.js';
-import { deleteKeys, REDIS_URL, skipWithoutRedis } from '../helpers/redis.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { RATE_WINDOW_SECONDS, type RateLimitResult } from '../../../src/domain/rate-limiter.js';
+import { ConfigError } from '../../../src/errors.js';
+import { RedisRateLimiter } from '../../../src/storage/redis/redis-rate-limiter.js';
+import { eventually } from '../../helpers/nodes.js';
+import { deleteKeys, REDIS_URL, skipWithoutRedis } from '../../helpers/redis.js';
+import { TcpProxy } from '../../helpers/tcp-proxy.js';
 
 /** A fixed instant inside one window, so no assertion can straddle a window boundary. */
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 3);

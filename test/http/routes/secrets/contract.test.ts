@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ManualClock } from '../../src/domain/clock.js';
-import { SCOPES } from '../../src/domain/scopes.js';
-import type { NewWorkspaceOptions } from '../../src/domain/workspaces.js';
-import type { Workspace } from '../../src/domain/model.js';
-import { api, startTestApp, type ApiResponse, type TestApp } from '../helpers/app.js';
-import { UUID, assertErrorList, assertNoRateLimitHeaders, assertRateLimitHeaders } from '../helpers/assertions.js';
+import { ManualClock } from '../../../../src/domain/clock.js';
+import { SCOPES } from '../../../../src/domain/scopes.js';
+import type { NewWorkspaceOptions } from '../../../../src/domain/workspaces.js';
+import type { Workspace } from '../../../../src/domain/model.js';
+import { api, startTestApp, type ApiResponse, type TestApp } from '../../../helpers/app.js';
+import { UUID, assertErrorList, assertNoRateLimitHeaders, assertRateLimitHeaders } from '../../../helpers/assertions.js';
 
 /**
  * Every row of the HTTP contract (DESIGN.md section 2) against a real listening server. Each case that creates

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ManualClock, nowSeconds } from '../../src/domain/clock.js';
-import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { ManualClock, nowSeconds } from '../../../../src/domain/clock.js';
+import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 
 describe('GET /secure_mode_secrets/{id}/usage', () => {
   let app: TestApp;

@@ -3,8 +3,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { api } from '../helpers/app.js';
-import { runCli, spawnServer } from '../helpers/process.js';
+import { api } from '../../helpers/app.js';
+import { runCli, spawnServer } from '../../helpers/process.js';
 
 /** The embedded default's files on disk: who may read them, and one server per database file. */
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ManualClock, nowSeconds } from '../../src/domain/clock.js';
-import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { ManualClock, nowSeconds } from '../../../../src/domain/clock.js';
+import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 
 describe('guarded delete: DELETE /secure_mode_secrets/{id}?if_idle_for=SECONDS', () => {
   let app: TestApp;

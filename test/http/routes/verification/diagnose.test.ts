@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ManualClock } from '../../src/domain/clock.js';
-import { userHash, userJwt } from '../../packages/sign/src/index.js';
-import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { ManualClock } from '../../../../src/domain/clock.js';
+import { userHash, userJwt } from '../../../../packages/sign/src/index.js';
+import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 
 describe('POST /identity_verification/diagnose', () => {
   let app: TestApp;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 
 describe('secure_mode_secrets: happy paths', () => {
   let app: TestApp;

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildConsole } from '../../src/console/build.js';
-import { CONSOLE_CSP } from '../../src/http/routes/console.js';
-import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { buildConsole } from '../../../src/console/build.js';
+import { CONSOLE_CSP } from '../../../src/http/routes/console.js';
+import { api, startTestApp, type TestApp } from '../../helpers/app.js';
 
 describe('console static files', () => {
   let app: TestApp;

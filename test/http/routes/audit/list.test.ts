@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ManualClock, nowSeconds } from '../../src/domain/clock.js';
-import { api, startTestApp, type TestApp } from '../helpers/app.js';
-import { type RawDb, openRawDb } from '../helpers/raw-db.js';
+import { ManualClock, nowSeconds } from '../../../../src/domain/clock.js';
+import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
+import { type RawDb, openRawDb } from '../../../helpers/raw-db.js';
 
 interface Event {
   id: string;
