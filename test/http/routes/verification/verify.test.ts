@@ -10,6 +10,42 @@ import { userHash } from '../../../../packages/sign/src/index.js';
 import type { Store } from '../../../../src/domain/ports.js';
 import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 
+/** Each method of the Store port (the compiler insists on all of them); true marks background work. */
+const PORT_METHODS: Record<Exclude<keyof Store, 'kind'>, boolean> = {
+  migrate: false,
+  close: false,
+  ping: false,
+  createWorkspace: false,
+  listWorkspaces: false,
+  findWorkspaceByAppId: false,
+  bootstrapWorkspace: false,
+  createToken: false,
+  findTokenByHash: false,
+  listTokens: false,
+  revokeToken: false,
+  createSecret: false,
+  listSecrets: false,
+  getSecret: false,
+  listAllLiveSecrets: false,
+  loadLiveSecretMaterial: false,
+  loadDeletedSecretMaterial: false,
+  updateSecret: false,
+  deleteSecret: false,
+  listExpiredSecrets: true,
+  onChange: false,
+  recordUsage: true,
+  usageTotals: false,
+  usageSeries: false,
+  writeAudit: false,
+  listAudit: false,
+  deleteExpiredIdempotency: true,
+  oneSecretPerKey: false,
+  listSecretsNotUnderKey: false,
+  replaceCiphertext: false,
+  listIdempotencyRecords: false,
+  replaceIdempotencyResponse: false,
+};
+
 /** What openssl's command line prints for the HMAC of stdin: the message goes in as bytes, exactly. */
 function opensslHmac(secret: string, message: string): string {
   const out = execFileSync('openssl', ['dgst', '-sha256', '-hmac', secret], { input: Buffer.from(message, 'utf8') }).toString();
@@ -443,14 +479,9 @@ describe('POST /identity_verification/verify', () => {
       const store = app.runtime.store as unknown as Record<string, unknown>;
       const originals = new Map<string, unknown>();
       const calls: string[] = [];
-      // The expiry sweeper runs on its own timer; on a slow machine a pass can land among these verifications.
-      await app.runtime.sweeper.stop();
-      // Every method of the adapter, its shared SQL base class included.
-      const names = new Set<string>();
-      for (let p = Object.getPrototypeOf(store); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
-        for (const name of Object.getOwnPropertyNames(p))
-          if (name !== 'constructor' && typeof store[name] === 'function') names.add(name);
-      }
+      // Every method of the storage port except the background work that runs on its own schedule meanwhile (the
+      // usage flush and the expiry sweep): the verification path must call none of them on a cache hit.
+      const names = (Object.keys(PORT_METHODS) as (keyof typeof PORT_METHODS)[]).filter((name) => !PORT_METHODS[name]);
       for (const name of names) {
         originals.set(name, store[name]);
         const fn = store[name] as (...a: unknown[]) => unknown;
