@@ -114,7 +114,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
   int('SECURE_MODE_MAX_LIVE_SECRETS', DEFAULT_MAX_LIVE_SECRETS, 1, 100, 'live secrets per workspace'),
   int('SECURE_MODE_RATE_LIMIT', DEFAULT_RATE_LIMIT, 1, 10_000_000, 'admin requests per workspace per 10 s (new workspaces)'),
-  int('SECURE_MODE_VERIFY_RATE_LIMIT', DEFAULT_VERIFY_RATE_LIMIT, 1, 10_000_000, 'verifications per `app_id` per 10 s, per node'),
+  int(
+    'SECURE_MODE_VERIFY_RATE_LIMIT',
+    DEFAULT_VERIFY_RATE_LIMIT,
+    1,
+    10_000_000,
+    'verifications per `app_id` per 10 s, per node: the backstop over all clients',
+  ),
   int(
     'SECURE_MODE_VERIFY_CLIENT_RATE_LIMIT',
     DEFAULT_VERIFY_CLIENT_RATE_LIMIT,

@@ -21,7 +21,7 @@ import {
   searchUserHash,
   secretDeviations,
 } from './diagnose-search.js';
-import { type SecretCache, openSecret } from './secret-cache.js';
+import { type SecretCache, tryOpenSecret } from './secret-cache.js';
 import {
   type VerificationBody,
   type VerificationMethod,
@@ -136,9 +136,11 @@ export class Diagnoser {
       if (row.deletedAt !== null) return row.deletedReason === 'expired' ? 'expired' : 'deleted';
       return row.expiresAt !== null && row.expiresAt * 1000 <= nowMs ? 'expired' : 'live';
     };
-    const all = [...live, ...deleted].map((row) => {
+    // A secret whose ciphertext no longer opens explains nothing; it is left out as verification leaves it out.
+    const all = [...live, ...deleted].flatMap((row) => {
       const { ciphertext: _ciphertext, ...record } = row;
-      return { record, state: state(row), text: openSecret(this.keyring, row) };
+      const text = tryOpenSecret(this.keyring, row);
+      return text === undefined ? [] : [{ record, state: state(row), text }];
     });
     // Live secrets first, so a tie between a live and a retired secret is explained by the live one.
     return [...all.filter((s) => s.state === 'live'), ...all.filter((s) => s.state !== 'live')];

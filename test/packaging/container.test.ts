@@ -52,8 +52,14 @@ describe('container steps (scripts/container.sh) in a clean folder', { timeout: 
       assert.match(compose.services[node].environment.SECURE_MODE_DATABASE_URL, /^postgres:\/\/.*@postgres:5432\//);
       assert.equal(compose.services[node].environment.SECURE_MODE_REDIS_URL, 'redis://redis:6379');
       assert.equal(compose.services[node].build, '.');
+      // The nodes limit verification per client: they must believe the proxy's X-Forwarded-For, and only the proxy's.
+      assert.equal(
+        compose.services[node].environment.SECURE_MODE_TRUSTED_PROXIES,
+        compose.services.proxy.networks.backend.ipv4_address,
+      );
     }
     assert.deepEqual(compose.services.proxy.ports, ['4000:4000']);
+    assert.match(compose.configs.nginx.content as string, /proxy_set_header X-Forwarded-For \$\$proxy_add_x_forwarded_for;/);
     const upstream = compose.configs.nginx.content as string;
     assert.match(upstream, /server node1:4000/);
     assert.match(upstream, /server node2:4000/);
