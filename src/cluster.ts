@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
+import { randomUUID } from 'node:crypto';
 import type { Config } from './config.js';
-import type { ChangeFeed, ChangeSink } from './domain/change-feed.js';
+import { AnswerRound, type ChangeFeed, type ChangeSink, type PeerAnswers, type PeerQuestion } from './domain/change-feed.js';
 import type { Clock } from './domain/clock.js';
 import type { SecretChange } from './domain/model.js';
 import { createServices } from './runtime.js';
@@ -12,17 +13,62 @@ import { createServices } from './runtime.js';
  * Coherence between workers: on PostgreSQL each worker is a node with its own LISTEN connection, exactly as separate
  * machines. On SQLite (no change feed in the database), a worker that changes a secret sends the change to the
  * primary over the cluster's IPC channel before answering, and the primary relays it to every other worker.
+ *
+ * A guarded delete's question to the other workers ("when did you last verify with this secret, counting what you
+ * have not flushed?") takes the same path on SQLite: the asking worker sends it to the primary, which asks every
+ * other listening worker and sends back what they answered within the bound. (On PostgreSQL it goes through the
+ * database's feed, as between machines.)
  */
 
 const CHANGE_MESSAGE = 'secure-mode:secret-change';
+/** worker → primary: a guarded delete's question. */
+const QUESTION_MESSAGE = 'secure-mode:usage-question';
+/** primary → worker: answer this from memory. */
+const ASK_MESSAGE = 'secure-mode:usage-ask';
+/** worker → primary: the answer. */
+const ANSWER_MESSAGE = 'secure-mode:usage-answer';
+/** primary → asking worker: what the round gathered. */
+const RESULT_MESSAGE = 'secure-mode:usage-result';
+
+/** What the asking worker allows the primary on top of the round's own bound, for the IPC hops. */
+const IPC_MARGIN_MS = 100;
 
 interface ChangeMessage {
   type: typeof CHANGE_MESSAGE;
   change: SecretChange;
 }
+interface QuestionMessage extends PeerQuestion {
+  type: typeof QUESTION_MESSAGE;
+  round: string;
+}
+interface AskMessage {
+  type: typeof ASK_MESSAGE;
+  round: string;
+  secretId: number;
+}
+interface AnswerMessage {
+  type: typeof ANSWER_MESSAGE;
+  round: string;
+  lastVerifiedAt: number | null;
+}
+interface ResultMessage {
+  type: typeof RESULT_MESSAGE;
+  round: string;
+  answers: PeerAnswers;
+}
+type ClusterMessage = ChangeMessage | QuestionMessage | AskMessage | AnswerMessage | ResultMessage;
 
-function isChangeMessage(message: unknown): message is ChangeMessage {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === CHANGE_MESSAGE;
+function messageOf(message: unknown): ClusterMessage | undefined {
+  const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
+  return typeof type === 'string' && type.startsWith('secure-mode:') ? (message as ClusterMessage) : undefined;
+}
+
+function send(target: Worker, message: ClusterMessage): void {
+  target.send(message);
+}
+
+function sendToPrimary(message: ClusterMessage): void {
+  process.send?.(message);
 }
 
 /**
@@ -31,8 +77,14 @@ function isChangeMessage(message: unknown): message is ChangeMessage {
  */
 export class IpcChangeFeed implements ChangeFeed {
   private sink: ChangeSink | undefined;
-  private readonly onMessage = (message: unknown) => {
-    if (isChangeMessage(message)) this.sink?.apply(message.change);
+  private readonly results = new Map<string, (answers: PeerAnswers) => void>();
+  private readonly onMessage = (raw: unknown) => {
+    const message = messageOf(raw);
+    if (message?.type === CHANGE_MESSAGE) this.sink?.apply(message.change);
+    else if (message?.type === ASK_MESSAGE && this.sink) {
+      const lastVerifiedAt = this.sink.unflushedLastVerified(message.secretId) ?? null;
+      sendToPrimary({ type: ANSWER_MESSAGE, round: message.round, lastVerifiedAt });
+    } else if (message?.type === RESULT_MESSAGE) this.results.get(message.round)?.(message.answers);
   };
 
   constructor(private readonly clock: Clock) {}
@@ -48,6 +100,27 @@ export class IpcChangeFeed implements ChangeFeed {
     return new Promise((resolve, reject) => {
       if (!process.send || !process.connected) return reject(new Error('no IPC channel to the primary'));
       process.send(message, undefined, {}, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** The primary gathers the other workers' answers; no answer from it in time is no proof. */
+  askPeers(question: PeerQuestion): Promise<PeerAnswers> {
+    const round = randomUUID();
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => finish({ lastVerifiedAt: undefined, complete: false, detail: 'the primary did not answer in time' }),
+        question.timeoutMs + IPC_MARGIN_MS,
+      );
+      const finish = (answers: PeerAnswers) => {
+        clearTimeout(timer);
+        this.results.delete(round);
+        resolve(answers);
+      };
+      this.results.set(round, finish);
+      if (!process.send || !process.connected) {
+        return finish({ lastVerifiedAt: undefined, complete: false, detail: 'no IPC channel to the primary' });
+      }
+      sendToPrimary({ type: QUESTION_MESSAGE, round, ...question });
     });
   }
 
@@ -91,14 +164,37 @@ export async function runPrimary(config: Config, notice: (message: string) => vo
   let stopping = false;
   let announced = false;
   const listening = new Set<number>();
+  /** When a worker last died without its final flush: its unflushed counts are gone, so no round before is proof. */
+  let lostCountsAtMs = 0;
+  const rounds = new Map<string, AnswerRound>();
+
+  const askOthers = async (asker: Worker, question: QuestionMessage): Promise<void> => {
+    const others = Object.values(cluster.workers ?? {}).filter(
+      (w): w is Worker => w !== undefined && w !== asker && listening.has(w.id) && w.isConnected(),
+    );
+    const round = new AnswerRound();
+    rounds.set(question.round, round);
+    for (const other of others) send(other, { type: ASK_MESSAGE, round: question.round, secretId: question.secretId });
+    const answers = await round.wait(new Set(others.map((w) => String(w.id))), question.timeoutMs);
+    rounds.delete(question.round);
+    const lost = lostCountsAtMs > 0 && Date.now() - lostCountsAtMs < question.lookbackMs;
+    const result: PeerAnswers = lost
+      ? { ...answers, complete: false, detail: `${answers.detail}; a worker died without flushing its counts within the window` }
+      : answers;
+    if (asker.isConnected()) send(asker, { type: RESULT_MESSAGE, round: question.round, answers: result });
+  };
 
   const fork = (): Worker => {
     const worker = cluster.fork();
-    worker.on('message', (message: unknown) => {
-      if (!isChangeMessage(message)) return;
-      for (const other of Object.values(cluster.workers ?? {})) {
-        if (other && other !== worker && other.isConnected()) other.send(message);
-      }
+    worker.on('message', (raw: unknown) => {
+      const message = messageOf(raw);
+      if (message?.type === CHANGE_MESSAGE) {
+        for (const other of Object.values(cluster.workers ?? {})) {
+          if (other && other !== worker && other.isConnected()) send(other, message);
+        }
+      } else if (message?.type === QUESTION_MESSAGE) void askOthers(worker, message);
+      else if (message?.type === ANSWER_MESSAGE)
+        rounds.get(message.round)?.answer(String(worker.id), message.lastVerifiedAt ?? undefined);
     });
     worker.on('listening', (address) => {
       listening.add(worker.id);
@@ -109,6 +205,7 @@ export async function runPrimary(config: Config, notice: (message: string) => vo
     });
     worker.on('exit', (code, signal) => {
       listening.delete(worker.id);
+      if (code !== 0 || signal !== null) lostCountsAtMs = Date.now();
       if (stopping) return;
       notice(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
       setTimeout(() => {

@@ -4,6 +4,7 @@ import { DEFAULT_IDEMPOTENCY_WINDOW_SECONDS } from './domain/idempotency.js';
 import { DEFAULT_MAX_LIVE_SECRETS } from './domain/secrets.js';
 import { DEFAULT_RATE_LIMIT } from './domain/workspaces.js';
 import { DEFAULT_CACHE_OPTIONS } from './domain/secret-cache.js';
+import { DEFAULT_IDLE_CHECK_TIMEOUT_MS } from './domain/usage.js';
 
 export type DatabaseLocation = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
 
@@ -19,6 +20,8 @@ export interface Config {
   defaultRateLimit: number;
   bodyLimit: number;
   usageFlushMs: number;
+  /** How long a guarded delete waits for the other nodes' unflushed last-verified times. */
+  idleCheckTimeoutMs: number;
   /** How long an Idempotency-Key replays its create (and the encrypted secret is kept for that). */
   idempotencyWindowSeconds: number;
   /** How often expired secrets are retired and expired idempotency records purged. */
@@ -175,6 +178,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   int('SECURE_MODE_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000, 'slow-client limit: the whole request must arrive within it'),
   int('SECURE_MODE_KEEP_ALIVE_TIMEOUT_MS', 72_000, 100, 600_000, 'idle keep-alive connections close after it'),
   int('SECURE_MODE_USAGE_FLUSH_MS', 2000, 10, 60_000, 'usage counters are written in batches this often'),
+  int(
+    'SECURE_MODE_IDLE_CHECK_TIMEOUT_MS',
+    DEFAULT_IDLE_CHECK_TIMEOUT_MS,
+    50,
+    60_000,
+    'how long `DELETE …?if_idle_for=` waits for every other node to report its unflushed use (503 after; see docs/rotation.md)',
+  ),
   int('SECURE_MODE_SWEEP_INTERVAL_MS', 1000, 10, 60_000, 'expired secrets and Idempotency-Key records are swept this often'),
   int('SECURE_MODE_PG_POOL_SIZE', 10, 1, 1000, 'PostgreSQL connections per node'),
   int('SECURE_MODE_PG_CONNECT_TIMEOUT_MS', 2000, 100, 60_000, 'PostgreSQL connect timeout'),
@@ -269,6 +279,7 @@ export function loadConfig(env: Env = process.env): Config {
     defaultRateLimit: integer(env, 'SECURE_MODE_RATE_LIMIT'),
     bodyLimit: integer(env, 'SECURE_MODE_BODY_LIMIT'),
     usageFlushMs: integer(env, 'SECURE_MODE_USAGE_FLUSH_MS'),
+    idleCheckTimeoutMs: integer(env, 'SECURE_MODE_IDLE_CHECK_TIMEOUT_MS'),
     idempotencyWindowSeconds: integer(env, 'SECURE_MODE_IDEMPOTENCY_WINDOW'),
     sweepIntervalMs: integer(env, 'SECURE_MODE_SWEEP_INTERVAL_MS'),
     redisUrl: env.SECURE_MODE_REDIS_URL || undefined,

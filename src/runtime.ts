@@ -185,8 +185,12 @@ export async function createServices(
     lock?.release();
     throw err;
   }
-  const usage = new UsageRecorder(store, clock);
   const changes = (await openChangeFeed(config, context)) ?? options.localChangeFeed ?? new InProcessChangeFeed(clock);
+  const usage = new UsageRecorder(store, clock, {
+    peers: changes,
+    idleCheckTimeoutMs: config.idleCheckTimeoutMs,
+    offlineGraceMs: config.offlineGraceMs,
+  });
   const cache = new SecretCache(
     store,
     keyring,
@@ -268,8 +272,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       if (boot.generated) notice(`created an all-scopes access token (shown only now): ${boot.token}`);
       else notice('created an all-scopes access token from SECURE_MODE_BOOTSTRAP_TOKEN');
     }
-    const cache = services.cache;
-    await services.changes.start({ apply: (change) => cache.applyChange(change), resync: () => cache.invalidateAll() });
+    const { cache, usage } = services;
+    await services.changes.start({
+      apply: (change) => cache.applyChange(change),
+      resync: () => cache.invalidateAll(),
+      unflushedLastVerified: (secretId) => usage.pendingLastVerified(secretId),
+    });
   } catch (err) {
     await releaseServices(services);
     throw err;

@@ -21,7 +21,7 @@ export const ERROR_CATALOGUE = {
   idempotency_key_reused: 'an Idempotency-Key reused with a different request body',
   hmac_mismatch: 'the user_hash matches no live secret',
   jwt_invalid: 'the user JWT is malformed, expired or matches no live secret',
-  service_unavailable: 'storage unavailable, or not ready yet',
+  service_unavailable: 'storage unavailable, not ready yet, or a guarded delete could not hear from every node',
   server_error: 'an unexpected failure (logged by type, never a stack trace in the answer)',
   console_unavailable: 'the web console is not built on this server',
 } as const;
@@ -85,6 +85,11 @@ export const errors = {
   jwtInvalid: () => new DomainError('jwt_invalid', 'Failed Identity Verification check'),
   serviceUnavailable: () =>
     new DomainError('service_unavailable', 'The service is temporarily unavailable, please retry shortly'),
+  idleUnproven: (detail: string) =>
+    new DomainError(
+      'service_unavailable',
+      `Could not confirm with every node that the secret is idle (${detail}); nothing was deleted, please retry shortly`,
+    ),
   internal: () => new DomainError('server_error', 'An unexpected error occurred'),
   consoleNotBuilt: () =>
     new DomainError('console_unavailable', 'The web console is not built on this server; run npm run build:console'),

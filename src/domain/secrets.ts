@@ -260,15 +260,22 @@ export class SecretsService {
   }
 
   /**
-   * Soft delete. With `ifIdleForSeconds`, refuses (409) while the secret verified anything within that window,
-   * so a rotation never cuts off traffic that has not moved to the new secret yet.
+   * Soft delete. With `ifIdleForSeconds`, refuses (409) while the secret verified anything within that window on
+   * any node, so a rotation never cuts off traffic that has not moved to the new secret yet. What this node knows
+   * decides first; only a secret idle here costs the round to the other nodes. When a node that may have verified
+   * does not answer in time, idleness is not proven and nothing is deleted: 503, retry (see docs/rotation.md).
    */
   async delete(workspace: Workspace, id: string, actor: Actor, ifIdleForSeconds?: number): Promise<void> {
     const record = await this.findLive(workspace, id);
-    const at = nowSeconds(this.clock);
+    let at = nowSeconds(this.clock);
     if (ifIdleForSeconds !== undefined) {
-      const last = this.lastVerifiedAt(record);
-      if (last !== null && at - last < ifIdleForSeconds) throw errors.secretInUse(last, ifIdleForSeconds);
+      const inUse = (last: number | null) => last !== null && at - last < ifIdleForSeconds;
+      const known = this.lastVerifiedAt(record);
+      if (inUse(known)) throw errors.secretInUse(known!, ifIdleForSeconds);
+      const cluster = await this.usage.lastVerifiedInCluster(record, ifIdleForSeconds);
+      at = nowSeconds(this.clock);
+      if (inUse(cluster.lastVerifiedAt)) throw errors.secretInUse(cluster.lastVerifiedAt!, ifIdleForSeconds);
+      if (!cluster.complete) throw errors.idleUnproven(cluster.detail);
     }
     const details: Record<string, number> = ifIdleForSeconds !== undefined ? { if_idle_for: ifIdleForSeconds } : {};
     if (!(await this.retire(record, at, 'deleted', actor, details))) throw errors.secretNotFound();

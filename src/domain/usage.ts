@@ -1,5 +1,7 @@
-import { PLATFORMS, type Platform, type UsageIncrement } from './model.js';
+import { PLATFORMS, type Platform, type SecretRecord, type UsageIncrement } from './model.js';
 import { type Store } from './ports.js';
+import type { PeerUsage } from './change-feed.js';
+import { DEFAULT_CACHE_OPTIONS } from './secret-cache.js';
 import type { Clock } from './clock.js';
 
 export interface VerificationOutcome {
@@ -24,6 +26,34 @@ const SUCCESS_KEY: Record<'user_hash' | 'jwt', Record<Platform, string>> = {
 /** Pending counts by minute, then by secret and platform as one number (ids stay far below 2^51). */
 type PendingCounts = Map<number, Map<number, UsageIncrement>>;
 
+/** The default of SECURE_MODE_IDLE_CHECK_TIMEOUT_MS: a node's change feed gives up on its own heartbeat after 1 s too. */
+export const DEFAULT_IDLE_CHECK_TIMEOUT_MS = 1000;
+
+export interface UsageRecorderOptions {
+  /** The other nodes; without them this process is taken to be the only one verifying. */
+  peers?: PeerUsage;
+  /** How long lastVerifiedInCluster waits for the other nodes. */
+  idleCheckTimeoutMs?: number;
+  /** How long a node cut off from the others keeps verifying from its cache (SECURE_MODE_OFFLINE_GRACE_MS). */
+  offlineGraceMs?: number;
+}
+
+export interface ClusterLastVerified {
+  /** The latest verification with the secret on any node, flushed or not, in Unix seconds; null: none known. */
+  lastVerifiedAt: number | null;
+  /**
+   * False when a node that may have verified within the window did not answer in time: lastVerifiedAt is then only
+   * what the others know, and idleness is not proven.
+   */
+  complete: boolean;
+  /** Counts and reasons only (never node addresses or material), for an error message. */
+  detail: string;
+}
+
+const ALONE: PeerUsage = {
+  askPeers: async () => ({ lastVerifiedAt: undefined, complete: true, detail: 'no other node' }),
+};
+
 /**
  * Verification counts, in memory, flushed to the store in batches: a verification never waits for a write.
  * Counters that fail to flush are kept and retried, so nothing counted is dropped while the process lives.
@@ -31,15 +61,26 @@ type PendingCounts = Map<number, Map<number, UsageIncrement>>;
 export class UsageRecorder {
   private pending: PendingCounts = new Map();
   private lastVerified = new Map<number, number>();
+  /** The last-verified times of the flush under way, until it has committed (or put them back). */
+  private inFlight: Map<number, number> | undefined;
   private readonly failures = new Map<string, number>();
   private readonly successes = new Map<string, number>();
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
+  private readonly peers: PeerUsage;
+  private readonly idleCheckTimeoutMs: number;
+  private readonly offlineGraceMs: number;
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
-  ) {}
+    options: UsageRecorderOptions = {},
+  ) {
+    this.peers = options.peers ?? ALONE;
+    this.idleCheckTimeoutMs = options.idleCheckTimeoutMs ?? DEFAULT_IDLE_CHECK_TIMEOUT_MS;
+    this.offlineGraceMs = options.offlineGraceMs ?? DEFAULT_CACHE_OPTIONS.offlineGraceMs;
+  }
 
   recordSuccess(secretId: number, platform: Platform, method: 'user_hash' | 'jwt'): void {
     const nowS = Math.floor(this.clock.nowMs() / 1000);
@@ -63,9 +104,34 @@ export class UsageRecorder {
     this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
   }
 
-  /** Last verification of a secret not yet flushed, in Unix seconds. */
+  /** Last verification of a secret on this node that the store may not hold yet (pending or in flight), Unix seconds. */
   pendingLastVerified(secretId: number): number | undefined {
-    return this.lastVerified.get(secretId);
+    return latest(this.lastVerified.get(secretId), this.inFlight?.get(secretId)) ?? undefined;
+  }
+
+  /**
+   * The latest verification with a secret anywhere in the cluster, including what every node has counted but not
+   * flushed: the question a guarded delete (and a rotation retiring an old secret) must answer before it may call
+   * a secret idle for `windowSeconds`. Costs one round to the other nodes, bounded by the idle-check timeout;
+   * verification itself never waits for it.
+   *
+   * Order matters: the other nodes answer first, then this node's memory is read, then the store. A count that a
+   * node flushes meanwhile has either been reported (still in its memory when it answered) or committed before the
+   * store is read.
+   */
+  async lastVerifiedInCluster(record: SecretRecord, windowSeconds: number): Promise<ClusterLastVerified> {
+    const peers = await this.peers.askPeers({
+      secretId: record.id,
+      lookbackMs: windowSeconds * 1000 + this.offlineGraceMs,
+      timeoutMs: this.idleCheckTimeoutMs,
+    });
+    const local = this.pendingLastVerified(record.id);
+    const stored = await this.store.getSecret(record.workspaceId, record.id);
+    return {
+      lastVerifiedAt: latest(stored?.lastVerifiedAt ?? undefined, local, peers.lastVerifiedAt),
+      complete: peers.complete,
+      detail: peers.detail,
+    };
   }
 
   /** Counts not yet flushed, for totals that must include the last few seconds. */
@@ -140,14 +206,23 @@ export class UsageRecorder {
     const last = this.lastVerified;
     this.pending = new Map();
     this.lastVerified = new Map();
+    this.inFlight = last;
     try {
       await this.store.recordUsage(batch, last);
     } catch (err) {
       for (const inc of batch) this.count(inc.secretId, inc.platform, inc.minute, inc.count);
       for (const [id, at] of last) if ((this.lastVerified.get(id) ?? 0) < at) this.lastVerified.set(id, at);
       throw err;
+    } finally {
+      this.inFlight = undefined;
     }
   }
+}
+
+function latest(...times: (number | undefined)[]): number | null {
+  let max: number | null = null;
+  for (const t of times) if (t !== undefined && (max === null || t > max)) max = t;
+  return max;
 }
 
 function knownPlatform(platform: string): string {

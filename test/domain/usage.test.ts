@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.js';
 import { UsageRecorder } from '../../src/domain/usage.js';
-import type { UsageIncrement } from '../../src/domain/model.js';
+import type { PeerQuestion } from '../../src/domain/change-feed.js';
+import type { SecretRecord, UsageIncrement } from '../../src/domain/model.js';
 import type { Store } from '../../src/domain/ports.js';
 
 /** A store that records what recordUsage was given and can be told to fail. */
@@ -73,5 +74,99 @@ describe('usage batching', () => {
     assert.equal(usage.pendingLastVerified(5), m * 60);
     await usage.flush();
     assert.deepEqual(simplify(writes[0]!.increments), [`5/android/${m}=3`]);
+  });
+
+  it('counts a flush that has not committed yet as unflushed', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1, 10, 0, 0));
+    let commit!: () => void;
+    const store = {
+      recordUsage: () => new Promise<void>((resolve) => (commit = resolve)),
+    } as unknown as Store;
+    const usage = new UsageRecorder(store, clock);
+    usage.recordSuccess(3, 'web', 'user_hash');
+    const flushed = usage.flush();
+    assert.equal(usage.pendingLastVerified(3), Math.floor(clock.nowMs() / 1000), 'in flight, not yet in the store');
+    commit();
+    await flushed;
+    assert.equal(usage.pendingLastVerified(3), undefined);
+  });
+});
+
+describe('last verified across the cluster', () => {
+  const record = { id: 9, workspaceId: 1, lastVerifiedAt: null } as SecretRecord;
+
+  /** A store that keeps last_verified_at as recordUsage writes it. */
+  function keepingStore() {
+    const stored = new Map<number, number>();
+    const store = {
+      async recordUsage(_: UsageIncrement[], last: Map<number, number>) {
+        for (const [id, at] of last) stored.set(id, at);
+      },
+      async getSecret(_workspaceId: number, id: number) {
+        return { ...record, id, lastVerifiedAt: stored.get(id) ?? null };
+      },
+    } as unknown as Store;
+    return { store, stored };
+  }
+
+  it('takes the latest of the other nodes, this node and the store, and asks with the window plus the offline grace', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1, 10, 0, 0));
+    const { store, stored } = keepingStore();
+    const questions: PeerQuestion[] = [];
+    const usage = new UsageRecorder(store, clock, {
+      peers: {
+        askPeers: async (q) => {
+          questions.push(q);
+          return { lastVerifiedAt: 1_767_261_000, complete: true, detail: '2 of 2 other nodes answered in time' };
+        },
+      },
+      idleCheckTimeoutMs: 750,
+      offlineGraceMs: 5000,
+    });
+    stored.set(9, 1_767_260_000);
+    assert.deepEqual(await usage.lastVerifiedInCluster(record, 60), {
+      lastVerifiedAt: 1_767_261_000,
+      complete: true,
+      detail: '2 of 2 other nodes answered in time',
+    });
+    assert.deepEqual(questions, [{ secretId: 9, lookbackMs: 65_000, timeoutMs: 750 }]);
+    usage.recordSuccess(9, 'ios', 'jwt');
+    assert.equal((await usage.lastVerifiedInCluster(record, 60)).lastVerifiedAt, Math.floor(clock.nowMs() / 1000));
+  });
+
+  it('reads its own memory and the store only after the others answered, so a flush meanwhile is not missed', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1, 10, 0, 0));
+    const { store } = keepingStore();
+    const usage: UsageRecorder = new UsageRecorder(store, clock, {
+      peers: {
+        askPeers: async () => {
+          await usage.flush();
+          return { lastVerifiedAt: undefined, complete: true, detail: 'no other node' };
+        },
+      },
+    });
+    usage.recordSuccess(9, 'web', 'user_hash');
+    assert.equal((await usage.lastVerifiedInCluster(record, 60)).lastVerifiedAt, Math.floor(clock.nowMs() / 1000));
+  });
+
+  it('passes on an incomplete round: what is known, and that idleness is not proven', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1, 10, 0, 0));
+    const { store } = keepingStore();
+    const usage = new UsageRecorder(store, clock, {
+      peers: {
+        askPeers: async () => ({ lastVerifiedAt: undefined, complete: false, detail: '1 of 2 other nodes answered in time' }),
+      },
+    });
+    assert.deepEqual(await usage.lastVerifiedInCluster(record, 60), {
+      lastVerifiedAt: null,
+      complete: false,
+      detail: '1 of 2 other nodes answered in time',
+    });
+  });
+
+  it('alone (no peers), it is complete', async () => {
+    const { store } = keepingStore();
+    const usage = new UsageRecorder(store, new ManualClock(0));
+    assert.equal((await usage.lastVerifiedInCluster(record, 60)).complete, true);
   });
 });

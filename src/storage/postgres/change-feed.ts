@@ -1,6 +1,8 @@
 import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChangeFeed, ChangeSink } from '../../domain/change-feed.js';
+import { AnswerRound, type ChangeFeed, type ChangeSink, type PeerAnswers, type PeerQuestion } from '../../domain/change-feed.js';
 import type { Clock } from '../../domain/clock.js';
 import type { SecretChange } from '../../domain/model.js';
 import { CHANGE_CHANNEL, type ChangePayload } from './postgres-store.js';
@@ -18,6 +20,45 @@ export interface PostgresChangeFeedOptions {
 
 const KINDS = new Set<SecretChange['kind']>(['created', 'updated', 'deleted', 'expired']);
 const MAX_BACKOFF_MS = 5_000;
+
+/** Where nodes ask each other for unflushed last-verified times, and answer. Ids and Unix seconds only. */
+export const USAGE_CHANNEL = 'secure_mode_usage';
+
+/** A question: round id, secret id, asking node. */
+interface UsageQuestion {
+  q: string;
+  s: number;
+  o: string;
+}
+
+/** An answer: round id, answering node, its unflushed last verification (Unix seconds) or null. */
+interface UsageAnswer {
+  a: string;
+  o: string;
+  v: number | null;
+}
+
+export function decodeUsageMessage(payload: string): UsageQuestion | UsageAnswer | undefined {
+  try {
+    const p = JSON.parse(payload) as Partial<UsageQuestion & UsageAnswer>;
+    if (typeof p.o !== 'string') return undefined;
+    if (typeof p.q === 'string' && Number.isSafeInteger(p.s)) return { q: p.q, s: p.s!, o: p.o };
+    if (typeof p.a === 'string' && (p.v === null || Number.isSafeInteger(p.v))) return { a: p.a, o: p.o, v: p.v! };
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** PostgreSQL's clock in milliseconds: membership is stamped and judged by one clock, whatever the nodes' own say. */
+const DB_NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
+const SEEN_SQL = `INSERT INTO secure_mode_nodes (node_id, seen_at) VALUES ($1, ${DB_NOW_MS})
+  ON CONFLICT (node_id) DO UPDATE SET seen_at = excluded.seen_at`;
+const PEERS_SQL = `SELECT node_id FROM secure_mode_nodes WHERE node_id <> $1 AND seen_at >= ${DB_NOW_MS} - $2::bigint`;
+const LEAVE_SQL = 'DELETE FROM secure_mode_nodes WHERE node_id = $1';
+/** A node silent this long is forgotten: guarded deletes with longer windows no longer wait for it. */
+const FORGET_AFTER_MS = 24 * 60 * 60 * 1000;
+const FORGET_SQL = `DELETE FROM secure_mode_nodes WHERE seen_at < ${DB_NOW_MS} - $1::bigint`;
 
 export function decodeChange(payload: string): (SecretChange & { origin: string }) | undefined {
   try {
@@ -38,6 +79,11 @@ export function decodeChange(payload: string): (SecretChange & { origin: string 
  * committed before T has reached the sink. When heartbeats stop being answered the connection is dropped and
  * re-established with backoff; once listening again, the sink is told to resync (drop what it caches), because
  * notifications sent while nobody listened are lost.
+ *
+ * Membership and the ask round: the heartbeat also stamps this node's row in secure_mode_nodes with PostgreSQL's
+ * clock, and a clean close removes it. askPeers reads the nodes seen within the lookback, NOTIFYs the question on
+ * USAGE_CHANNEL, and waits for each of them to NOTIFY its answer, which the sink gives from memory at once. Both
+ * travel on the listening connection, so asking and answering never take a connection from the pool.
  */
 export class PostgresChangeFeed implements ChangeFeed {
   private sink: ChangeSink | undefined;
@@ -46,8 +92,34 @@ export class PostgresChangeFeed implements ChangeFeed {
   private closed = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** The current connection LISTENs and has registered this node: questions can be asked and answered. */
+  private listening = false;
+  private readonly rounds = new Map<string, AnswerRound>();
 
   constructor(private readonly options: PostgresChangeFeedOptions) {}
+
+  async askPeers(question: PeerQuestion): Promise<PeerAnswers> {
+    const client = this.client;
+    if (!client || !this.listening) {
+      return { lastVerifiedAt: undefined, complete: false, detail: 'this node is not connected to the change feed' };
+    }
+    const deadline = performance.now() + question.timeoutMs;
+    const id = randomUUID();
+    const round = new AnswerRound();
+    this.rounds.set(id, round);
+    try {
+      // Membership first: a node that registers after this read started serving after it, concurrently with the delete.
+      const { rows } = await within(client.query(PEERS_SQL, [this.options.nodeId, question.lookbackMs]), question.timeoutMs);
+      const ask: UsageQuestion = { q: id, s: question.secretId, o: this.options.nodeId };
+      await within(client.query('SELECT pg_notify($1, $2)', [USAGE_CHANNEL, JSON.stringify(ask)]), question.timeoutMs);
+      const expected = new Set(rows.map((row: { node_id: string }) => row.node_id));
+      return await round.wait(expected, deadline - performance.now());
+    } catch {
+      return { lastVerifiedAt: undefined, complete: false, detail: 'the change feed connection failed while asking' };
+    } finally {
+      this.rounds.delete(id);
+    }
+  }
 
   async publish(): Promise<void> {}
 
@@ -65,6 +137,11 @@ export class PostgresChangeFeed implements ChangeFeed {
   }
 
   async close(): Promise<void> {
+    // Leaving on purpose, after the last flush: guarded deletes need not wait for this node any more.
+    const client = this.client;
+    if (client && this.listening) {
+      await within(client.query(LEAVE_SQL, [this.options.nodeId]), this.options.heartbeatMs).catch(() => undefined);
+    }
     this.closed = true;
     this.wake?.();
     this.drop();
@@ -112,6 +189,7 @@ export class PostgresChangeFeed implements ChangeFeed {
     client.on('error', (err) => failure!(err));
     client.on('end', () => failure!(new Error('listen connection ended')));
     client.on('notification', (msg) => {
+      if (msg.channel === USAGE_CHANNEL && msg.payload !== undefined) return this.onUsageMessage(client, msg.payload);
       if (msg.channel !== CHANGE_CHANNEL || msg.payload === undefined) return;
       const change = decodeChange(msg.payload);
       if (change && change.origin !== this.options.nodeId) {
@@ -121,8 +199,12 @@ export class PostgresChangeFeed implements ChangeFeed {
     await orFailure(client.connect());
     const listenSentAt = this.options.clock.nowMs();
     await orFailure(client.query(`LISTEN ${CHANGE_CHANNEL}`));
+    await orFailure(client.query(`LISTEN ${USAGE_CHANNEL}`));
     // Anything committed while no connection listened was not delivered: forget it all, reload on demand.
     this.sink!.resync();
+    await orFailure(answered(client.query(SEEN_SQL, [this.options.nodeId])));
+    await orFailure(answered(client.query(FORGET_SQL, [FORGET_AFTER_MS])));
+    this.listening = true;
     this.synced = listenSentAt;
     this.options.onStatus?.('connected');
     listening();
@@ -130,8 +212,25 @@ export class PostgresChangeFeed implements ChangeFeed {
       await orFailure(this.pause(this.options.heartbeatMs));
       if (this.closed) return;
       const sentAt = this.options.clock.nowMs();
-      await orFailure(client.query('SELECT 1'));
+      await orFailure(answered(client.query(SEEN_SQL, [this.options.nodeId])));
       this.synced = sentAt;
+    }
+  }
+
+  /** Answers a question from memory at once; collects answers for the rounds this node is waiting on. */
+  private onUsageMessage(client: pg.Client, payload: string): void {
+    const message = decodeUsageMessage(payload);
+    if (!message || message.o === this.options.nodeId) return;
+    if ('q' in message) {
+      const answer: UsageAnswer = {
+        a: message.q,
+        o: this.options.nodeId,
+        v: this.sink!.unflushedLastVerified(message.s) ?? null,
+      };
+      // An answer lost with a failing connection leaves the asker short of one: it refuses, which is the safe side.
+      void client.query('SELECT pg_notify($1, $2)', [USAGE_CHANNEL, JSON.stringify(answer)]).catch(() => undefined);
+    } else {
+      this.rounds.get(message.a)?.answer(message.o, message.v ?? undefined);
     }
   }
 
@@ -145,6 +244,7 @@ export class PostgresChangeFeed implements ChangeFeed {
   private drop(): void {
     const client = this.client;
     this.client = undefined;
+    this.listening = false;
     if (!client) return;
     client.removeAllListeners('notification');
     client.on('error', () => undefined);
@@ -152,4 +252,28 @@ export class PostgresChangeFeed implements ChangeFeed {
     (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     void client.end().catch(() => undefined);
   }
+}
+
+/**
+ * The heartbeat is also the membership stamp. Any answer from the server, even a refusal to write (a read-only
+ * fail-over), proves the connection delivers notifications; such a refusal only leaves this node's row stale, which
+ * no guarded delete can exploit while the database takes no writes.
+ */
+function answered(work: Promise<unknown>): Promise<void> {
+  return work.then(
+    () => undefined,
+    (err: unknown) => {
+      if (!(err instanceof pg.DatabaseError)) throw err;
+    },
+  );
+}
+
+/** Gives up on a query on the listening connection after ms; the connection's own failure handling does the rest. */
+function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

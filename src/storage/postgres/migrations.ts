@@ -72,4 +72,12 @@ export const postgresMigrations: readonly string[] = [
   // The access token whose create an Idempotency-Key record keeps: only that token may replay it. Records written
   // before this column hold null, as creates without a token (the system) do, so no access token replays them.
   `ALTER TABLE idempotency_keys ADD COLUMN token_id BIGINT;`,
+  // The nodes serving this database, each refreshed by its change feed's heartbeat (milliseconds, by PostgreSQL's
+  // clock): a guarded delete waits for the answer of every node seen recently enough to have verified in its window.
+  `
+  CREATE TABLE secure_mode_nodes (
+    node_id TEXT PRIMARY KEY,
+    seen_at BIGINT NOT NULL
+  );
+  `,
 ];

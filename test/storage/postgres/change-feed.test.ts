@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +23,11 @@ class RecordingSink implements ChangeSink {
   }
   resync(): void {
     this.resyncs++;
+  }
+  /** What this node would answer a guarded delete's question, per secret. */
+  readonly unflushed = new Map<number, number>();
+  unflushedLastVerified(secretId: number): number | undefined {
+    return this.unflushed.get(secretId);
   }
 }
 
@@ -158,5 +164,68 @@ describe('PostgreSQL change feed', { skip: await skipWithoutPostgres() }, () => 
       await feed.close();
       await proxy.close();
     }
+  });
+
+  it('asks every other node for its unflushed last verification; a silent node seen within the lookback makes it incomplete', async () => {
+    const feed = (nodeId: string) =>
+      new PostgresChangeFeed({ url: url(), nodeId, clock: systemClock, heartbeatMs: 100, connectTimeoutMs: 2000 });
+    const [asker, b, c] = [feed('asker'), feed('node-b'), feed('node-c')];
+    const [bSink, cSink] = [new RecordingSink(), new RecordingSink()];
+    bSink.unflushed.set(7, 1_700_000_100);
+    cSink.unflushed.set(7, 1_700_000_200);
+    const question = { secretId: 7, lookbackMs: 60_000, timeoutMs: 1000 };
+    const db = new pg.Client({ connectionString: url() });
+    await db.connect();
+    try {
+      await asker.start(new RecordingSink());
+      await b.start(bSink);
+      await c.start(cSink);
+      assert.deepEqual(await asker.askPeers(question), {
+        lastVerifiedAt: 1_700_000_200,
+        complete: true,
+        detail: '2 of 2 other nodes answered in time',
+      });
+      assert.deepEqual(await asker.askPeers({ ...question, secretId: 8 }), {
+        lastVerifiedAt: undefined,
+        complete: true,
+        detail: '2 of 2 other nodes answered in time',
+      });
+
+      // A node leaving cleanly removes itself: nobody waits for it.
+      await c.close();
+      assert.equal((await asker.askPeers(question)).lastVerifiedAt, 1_700_000_100);
+      assert.equal((await asker.askPeers(question)).complete, true);
+
+      // A node seen 5 s ago that does not answer (crashed, frozen, cut off) may have verified: no proof.
+      const nowMs = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
+      await db.query(`INSERT INTO secure_mode_nodes (node_id, seen_at) VALUES ('silent', ${nowMs} - 5000)`);
+      const startedAt = Date.now();
+      const silent = await asker.askPeers(question);
+      assert.ok(Date.now() - startedAt < 3000, 'the round ends at its timeout');
+      assert.deepEqual(silent, {
+        lastVerifiedAt: 1_700_000_100,
+        complete: false,
+        detail: '1 of 2 other nodes answered in time',
+      });
+      // ... unless it went silent before the lookback: then it cannot have verified within the window.
+      assert.equal((await asker.askPeers({ ...question, lookbackMs: 4000 })).complete, true);
+    } finally {
+      await db.query("DELETE FROM secure_mode_nodes WHERE node_id = 'silent'").catch(() => undefined);
+      await db.end();
+      await Promise.all([asker.close(), b.close(), c.close()]);
+    }
+  });
+
+  it('cannot vouch for the other nodes while it is not listening', async () => {
+    const lonely = new PostgresChangeFeed({
+      url: url(),
+      nodeId: 'not-started',
+      clock: systemClock,
+      heartbeatMs: 100,
+      connectTimeoutMs: 2000,
+    });
+    const answers = await lonely.askPeers({ secretId: 1, lookbackMs: 1000, timeoutMs: 100 });
+    assert.equal(answers.complete, false);
+    assert.match(answers.detail, /not connected/);
   });
 });
