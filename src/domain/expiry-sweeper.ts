@@ -1,16 +1,20 @@
 import type { Store } from './ports.js';
 import { type Clock, nowSeconds } from './clock.js';
+import type { RotationsService } from './rotations.js';
 import type { SecretsService } from './secrets.js';
 
 export interface SweepResult {
   secretsExpired: number;
   idempotencyPurged: number;
+  /** Rotation steps taken; null when another node holds the rotations lease. */
+  rotationSteps: number | null;
 }
 
 /**
  * Makes time-limited things end: secrets past expires_at are retired (audited as expired), and Idempotency-Key
  * records past their window are deleted, so the encrypted copy of a created secret does not outlive the window.
- * Verification does not wait for this: it refuses an expired secret from that second on.
+ * Verification does not wait for this: it refuses an expired secret from that second on. Rotations are advanced
+ * here too, by the one node that holds the rotations lease.
  */
 export class ExpirySweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -22,6 +26,7 @@ export class ExpirySweeper {
     private readonly secrets: SecretsService,
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly rotations: RotationsService,
   ) {}
 
   /** A pass that starts after this call (and after any pass in progress), so it sees the clock as it is now. */
@@ -35,7 +40,9 @@ export class ExpirySweeper {
   private async sweepOnce(): Promise<SweepResult> {
     const secretsExpired = await this.secrets.expireDue();
     const idempotencyPurged = await this.store.deleteExpiredIdempotency(nowSeconds(this.clock));
-    return { secretsExpired, idempotencyPurged };
+    // After expiry, so a rotation whose secret expired in this pass closes in it too.
+    const rotationSteps = (await this.store.holdLease('rotations')) ? await this.rotations.advanceAll() : null;
+    return { secretsExpired, idempotencyPurged, rotationSteps };
   }
 
   start(intervalMs: number, onError: (err: unknown) => void): void {

@@ -14,6 +14,7 @@ export const CHANGE_CHANNEL = 'secure_mode_secret_changes';
 const LOCK_NAMESPACE = 0x5ec0de;
 const MIGRATION_LOCK = 1;
 const STARTUP_LOCK = 2;
+const LEASES = { rotations: 3 } as const;
 
 /** Ids, counts and Unix times are BIGINT; every one of them fits a JS number (2^53). */
 const types = {
@@ -53,6 +54,8 @@ const RETRY_DELAY_MS = 50;
 export class PostgresStore extends SqlStore {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
+  /** The session that holds the leases: an advisory lock lives as long as its connection, and dies with its node. */
+  private leaseSession: { client: pg.Client; held: Set<string> } | undefined;
 
   constructor(private readonly options: PostgresStoreOptions) {
     super();
@@ -188,7 +191,56 @@ export class PostgresStore extends SqlStore {
   }
 
   async close(): Promise<void> {
+    await this.dropLeaseSession();
     await this.pool.end().catch(() => undefined);
+  }
+
+  override async holdLease(name: keyof typeof LEASES): Promise<boolean> {
+    try {
+      const session = this.leaseSession ?? (await this.openLeaseSession());
+      if (session.held.has(name)) {
+        // Still ours only while the session is alive: a connection that no longer answers gives the lease up.
+        await session.client.query('SELECT 1');
+        return true;
+      }
+      const { rows } = await session.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [
+        LOCK_NAMESPACE,
+        LEASES[name],
+      ]);
+      if (rows[0]?.ok) session.held.add(name);
+      return session.held.has(name);
+    } catch {
+      await this.dropLeaseSession();
+      return false;
+    }
+  }
+
+  private async openLeaseSession(): Promise<{ client: pg.Client; held: Set<string> }> {
+    const timeout = this.options.queryTimeoutMs ?? 5000;
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
+      application_name: 'secure-mode-lease',
+      statement_timeout: timeout,
+      query_timeout: timeout + 1000,
+      keepAlive: true,
+      types,
+    });
+    const session = { client, held: new Set<string>() };
+    const lost = () => {
+      if (this.leaseSession === session) this.leaseSession = undefined;
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    await client.connect();
+    this.leaseSession = session;
+    return session;
+  }
+
+  private async dropLeaseSession(): Promise<void> {
+    const session = this.leaseSession;
+    this.leaseSession = undefined;
+    await session?.client.end().catch(() => undefined);
   }
 
   async recordUsage(increments: UsageIncrement[], lastVerified: Map<number, number>): Promise<void> {

@@ -68,4 +68,21 @@ export const sqliteMigrations: readonly string[] = [
     PRIMARY KEY (workspace_id, key)
   );
   `,
+  `
+  CREATE TABLE rotations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+    from_secret_id INTEGER NOT NULL REFERENCES secrets(id),
+    to_secret_id INTEGER NOT NULL REFERENCES secrets(id),
+    idle_for INTEGER NOT NULL,
+    deadline INTEGER,
+    state TEXT NOT NULL,
+    overdue INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    completed_at INTEGER
+  );
+  CREATE INDEX rotations_workspace ON rotations (workspace_id, id);
+  CREATE INDEX rotations_open ON rotations (id) WHERE state IN ('rolling_out', 'cutting_over');
+  `,
 ];
