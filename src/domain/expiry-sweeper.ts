@@ -3,6 +3,9 @@ import { type Clock, nowSeconds } from './clock.js';
 import type { RotationsService } from './rotations.js';
 import type { SecretsService } from './secrets.js';
 
+/** The lease's lifetime when this node sweeps only on demand (tests, tools). */
+const DEFAULT_LEASE_TTL_MS = 10_000;
+
 export interface SweepResult {
   secretsExpired: number;
   idempotencyPurged: number;
@@ -21,6 +24,8 @@ export class ExpirySweeper {
   /** Passes run one after another; this settles when the last one queued has. */
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  /** How long the rotations lease outlives this node's last renewal: two sweep intervals once started. */
+  private leaseTtlMs = DEFAULT_LEASE_TTL_MS;
 
   constructor(
     private readonly secrets: SecretsService,
@@ -41,11 +46,12 @@ export class ExpirySweeper {
     const secretsExpired = await this.secrets.expireDue();
     const idempotencyPurged = await this.store.deleteExpiredIdempotency(nowSeconds(this.clock));
     // After expiry, so a rotation whose secret expired in this pass closes in it too.
-    const rotationSteps = (await this.store.holdLease('rotations')) ? await this.rotations.advanceAll() : null;
+    const rotationSteps = (await this.store.holdLease('rotations', this.leaseTtlMs)) ? await this.rotations.advanceAll() : null;
     return { secretsExpired, idempotencyPurged, rotationSteps };
   }
 
   start(intervalMs: number, onError: (err: unknown) => void): void {
+    this.leaseTtlMs = 2 * intervalMs;
     // A tick while a pass is still queued adds nothing: skip it rather than pile passes up.
     this.timer = setInterval(() => {
       if (this.queued === 0) this.sweep().catch(onError);

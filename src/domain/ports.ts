@@ -133,11 +133,12 @@ export interface RotationStore {
 
 /**
  * A lease held by at most one node at a time, so only one advances rotations. It lasts while the node's session
- * does: a node that dies releases it and another acquires it on its next attempt.
+ * does: a node that dies releases it at once, and one that stops renewing it (a partition, a hang) loses it within
+ * ttlMs; another acquires it on its next attempt.
  */
 export interface LeaseStore {
-  /** true while this node holds the lease, acquiring it if it is free. */
-  holdLease(name: 'rotations'): Promise<boolean>;
+  /** true while this node holds the lease, acquiring it if it is free; each call renews it for ttlMs. */
+  holdLease(name: 'rotations', ttlMs: number): Promise<boolean>;
 }
 
 export interface AuditStore {

@@ -412,8 +412,8 @@ export abstract class SqlStore implements Store {
    * Without a lease of its own (SQLite: processes on one file), every process may advance rotations: each step is a
    * compare-and-set in the database's one write transaction at a time, so it still happens once.
    */
-  async holdLease(name: 'rotations'): Promise<boolean> {
-    return name === 'rotations';
+  async holdLease(name: 'rotations', ttlMs: number): Promise<boolean> {
+    return name === 'rotations' && ttlMs > 0;
   }
 
   async listSecrets(workspaceId: number): Promise<SecretRecord[]> {

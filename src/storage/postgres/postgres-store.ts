@@ -15,6 +15,8 @@ const LOCK_NAMESPACE = 0x5ec0de;
 const MIGRATION_LOCK = 1;
 const STARTUP_LOCK = 2;
 const LEASES = { rotations: 3 } as const;
+/** How long closing the lease session waits for the server's goodbye before leaving the socket to the pg driver. */
+const LEASE_END_WAIT_MS = 500;
 
 /** Ids, counts and Unix times are BIGINT; every one of them fits a JS number (2^53). */
 const types = {
@@ -195,9 +197,9 @@ export class PostgresStore extends SqlStore {
     await this.pool.end().catch(() => undefined);
   }
 
-  override async holdLease(name: keyof typeof LEASES): Promise<boolean> {
+  override async holdLease(name: keyof typeof LEASES, ttlMs: number): Promise<boolean> {
     try {
-      const session = this.leaseSession ?? (await this.openLeaseSession());
+      const session = this.leaseSession ?? (await this.openLeaseSession(ttlMs));
       if (session.held.has(name)) {
         // Still ours only while the session is alive: a connection that no longer answers gives the lease up.
         await session.client.query('SELECT 1');
@@ -215,7 +217,7 @@ export class PostgresStore extends SqlStore {
     }
   }
 
-  private async openLeaseSession(): Promise<{ client: pg.Client; held: Set<string> }> {
+  private async openLeaseSession(ttlMs: number): Promise<{ client: pg.Client; held: Set<string> }> {
     const timeout = this.options.queryTimeoutMs ?? 5000;
     const client = new pg.Client({
       connectionString: this.options.url,
@@ -233,14 +235,20 @@ export class PostgresStore extends SqlStore {
     client.on('error', lost);
     client.on('end', lost);
     await client.connect();
+    // PostgreSQL ends a session left idle this long, releasing its locks: a node cut off from the database (whose
+    // connection the server still thinks open) cannot keep the lease from the others.
+    await client.query(`SET idle_session_timeout = ${Math.max(1, Math.round(ttlMs))}`);
     this.leaseSession = session;
     return session;
   }
 
+  /** Ends the lease session; a connection cut off (that never answers the goodbye) is not waited for long. */
   private async dropLeaseSession(): Promise<void> {
     const session = this.leaseSession;
     this.leaseSession = undefined;
-    await session?.client.end().catch(() => undefined);
+    if (!session) return;
+    const ended = session.client.end().catch(() => undefined);
+    await Promise.race([ended, sleep(LEASE_END_WAIT_MS)]);
   }
 
   async recordUsage(increments: UsageIncrement[], lastVerified: Map<number, number>): Promise<void> {
