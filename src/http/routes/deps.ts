@@ -13,4 +13,5 @@ export interface RouteDeps extends GuardDeps, VerifyRateLimitDeps {
   audit: AuditService;
   verifier: Verifier;
   diagnoser: Diagnoser;
+  diagnoseRateLimit: number;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock, nowSeconds } from '../../../../src/domain/clock.js';
 import type { Platform } from '../../../../src/domain/model.js';
-import { userHash } from '../../../../src/sign/index.js';
+import { userHash } from '../../../../packages/sign/src/index.js';
 import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 import { assertErrorList } from '../../../helpers/assertions.js';
 
