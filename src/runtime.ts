@@ -13,6 +13,7 @@ import { Readiness } from './domain/readiness.js';
 import { Diagnoser } from './domain/diagnose.js';
 import { MemoryRateLimiter, type RateLimiter } from './domain/rate-limiter.js';
 import { SecretCache, DEFAULT_CACHE_OPTIONS, openSecret } from './domain/secret-cache.js';
+import { RotationsService } from './domain/rotations.js';
 import { SecretsService } from './domain/secrets.js';
 import { UsageRecorder } from './domain/usage.js';
 import { Verifier } from './domain/verifier.js';
@@ -32,6 +33,7 @@ export interface Services {
   clock: Clock;
   workspaces: WorkspaceService;
   secrets: SecretsService;
+  rotations: RotationsService;
   audit: AuditService;
   sweeper: ExpirySweeper;
   cache: SecretCache;
@@ -219,7 +221,17 @@ export async function createServices(
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
   });
   const audit = new AuditService(store);
-  const sweeper = new ExpirySweeper(secrets, store, clock);
+  const rotations = new RotationsService({
+    store,
+    secrets,
+    keyring,
+    cache,
+    usage,
+    clock,
+    maxLiveSecrets: config.maxLiveSecrets,
+    idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+  });
+  const sweeper = new ExpirySweeper(secrets, store, clock, rotations);
   const census = new SecretCensus(store, usage);
   const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
   const jwtPolicy = { skewSeconds: JWT_CLOCK_SKEW_SECONDS, maxAgeSeconds: config.jwtMaxAgeSeconds };
@@ -231,6 +243,7 @@ export async function createServices(
     clock,
     workspaces,
     secrets,
+    rotations,
     audit,
     sweeper,
     cache,
@@ -291,7 +304,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   });
   services.usage.start(config.usageFlushMs);
   services.sweeper.start(config.sweepIntervalMs, (err) =>
-    app.log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'expiry sweep failed'),
+    app.log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'sweep failed'),
   );
   // In the background: /readyz answers 503 until it is done, and retries it when it failed.
   void services.readiness.warm().catch(() => undefined);

@@ -7,6 +7,11 @@ export const AUDIT_ACTIONS = [
   'token.created',
   'token.revoked',
   'workspace.created',
+  'rotation.started',
+  'rotation.cut_over',
+  'rotation.completed',
+  'rotation.cancelled',
+  'rotation.overdue',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

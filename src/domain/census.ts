@@ -12,6 +12,8 @@ export interface SecretCensusCounts {
    * with either verifies. Outside a rotation each platform has one live secret.
    */
   rotationsInProgress: number;
+  /** Open rotation objects past their deadline. */
+  overdueRotations: number;
 }
 
 /** Counts over every workspace's live secrets, for /metrics; nothing here is on a request's path. */
@@ -40,6 +42,7 @@ export class SecretCensus {
       );
       if (overlapping) rotationsInProgress++;
     }
-    return { live: secrets.length, neverVerified, rotationsInProgress };
+    const overdueRotations = await this.store.countOverdueRotations();
+    return { live: secrets.length, neverVerified, rotationsInProgress, overdueRotations };
   }
 }

@@ -19,6 +19,11 @@ export const ERROR_CATALOGUE = {
   secret_limit_reached: 'the workspace already has SECURE_MODE_MAX_LIVE_SECRETS live secrets',
   identity_verification_secret_in_use: 'DELETE with if_idle_for while the secret still verifies traffic',
   idempotency_key_reused: 'an Idempotency-Key reused with a different request body',
+  rotation_not_found: "unknown or another workspace's rotation id",
+  rotation_in_progress:
+    'the secret is already the old or new side of an open rotation, or a PUT would leave the successor without a platform the old secret supports',
+  rotation_closed: 'cancel or complete on a rotation that is already completed or cancelled',
+  rotation_not_ready: 'complete (without force) before the successor has verified on every platform the old secret supports',
   hmac_mismatch: 'the user_hash matches no live secret',
   jwt_invalid: 'the user JWT is malformed, expired or matches no live secret',
   service_unavailable: 'storage unavailable, not ready yet, or a guarded delete could not hear from every node',
@@ -78,6 +83,26 @@ export const errors = {
     new DomainError(
       'identity_verification_secret_in_use',
       `Identity verification secret verified traffic at ${lastVerifiedAt} (${new Date(lastVerifiedAt * 1000).toISOString()}), within the last ${idleFor} seconds`,
+    ),
+  rotationNotFound: () => new DomainError('rotation_not_found', 'Rotation not found'),
+  rotationInProgress: (secretId: number, rotationId: number) =>
+    new DomainError('rotation_in_progress', `Secret ${secretId} is part of open rotation ${rotationId}`),
+  rotationPlatformsLocked: (rotationId: number, platforms: string[]) =>
+    new DomainError(
+      'rotation_in_progress',
+      `Open rotation ${rotationId} needs its new secret to support ${platforms.join(', ')}, as the old one does`,
+    ),
+  rotationClosed: (rotationId: number, state: string) =>
+    new DomainError('rotation_closed', `Rotation ${rotationId} is already ${state}`),
+  rotationNotReady: (platforms: string[]) =>
+    new DomainError(
+      'rotation_not_ready',
+      `The new secret has not verified on ${platforms.join(', ')} yet; use force=true to delete the old secret anyway`,
+    ),
+  successorInUse: (lastVerifiedAt: number) =>
+    new DomainError(
+      'identity_verification_secret_in_use',
+      `The new secret verified traffic at ${lastVerifiedAt} (${new Date(lastVerifiedAt * 1000).toISOString()}); use keep_new=true to cancel and keep it`,
     ),
   idempotencyConflict: () =>
     new DomainError('idempotency_key_reused', 'Idempotency-Key was already used with a different request body'),

@@ -1,27 +1,37 @@
 import type { Store } from './ports.js';
 import { type Clock, nowSeconds } from './clock.js';
+import type { RotationsService } from './rotations.js';
 import type { SecretsService } from './secrets.js';
+
+/** The lease's lifetime when this node sweeps only on demand (tests, tools). */
+const DEFAULT_LEASE_TTL_MS = 10_000;
 
 export interface SweepResult {
   secretsExpired: number;
   idempotencyPurged: number;
+  /** Rotation steps taken; null when another node holds the rotations lease. */
+  rotationSteps: number | null;
 }
 
 /**
  * Makes time-limited things end: secrets past expires_at are retired (audited as expired), and Idempotency-Key
  * records past their window are deleted, so the encrypted copy of a created secret does not outlive the window.
- * Verification does not wait for this: it refuses an expired secret from that second on.
+ * Verification does not wait for this: it refuses an expired secret from that second on. Rotations are advanced
+ * here too, by the one node that holds the rotations lease.
  */
 export class ExpirySweeper {
   private timer: NodeJS.Timeout | undefined;
   /** Passes run one after another; this settles when the last one queued has. */
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  /** How long the rotations lease outlives this node's last renewal: two sweep intervals once started. */
+  private leaseTtlMs = DEFAULT_LEASE_TTL_MS;
 
   constructor(
     private readonly secrets: SecretsService,
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly rotations: RotationsService,
   ) {}
 
   /** A pass that starts after this call (and after any pass in progress), so it sees the clock as it is now. */
@@ -35,10 +45,13 @@ export class ExpirySweeper {
   private async sweepOnce(): Promise<SweepResult> {
     const secretsExpired = await this.secrets.expireDue();
     const idempotencyPurged = await this.store.deleteExpiredIdempotency(nowSeconds(this.clock));
-    return { secretsExpired, idempotencyPurged };
+    // After expiry, so a rotation whose secret expired in this pass closes in it too.
+    const rotationSteps = (await this.store.holdLease('rotations', this.leaseTtlMs)) ? await this.rotations.advanceAll() : null;
+    return { secretsExpired, idempotencyPurged, rotationSteps };
   }
 
   start(intervalMs: number, onError: (err: unknown) => void): void {
+    this.leaseTtlMs = 2 * intervalMs;
     // A tick while a pass is still queued adds nothing: skip it rather than pile passes up.
     this.timer = setInterval(() => {
       if (this.queued === 0) this.sweep().catch(onError);

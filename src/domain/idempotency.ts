@@ -15,13 +15,16 @@ export function createRequestHash(body: {
   supports_ios?: unknown;
   supports_android?: unknown;
 }): Buffer {
-  const canonical = JSON.stringify([
-    body.name,
-    body.supports_web ?? null,
-    body.supports_ios ?? null,
-    body.supports_android ?? null,
-  ]);
-  return createHash('sha256').update('secure-mode/create-secret/v1\0').update(canonical).digest();
+  return requestHash('create-secret', [body.name, body.supports_web, body.supports_ios, body.supports_android]);
+}
+
+/**
+ * The hash of an operation's fields, in a fixed order (absent = null). The operation is part of it, so one key used
+ * for two operations never replays the other's result.
+ */
+export function requestHash(operation: 'create-secret' | 'start-rotation', fields: unknown[]): Buffer {
+  const canonical = JSON.stringify(fields.map((field) => field ?? null));
+  return createHash('sha256').update(`secure-mode/${operation}/v1\0`).update(canonical).digest();
 }
 
 export function sameRequest(a: Buffer, b: Buffer): boolean {
@@ -35,9 +38,18 @@ export interface KeptCreate {
 }
 
 export function sealKeptCreate(keyring: Keyring, workspaceId: number, key: string, kept: KeptCreate): Buffer {
-  return keyring.encrypt(Buffer.from(JSON.stringify(kept), 'utf8'), idempotencyAad(workspaceId, key));
+  return sealKept(keyring, workspaceId, key, kept);
 }
 
 export function openKeptCreate(keyring: Keyring, workspaceId: number, key: string, sealed: Buffer): KeptCreate {
-  return JSON.parse(keyring.decrypt(sealed, idempotencyAad(workspaceId, key)).toString('utf8')) as KeptCreate;
+  return openKept<KeptCreate>(keyring, workspaceId, key, sealed);
+}
+
+/** Any kept result, encrypted with the workspace and the key as associated data (it opens for nothing else). */
+export function sealKept(keyring: Keyring, workspaceId: number, key: string, kept: unknown): Buffer {
+  return keyring.encrypt(Buffer.from(JSON.stringify(kept), 'utf8'), idempotencyAad(workspaceId, key));
+}
+
+export function openKept<T>(keyring: Keyring, workspaceId: number, key: string, sealed: Buffer): T {
+  return JSON.parse(keyring.decrypt(sealed, idempotencyAad(workspaceId, key)).toString('utf8')) as T;
 }

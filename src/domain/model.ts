@@ -52,7 +52,7 @@ export interface AuditInput {
   ip: string | null;
   requestId: string | null;
   action: AuditAction;
-  targetType: 'secret' | 'token' | 'workspace';
+  targetType: 'secret' | 'token' | 'workspace' | 'rotation';
   targetId: string;
   at: number;
   details?: Record<string, string | number | boolean | null>;
@@ -136,4 +136,71 @@ export interface SecretChange {
   workspaceId: number;
   secretId: number;
   kind: 'created' | 'updated' | 'deleted' | 'expired';
+}
+
+export type RotationState = 'rolling_out' | 'cutting_over' | 'completed' | 'cancelled';
+export const OPEN_ROTATION_STATES: readonly RotationState[] = ['rolling_out', 'cutting_over'];
+
+/** A rotation from one secret to its successor, owned and advanced by the server. */
+export interface RotationRecord {
+  id: number;
+  workspaceId: number;
+  fromSecretId: number;
+  toSecretId: number;
+  /** Seconds the old secret must have verified nothing before the server retires it. */
+  idleFor: number;
+  deadline: number | null;
+  state: RotationState;
+  overdue: boolean;
+  createdAt: number;
+  updatedAt: number;
+  completedAt: number | null;
+}
+
+export type NewRotation = Pick<RotationRecord, 'workspaceId' | 'fromSecretId' | 'idleFor' | 'deadline' | 'createdAt'>;
+
+/** Starts a rotation: the successor, the rotation and their audit events in one transaction. */
+export interface StartRotation {
+  rotation: NewRotation;
+  /** The successor to insert, from the old secret as read inside the transaction. */
+  successor: (old: SecretRecord) => NewSecret;
+  maxLive: number;
+  seal: (secretId: number) => Buffer;
+  /** The audit events to write, given what was inserted (the successor's secret.created, rotation.started). */
+  audit: (old: SecretRecord, successor: SecretRecord, rotation: RotationRecord) => AuditInput[];
+  idempotency?: {
+    key: string;
+    /** Only the access token that started the rotation may replay it. */
+    tokenId: number | null;
+    requestHash: Buffer;
+    now: number;
+    expiresAt: number;
+    seal: (rotation: RotationRecord, successor: SecretRecord, old: SecretRecord) => Buffer;
+  };
+}
+
+export type StartRotationResult =
+  | { ok: true; rotation: RotationRecord; successor: SecretRecord; old: SecretRecord }
+  | { ok: false; reason: 'limit_reached' | 'secret_not_found' | 'in_progress' }
+  | { ok: false; reason: 'idempotent_replay'; record: IdempotencyRecord };
+
+/**
+ * One step of a rotation, applied only if the rotation is still in `expected` (compare-and-set), so two nodes or
+ * requests racing make it once: the loser changes nothing and writes no event.
+ */
+export interface RotationTransition {
+  workspaceId: number;
+  id: number;
+  expected: Pick<RotationRecord, 'state' | 'overdue'>;
+  next: Pick<RotationRecord, 'state' | 'overdue' | 'completedAt' | 'updatedAt'>;
+  audit: AuditInput;
+  /** A secret to soft-delete in the same transaction, if it is still live, with its event. */
+  retire?: { secretId: number; audit: AuditInput };
+}
+
+export interface LastUsage {
+  secretId: number;
+  platform: Platform;
+  /** Unix minute of the latest counted verification. */
+  minute: number;
 }

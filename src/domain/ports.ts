@@ -11,12 +11,17 @@ import type {
   CreateSecretResult,
   IdempotencyRecord,
   IdempotentCreate,
+  LastUsage,
   NewSecret,
   NewToken,
   SecretChange,
   SecretPatch,
   SecretRecord,
   SecretWithCiphertext,
+  RotationRecord,
+  RotationTransition,
+  StartRotation,
+  StartRotationResult,
   TokenAudit,
   UsageIncrement,
   UsageTotals,
@@ -97,6 +102,43 @@ export interface UsageStore {
   recordUsage(increments: UsageIncrement[], lastVerified: Map<number, number>): Promise<void>;
   usageTotals(secretIds: number[], sinceMinute: number): Promise<UsageTotals[]>;
   usageSeries(secretIds: number[], sinceMinute: number): Promise<UsageIncrement[]>;
+  /** The latest minute each (secret, platform) verified anything, for those that ever did. */
+  lastUsage(secretIds: number[]): Promise<LastUsage[]>;
+}
+
+/** Rotations. Every change writes its audit event in its own transaction, as secrets do. */
+export interface RotationStore {
+  /**
+   * Inserts the successor (emitting its change) and the rotation, with their audit events, in one transaction, after
+   * checking inside it that the old secret is live, that neither it nor any successor is the side of an open
+   * rotation, and that the workspace has room. Serialised with the workspace's creates, as createSecret is; the
+   * Idempotency-Key works as on createSecret (looked up first, kept in the same transaction).
+   */
+  startRotation(input: StartRotation): Promise<StartRotationResult>;
+  /** Newest first. */
+  listRotations(workspaceId: number): Promise<RotationRecord[]>;
+  getRotation(workspaceId: number, id: number): Promise<RotationRecord | undefined>;
+  /** Open rotations (rolling_out, cutting_over) in which the secret is the old or the new side. */
+  openRotationsOf(workspaceId: number, secretId: number): Promise<RotationRecord[]>;
+  /** Open rotations of every workspace with id above afterId, oldest first: what the sweeper advances. */
+  listOpenRotations(afterId: number, limit: number): Promise<RotationRecord[]>;
+  /** Open rotations past their deadline, across workspaces: the overdue gauge. */
+  countOverdueRotations(): Promise<number>;
+  /**
+   * Applies a step if the rotation is still as expected, with its audit event and the optional retirement of a
+   * secret (which emits its change), in one transaction; undefined (and nothing written) when it was not.
+   */
+  transitionRotation(step: RotationTransition): Promise<RotationRecord | undefined>;
+}
+
+/**
+ * A lease held by at most one node at a time, so only one advances rotations. It lasts while the node's session
+ * does: a node that dies releases it at once, and one that stops renewing it (a partition, a hang) loses it within
+ * ttlMs; another acquires it on its next attempt.
+ */
+export interface LeaseStore {
+  /** true while this node holds the lease, acquiring it if it is free; each call renews it for ttlMs. */
+  holdLease(name: 'rotations', ttlMs: number): Promise<boolean>;
 }
 
 export interface AuditStore {
@@ -131,7 +173,17 @@ export interface StoreLifecycle {
 
 /** Every facet: what an adapter implements and what the composition root holds. */
 export interface Store
-  extends StoreLifecycle, WorkspaceStore, TokenStore, SecretStore, UsageStore, AuditStore, IdempotencyStore, KeyStore {}
+  extends
+    StoreLifecycle,
+    WorkspaceStore,
+    TokenStore,
+    SecretStore,
+    UsageStore,
+    AuditStore,
+    IdempotencyStore,
+    KeyStore,
+    RotationStore,
+    LeaseStore {}
 
 /** What an adapter raises when the database cannot be reached or written; the HTTP layer answers 503. */
 export class StorageUnavailableError extends Error {

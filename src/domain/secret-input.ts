@@ -1,4 +1,5 @@
 import { errors } from './errors.js';
+import { PLATFORMS, type Platform } from './model.js';
 
 export const MAX_NAME_LENGTH = 255;
 
@@ -32,4 +33,10 @@ export function requireSomePlatform(flags: PlatformFlags): void {
       'supports_web',
     );
   }
+}
+
+/** The platforms a secret supports, in the fixed order web, ios, android. */
+export function platformsOf(flags: PlatformFlags): Platform[] {
+  const on: Record<Platform, boolean> = { web: flags.supportsWeb, ios: flags.supportsIos, android: flags.supportsAndroid };
+  return PLATFORMS.filter((p) => on[p]);
 }

@@ -10,7 +10,7 @@ import {
   type SecretRecord,
   type Workspace,
 } from './model.js';
-import type { SecretStore, UsageStore } from './ports.js';
+import type { RotationStore, SecretStore, UsageStore } from './ports.js';
 import { type Actor, SYSTEM_ACTOR } from './actor.js';
 import { type Clock, nowSeconds } from './clock.js';
 import {
@@ -21,7 +21,7 @@ import {
   sealKeptCreate,
 } from './idempotency.js';
 import { type SecretCache, tryOpenSecret } from './secret-cache.js';
-import { type PlatformFlags, normaliseSecretName, requireSomePlatform } from './secret-input.js';
+import { type PlatformFlags, normaliseSecretName, platformsOf, requireSomePlatform } from './secret-input.js';
 import type { UsageRecorder } from './usage.js';
 import { actorFields } from './workspaces.js';
 
@@ -82,7 +82,7 @@ export interface SecretUsage {
 }
 
 export interface SecretsServiceOptions {
-  store: SecretStore & UsageStore;
+  store: SecretStore & UsageStore & RotationStore;
   keyring: Keyring;
   cache: SecretCache;
   usage: UsageRecorder;
@@ -92,7 +92,7 @@ export interface SecretsServiceOptions {
 }
 
 export class SecretsService {
-  private readonly store: SecretStore & UsageStore;
+  private readonly store: SecretStore & UsageStore & RotationStore;
   private readonly keyring: Keyring;
   private readonly cache: SecretCache;
   private readonly usage: UsageRecorder;
@@ -214,6 +214,7 @@ export class SecretsService {
         supportsAndroid: input.supports_android ?? record.supportsAndroid,
       };
       requireSomePlatform(flags);
+      await this.keepRotationPlatforms(record, flags);
       Object.assign(patch, flags);
       Object.assign(details, {
         supports_web: flags.supportsWeb,
@@ -240,6 +241,22 @@ export class SecretsService {
     if (!updated) throw errors.secretNotFound();
     this.cache.secretUpdated(updated);
     return this.view(updated);
+  }
+
+  /**
+   * An open rotation needs its successor to support every platform the old secret does: a change of either side
+   * that would break that is refused.
+   */
+  private async keepRotationPlatforms(record: SecretRecord, flags: PlatformFlags): Promise<void> {
+    for (const rotation of await this.store.openRotationsOf(record.workspaceId, record.id)) {
+      const otherId = rotation.fromSecretId === record.id ? rotation.toSecretId : rotation.fromSecretId;
+      const other = await this.store.getSecret(record.workspaceId, otherId);
+      if (!other) continue;
+      const [oldFlags, newFlags] = rotation.fromSecretId === record.id ? [flags, other] : [other, flags];
+      const supported = new Set(platformsOf(newFlags));
+      const missing = platformsOf(oldFlags).filter((p) => !supported.has(p));
+      if (missing.length > 0) throw errors.rotationPlatformsLocked(rotation.id, missing);
+    }
   }
 
   /**
@@ -371,7 +388,8 @@ export class SecretsService {
     return record;
   }
 
-  private lastVerifiedAt(record: SecretRecord): number | null {
+  /** last_verified_at including verifications this node has not flushed yet. */
+  lastVerifiedAt(record: SecretRecord): number | null {
     const pending = this.usage.pendingLastVerified(record.id);
     if (pending === undefined) return record.lastVerifiedAt;
     return record.lastVerifiedAt === null ? pending : Math.max(pending, record.lastVerifiedAt);

@@ -181,6 +181,15 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'secure_mode_rotations_overdue',
+      help: 'Open rotations (rolling_out, cutting_over) whose deadline has passed.',
+      registers,
+      async collect() {
+        const counts = await readCensus();
+        if (counts) this.set(counts.overdueRotations);
+      },
+    });
+    new Gauge({
       name: 'secure_mode_census_up',
       help: '1 when the secret counts were read from the database at this scrape, 0 when the read failed.',
       registers,

@@ -3,6 +3,7 @@ import type {
   AuditEvent,
   AuditInput,
   IdempotencyRecord,
+  RotationRecord,
   SecretRecord,
   SecretWithCiphertext,
   Workspace,
@@ -113,4 +114,20 @@ export function auditInsertValues(event: AuditInput): unknown[] {
     event.at,
     event.details ? JSON.stringify(event.details) : null,
   ];
+}
+
+export function toRotation(r: Row): RotationRecord {
+  return {
+    id: r.id as number,
+    workspaceId: r.workspace_id as number,
+    fromSecretId: r.from_secret_id as number,
+    toSecretId: r.to_secret_id as number,
+    idleFor: r.idle_for as number,
+    deadline: (r.deadline as number | null) ?? null,
+    state: r.state as RotationRecord['state'],
+    overdue: Boolean(r.overdue),
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    completedAt: (r.completed_at as number | null) ?? null,
+  };
 }

@@ -7,6 +7,7 @@ import type {
   CreateSecretResult,
   IdempotencyRecord,
   IdempotentCreate,
+  LastUsage,
   NewSecret,
   NewToken,
   Platform,
@@ -14,11 +15,16 @@ import type {
   SecretPatch,
   SecretRecord,
   SecretWithCiphertext,
+  RotationRecord,
+  RotationTransition,
+  StartRotation,
+  StartRotationResult,
   TokenAudit,
   UsageIncrement,
   UsageTotals,
   Workspace,
 } from '../domain/model.js';
+import { OPEN_ROTATION_STATES } from '../domain/model.js';
 import type { Store } from '../domain/ports.js';
 import {
   AUDIT_INSERT_COLUMNS,
@@ -27,6 +33,7 @@ import {
   auditInsertValues,
   toAudit,
   toIdempotency,
+  toRotation,
   toSecret,
   toSecretWithCiphertext,
   toToken,
@@ -52,6 +59,9 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
 
 /** Booleans are bound as 1/0: SQLite has no boolean, and PostgreSQL reads '1'/'0' into a BOOLEAN parameter. */
 const bit = (b: boolean) => (b ? 1 : 0);
+
+/** The states of an open rotation, as an SQL list (constants, never user input). */
+const OPEN_STATES = OPEN_ROTATION_STATES.map((state) => `'${state}'`).join(', ');
 
 const PATCH_COLUMNS: Record<keyof SecretPatch, string> = {
   name: 'name',
@@ -229,58 +239,178 @@ export abstract class SqlStore implements Store {
     return this.mutate(async (tx, emit): Promise<CreateSecretResult> => {
       // Creates of one workspace run one at a time, so neither the Idempotency-Key lookup nor the count can race.
       await this.serialize(tx, input.workspaceId);
-      if (idempotency) {
-        await tx.run('DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND expires_at <= ?', [
-          input.workspaceId,
-          idempotency.key,
-          idempotency.now,
-        ]);
-        const [kept] = await tx.query('SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?', [
-          input.workspaceId,
-          idempotency.key,
-        ]);
-        if (kept) return { ok: false, reason: 'idempotent_replay', record: toIdempotency(kept) };
-      }
-      const [counted] = await tx.query('SELECT count(*) AS n FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL', [
-        input.workspaceId,
-      ]);
-      if (Number(counted!.n) >= maxLive) return { ok: false, reason: 'limit_reached' };
-      // The row exists before its ciphertext, which binds the row's id as associated data.
-      const id = await this.insertId(
-        tx,
-        `INSERT INTO secrets (workspace_id, name, supports_web, supports_ios, supports_android, ciphertext, key_id, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)`,
-        [
-          input.workspaceId,
-          input.name,
-          bit(input.supportsWeb),
-          bit(input.supportsIos),
-          bit(input.supportsAndroid),
-          Buffer.alloc(0),
-          input.createdAt,
-          input.expiresAt,
-        ],
-      );
-      const ciphertext = seal(id);
-      await tx.run('UPDATE secrets SET ciphertext = ?, key_id = ? WHERE id = ?', [ciphertext, envelopeKeyId(ciphertext), id]);
-      await this.insertAudit(tx, { ...audit, targetId: String(id) });
-      const secret: SecretRecord = { id, ...input, deletedAt: null, deletedReason: null, lastVerifiedAt: null };
-      if (idempotency) {
-        await tx.run(
-          'INSERT INTO idempotency_keys (workspace_id, key, token_id, request_hash, response, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
-          [
-            input.workspaceId,
-            idempotency.key,
-            idempotency.tokenId,
-            idempotency.requestHash,
-            idempotency.seal(secret),
-            idempotency.expiresAt,
-          ],
-        );
-      }
-      await emit({ workspaceId: input.workspaceId, secretId: id, kind: 'created' });
+      const kept = idempotency && (await this.findKept(tx, input.workspaceId, idempotency));
+      if (kept) return { ok: false, reason: 'idempotent_replay', record: kept };
+      if ((await this.countLive(tx, input.workspaceId)) >= maxLive) return { ok: false, reason: 'limit_reached' };
+      const secret = await this.insertSecret(tx, emit, input, seal);
+      await this.insertAudit(tx, { ...audit, targetId: String(secret.id) });
+      if (idempotency) await this.keep(tx, input.workspaceId, idempotency, idempotency.seal(secret));
       return { ok: true, secret };
     });
+  }
+
+  private async findKept(
+    tx: SqlTx,
+    workspaceId: number,
+    idempotency: { key: string; now: number },
+  ): Promise<IdempotencyRecord | undefined> {
+    await tx.run('DELETE FROM idempotency_keys WHERE workspace_id = ? AND key = ? AND expires_at <= ?', [
+      workspaceId,
+      idempotency.key,
+      idempotency.now,
+    ]);
+    const [kept] = await tx.query('SELECT * FROM idempotency_keys WHERE workspace_id = ? AND key = ?', [
+      workspaceId,
+      idempotency.key,
+    ]);
+    return kept && toIdempotency(kept);
+  }
+
+  private async keep(
+    tx: SqlTx,
+    workspaceId: number,
+    idempotency: { key: string; tokenId: number | null; requestHash: Buffer; expiresAt: number },
+    response: Buffer,
+  ): Promise<void> {
+    await tx.run(
+      'INSERT INTO idempotency_keys (workspace_id, key, token_id, request_hash, response, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [workspaceId, idempotency.key, idempotency.tokenId, idempotency.requestHash, response, idempotency.expiresAt],
+    );
+  }
+
+  private async countLive(tx: SqlTx, workspaceId: number): Promise<number> {
+    const [counted] = await tx.query('SELECT count(*) AS n FROM secrets WHERE workspace_id = ? AND deleted_at IS NULL', [
+      workspaceId,
+    ]);
+    return Number(counted!.n);
+  }
+
+  private async insertSecret(
+    tx: SqlTx,
+    emit: (change: SecretChange) => Promise<void>,
+    input: NewSecret,
+    seal: (secretId: number) => Buffer,
+  ): Promise<SecretRecord> {
+    // The row exists before its ciphertext, which binds the row's id as associated data.
+    const id = await this.insertId(
+      tx,
+      `INSERT INTO secrets (workspace_id, name, supports_web, supports_ios, supports_android, ciphertext, key_id, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)`,
+      [
+        input.workspaceId,
+        input.name,
+        bit(input.supportsWeb),
+        bit(input.supportsIos),
+        bit(input.supportsAndroid),
+        Buffer.alloc(0),
+        input.createdAt,
+        input.expiresAt,
+      ],
+    );
+    const ciphertext = seal(id);
+    await tx.run('UPDATE secrets SET ciphertext = ?, key_id = ? WHERE id = ?', [ciphertext, envelopeKeyId(ciphertext), id]);
+    await emit({ workspaceId: input.workspaceId, secretId: id, kind: 'created' });
+    return { id, ...input, deletedAt: null, deletedReason: null, lastVerifiedAt: null };
+  }
+
+  async startRotation(input: StartRotation): Promise<StartRotationResult> {
+    const { workspaceId, fromSecretId } = input.rotation;
+    return this.mutate(async (tx, emit): Promise<StartRotationResult> => {
+      await this.serialize(tx, workspaceId);
+      const kept = input.idempotency && (await this.findKept(tx, workspaceId, input.idempotency));
+      if (kept) return { ok: false, reason: 'idempotent_replay', record: kept };
+      const [oldRow] = await tx.query(
+        `SELECT ${SECRET_COLUMNS} FROM secrets WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL`,
+        [workspaceId, fromSecretId],
+      );
+      if (!oldRow) return { ok: false, reason: 'secret_not_found' };
+      const open = await tx.query(
+        `SELECT id FROM rotations WHERE workspace_id = ? AND state IN (${OPEN_STATES}) AND (from_secret_id = ? OR to_secret_id = ?)`,
+        [workspaceId, fromSecretId, fromSecretId],
+      );
+      if (open.length > 0) return { ok: false, reason: 'in_progress' };
+      if ((await this.countLive(tx, workspaceId)) >= input.maxLive) return { ok: false, reason: 'limit_reached' };
+      const old = toSecret(oldRow);
+      const successor = await this.insertSecret(tx, emit, input.successor(old), input.seal);
+      const [row] = await tx.query(
+        `INSERT INTO rotations (workspace_id, from_secret_id, to_secret_id, idle_for, deadline, state, overdue, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'rolling_out', ?, ?, ?) RETURNING *`,
+        [
+          workspaceId,
+          fromSecretId,
+          successor.id,
+          input.rotation.idleFor,
+          input.rotation.deadline,
+          bit(false),
+          input.rotation.createdAt,
+          input.rotation.createdAt,
+        ],
+      );
+      const rotation = toRotation(row!);
+      for (const event of input.audit(old, successor, rotation)) await this.insertAudit(tx, event);
+      if (input.idempotency)
+        await this.keep(tx, workspaceId, input.idempotency, input.idempotency.seal(rotation, successor, old));
+      return { ok: true, rotation, successor, old };
+    });
+  }
+
+  async listRotations(workspaceId: number): Promise<RotationRecord[]> {
+    return (await this.read('SELECT * FROM rotations WHERE workspace_id = ? ORDER BY id DESC', [workspaceId])).map(toRotation);
+  }
+
+  async getRotation(workspaceId: number, id: number): Promise<RotationRecord | undefined> {
+    const [r] = await this.read('SELECT * FROM rotations WHERE workspace_id = ? AND id = ?', [workspaceId, id]);
+    return r && toRotation(r);
+  }
+
+  async openRotationsOf(workspaceId: number, secretId: number): Promise<RotationRecord[]> {
+    const sql = `SELECT * FROM rotations WHERE workspace_id = ? AND state IN (${OPEN_STATES}) AND (from_secret_id = ? OR to_secret_id = ?)
+                 ORDER BY id`;
+    return (await this.read(sql, [workspaceId, secretId, secretId])).map(toRotation);
+  }
+
+  async listOpenRotations(afterId: number, limit: number): Promise<RotationRecord[]> {
+    const sql = `SELECT * FROM rotations WHERE state IN (${OPEN_STATES}) AND id > ? ORDER BY id LIMIT ?`;
+    return (await this.read(sql, [afterId, limit])).map(toRotation);
+  }
+
+  async countOverdueRotations(): Promise<number> {
+    const [r] = await this.read(`SELECT count(*) AS n FROM rotations WHERE state IN (${OPEN_STATES}) AND overdue = ?`, [
+      bit(true),
+    ]);
+    return Number(r!.n);
+  }
+
+  async transitionRotation(step: RotationTransition): Promise<RotationRecord | undefined> {
+    return this.mutate(async (tx, emit) => {
+      const [r] = await tx.query(
+        `UPDATE rotations SET state = ?, overdue = ?, completed_at = ?, updated_at = ?
+         WHERE workspace_id = ? AND id = ? AND state = ? AND overdue = ? RETURNING *`,
+        [
+          step.next.state,
+          bit(step.next.overdue),
+          step.next.completedAt,
+          step.next.updatedAt,
+          step.workspaceId,
+          step.id,
+          step.expected.state,
+          bit(step.expected.overdue),
+        ],
+      );
+      if (!r) return undefined;
+      await this.insertAudit(tx, step.audit);
+      if (step.retire)
+        await this.retireTx(tx, emit, step.workspaceId, step.retire.secretId, step.next.updatedAt, 'deleted', step.retire.audit);
+      return toRotation(r);
+    });
+  }
+
+  /**
+   * Without a lease of its own (SQLite: processes on one file), every process may advance rotations: each step is a
+   * compare-and-set in the database's one write transaction at a time, so it still happens once.
+   */
+  async holdLease(name: 'rotations', ttlMs: number): Promise<boolean> {
+    return name === 'rotations' && ttlMs > 0;
   }
 
   async listSecrets(workspaceId: number): Promise<SecretRecord[]> {
@@ -345,17 +475,27 @@ export abstract class SqlStore implements Store {
     reason: 'deleted' | 'expired',
     audit: Omit<AuditInput, 'targetId'>,
   ): Promise<SecretRecord | undefined> {
-    return this.mutate(async (tx, emit) => {
-      const [r] = await tx.query(
-        `UPDATE secrets SET deleted_at = ?, deleted_reason = ? WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL
-         RETURNING ${SECRET_COLUMNS}`,
-        [at, reason, workspaceId, id],
-      );
-      if (!r) return undefined;
-      await this.insertAudit(tx, { ...audit, targetId: String(id) });
-      await emit({ workspaceId, secretId: id, kind: reason });
-      return toSecret(r);
-    });
+    return this.mutate((tx, emit) => this.retireTx(tx, emit, workspaceId, id, at, reason, { ...audit, targetId: String(id) }));
+  }
+
+  private async retireTx(
+    tx: SqlTx,
+    emit: (change: SecretChange) => Promise<void>,
+    workspaceId: number,
+    id: number,
+    at: number,
+    reason: 'deleted' | 'expired',
+    audit: AuditInput,
+  ): Promise<SecretRecord | undefined> {
+    const [r] = await tx.query(
+      `UPDATE secrets SET deleted_at = ?, deleted_reason = ? WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL
+       RETURNING ${SECRET_COLUMNS}`,
+      [at, reason, workspaceId, id],
+    );
+    if (!r) return undefined;
+    await this.insertAudit(tx, audit);
+    await emit({ workspaceId, secretId: id, kind: reason });
+    return toSecret(r);
   }
 
   async listExpiredSecrets(at: number, limit: number): Promise<SecretRecord[]> {
@@ -402,6 +542,16 @@ export abstract class SqlStore implements Store {
       minute: r.minute as number,
       count: r.count as number,
     }));
+  }
+
+  async lastUsage(secretIds: number[]): Promise<LastUsage[]> {
+    if (secretIds.length === 0) return [];
+    const rows = await this.read(
+      `SELECT secret_id, platform, max(minute) AS minute FROM secret_usage
+       WHERE secret_id IN (${placeholders(secretIds.length)}) GROUP BY secret_id, platform`,
+      secretIds,
+    );
+    return rows.map((r) => ({ secretId: r.secret_id as number, platform: r.platform as Platform, minute: r.minute as number }));
   }
 
   async writeAudit(event: AuditInput): Promise<void> {

@@ -59,6 +59,11 @@ export class TcpProxy {
     return this.pairs.size;
   }
 
+  /** The local ports of the open upstream connections: what the target sees as their client ports. */
+  get upstreamPorts(): number[] {
+    return [...this.pairs].flatMap(([, upstream]) => (upstream?.localPort === undefined ? [] : [upstream.localPort]));
+  }
+
   cut(mode: 'reset' | 'blackhole'): void {
     this.mode = mode;
     for (const pair of this.pairs) {

@@ -44,6 +44,8 @@ describe('/openapi.json lists exactly the error statuses each operation answers'
     );
     const live = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'live', supports_web: true } });
     const id = live.body.id as string;
+    // The first probe starts a rotation of the live secret; the others then meet it open (409).
+    BODIES['POST /secure_mode_rotations'] = { secret_id: id };
     const reader = await app.tokenWith(['read_secure_mode_secret']);
     const writer = await app.tokenWith(['write_secure_mode_secret']);
     const limited = await app.runtime.workspaces.createWorkspace({ name: 'limited', rateLimit: 1 });
@@ -95,6 +97,21 @@ describe('/openapi.json lists exactly the error statuses each operation answers'
     for (const s of (await api(app, 'GET', '/secure_mode_secrets')).body.data as { id: string }[]) {
       assert.equal((await api(app, 'DELETE', `/secure_mode_secrets/${s.id}`)).status, 204);
     }
+    const start = 'POST /secure_mode_rotations';
+    await call(start, '/secure_mode_rotations', { body: { secret_id: '999999' } });
+    const rotated = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'rotated', supports_web: true } });
+    const rotation = await call(start, '/secure_mode_rotations', { body: { secret_id: rotated.body.id } });
+    await call(start, '/secure_mode_rotations', { body: { secret_id: rotated.body.id } });
+    for (const [verb, flag] of [
+      ['cancel', 'keep_new'],
+      ['complete', 'force'],
+    ] as const) {
+      const key = `POST /secure_mode_rotations/{id}/${verb}`;
+      await call(key, `/secure_mode_rotations/${rotation.body.id}/${verb}?${flag}=maybe`);
+    }
+    await call('POST /secure_mode_rotations/{id}/cancel', `/secure_mode_rotations/${rotation.body.id}/cancel`);
+    await call('POST /secure_mode_rotations/{id}/cancel', `/secure_mode_rotations/${rotation.body.id}/cancel`);
+    await call('POST /secure_mode_rotations/{id}/complete', `/secure_mode_rotations/${rotation.body.id}/complete`);
     const verify = 'POST /identity_verification/verify';
     for (let i = 0; i <= VERIFY_RATE_LIMIT; i++)
       await call(verify, '/identity_verification/verify', { body: bodyOf(verify, 'flood') });

@@ -103,7 +103,8 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
       readdirSync(join(app, 'data'))
         .filter((f) => !/-(wal|shm|journal)$/.test(f))
         .sort(),
-      ['master.key', 'secure-mode.db'],
+      // The lock file is what keeps a second server off this database while this one runs.
+      ['master.key', 'secure-mode.db', 'secure-mode.db.lock'],
     );
 
     // secure-mode-sign, alone in another empty folder: no dependencies come with it.

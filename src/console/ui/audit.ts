@@ -13,6 +13,11 @@ export const AUDIT_ACTION_LABELS: Readonly<Record<AuditAction, string>> = {
   'token.created': 'Token created',
   'token.revoked': 'Token revoked',
   'workspace.created': 'Workspace created',
+  'rotation.started': 'Rotation started',
+  'rotation.cut_over': 'Rotation cut over',
+  'rotation.completed': 'Rotation completed',
+  'rotation.cancelled': 'Rotation cancelled',
+  'rotation.overdue': 'Rotation overdue',
 };
 
 /** Every action, in the order of the labels (the Record type makes the list complete). */

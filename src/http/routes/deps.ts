@@ -1,5 +1,6 @@
 import type { AuditService } from '../../domain/audit.js';
 import type { Diagnoser } from '../../domain/diagnose.js';
+import type { RotationsService } from '../../domain/rotations.js';
 import type { SecretsService } from '../../domain/secrets.js';
 import type { Verifier } from '../../domain/verifier.js';
 import type { GuardDeps } from '../guard.js';
@@ -8,6 +9,7 @@ import type { VerifyRateLimitDeps } from '../plugins/verify-rate-limit.js';
 /** What route plugins are given; each route takes only what it uses. */
 export interface RouteDeps extends GuardDeps, VerifyRateLimitDeps {
   secrets: SecretsService;
+  rotations: RotationsService;
   audit: AuditService;
   verifier: Verifier;
   diagnoser: Diagnoser;

@@ -26,7 +26,7 @@ export const AuditEvent = Type.Object({
     ip: Nullable('string'),
   }),
   request_id: Nullable('string'),
-  target: Type.Object({ type: Type.String({ enum: ['secret', 'token', 'workspace'] }), id: Type.String() }),
+  target: Type.Object({ type: Type.String({ enum: ['secret', 'token', 'workspace', 'rotation'] }), id: Type.String() }),
   details: Type.Record(Type.String(), DetailValue, { description: 'What changed; never secret material, tokens or hashes' }),
 });
 

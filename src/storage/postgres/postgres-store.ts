@@ -14,6 +14,9 @@ export const CHANGE_CHANNEL = 'secure_mode_secret_changes';
 const LOCK_NAMESPACE = 0x5ec0de;
 const MIGRATION_LOCK = 1;
 const STARTUP_LOCK = 2;
+const LEASES = { rotations: 3 } as const;
+/** How long closing the lease session waits for the server's goodbye before leaving the socket to the pg driver. */
+const LEASE_END_WAIT_MS = 500;
 
 /** Ids, counts and Unix times are BIGINT; every one of them fits a JS number (2^53). */
 const types = {
@@ -53,6 +56,8 @@ const RETRY_DELAY_MS = 50;
 export class PostgresStore extends SqlStore {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
+  /** The session that holds the leases: an advisory lock lives as long as its connection, and dies with its node. */
+  private leaseSession: { client: pg.Client; held: Set<string> } | undefined;
 
   constructor(private readonly options: PostgresStoreOptions) {
     super();
@@ -188,7 +193,62 @@ export class PostgresStore extends SqlStore {
   }
 
   async close(): Promise<void> {
+    await this.dropLeaseSession();
     await this.pool.end().catch(() => undefined);
+  }
+
+  override async holdLease(name: keyof typeof LEASES, ttlMs: number): Promise<boolean> {
+    try {
+      const session = this.leaseSession ?? (await this.openLeaseSession(ttlMs));
+      if (session.held.has(name)) {
+        // Still ours only while the session is alive: a connection that no longer answers gives the lease up.
+        await session.client.query('SELECT 1');
+        return true;
+      }
+      const { rows } = await session.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', [
+        LOCK_NAMESPACE,
+        LEASES[name],
+      ]);
+      if (rows[0]?.ok) session.held.add(name);
+      return session.held.has(name);
+    } catch {
+      await this.dropLeaseSession();
+      return false;
+    }
+  }
+
+  private async openLeaseSession(ttlMs: number): Promise<{ client: pg.Client; held: Set<string> }> {
+    const timeout = this.options.queryTimeoutMs ?? 5000;
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
+      application_name: 'secure-mode-lease',
+      statement_timeout: timeout,
+      query_timeout: timeout + 1000,
+      keepAlive: true,
+      types,
+    });
+    const session = { client, held: new Set<string>() };
+    const lost = () => {
+      if (this.leaseSession === session) this.leaseSession = undefined;
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    await client.connect();
+    // PostgreSQL ends a session left idle this long, releasing its locks: a node cut off from the database (whose
+    // connection the server still thinks open) cannot keep the lease from the others.
+    await client.query(`SET idle_session_timeout = ${Math.max(1, Math.round(ttlMs))}`);
+    this.leaseSession = session;
+    return session;
+  }
+
+  /** Ends the lease session; a connection cut off (that never answers the goodbye) is not waited for long. */
+  private async dropLeaseSession(): Promise<void> {
+    const session = this.leaseSession;
+    this.leaseSession = undefined;
+    if (!session) return;
+    const ended = session.client.end().catch(() => undefined);
+    await Promise.race([ended, sleep(LEASE_END_WAIT_MS)]);
   }
 
   async recordUsage(increments: UsageIncrement[], lastVerified: Map<number, number>): Promise<void> {

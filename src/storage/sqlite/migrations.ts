@@ -68,6 +68,23 @@ export const sqliteMigrations: readonly string[] = [
     PRIMARY KEY (workspace_id, key)
   );
   `,
+  `
+  CREATE TABLE rotations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+    from_secret_id INTEGER NOT NULL REFERENCES secrets(id),
+    to_secret_id INTEGER NOT NULL REFERENCES secrets(id),
+    idle_for INTEGER NOT NULL,
+    deadline INTEGER,
+    state TEXT NOT NULL,
+    overdue INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    completed_at INTEGER
+  );
+  CREATE INDEX rotations_workspace ON rotations (workspace_id, id);
+  CREATE INDEX rotations_open ON rotations (id) WHERE state IN ('rolling_out', 'cutting_over');
+  `,
   // The access token whose create an Idempotency-Key record keeps: only that token may replay it. Records written
   // before this column hold null, as creates without a token (the system) do, so no access token replays them.
   `ALTER TABLE idempotency_keys ADD COLUMN token_id INTEGER;`,

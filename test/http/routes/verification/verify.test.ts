@@ -44,6 +44,15 @@ const PORT_METHODS: Record<Exclude<keyof Store, 'kind'>, boolean> = {
   replaceCiphertext: false,
   listIdempotencyRecords: false,
   replaceIdempotencyResponse: false,
+  lastUsage: false,
+  startRotation: false,
+  listRotations: false,
+  getRotation: false,
+  openRotationsOf: false,
+  listOpenRotations: true,
+  countOverdueRotations: false,
+  transitionRotation: false,
+  holdLease: true,
 };
 
 /** What openssl's command line prints for the HMAC of stdin: the message goes in as bytes, exactly. */
