@@ -24,6 +24,10 @@ export async function openStore(config: Config, context: StorageContext): Promis
     poolSize: config.pgPoolSize,
     connectTimeoutMs: config.pgConnectTimeoutMs,
     queryTimeoutMs: config.pgQueryTimeoutMs,
+    onStatus: (status, err) =>
+      status === 'unreachable'
+        ? context.log?.('warn', 'postgres unreachable: answering 503 at once until a probe reaches it again', err)
+        : context.log?.('info', 'postgres reachable again'),
   });
 }
 

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeFeed, ChangeSink } from '../../domain/change-feed.js';
 import type { Clock } from '../../domain/clock.js';
 import type { SecretChange } from '../../domain/model.js';
-import { CHANGE_CHANNEL, type ChangePayload } from './postgres-store.js';
+import { CHANGE_CHANNEL, type ChangePayload, destroy } from './postgres-store.js';
 
 export interface PostgresChangeFeedOptions {
   url: string;
@@ -141,15 +141,12 @@ export class PostgresChangeFeed implements ChangeFeed {
     return sleep(ms, undefined, { signal: timer.signal }).catch(() => undefined);
   }
 
-  /** Tears the connection down without waiting: a cut network would make a polite goodbye hang. */
   private drop(): void {
     const client = this.client;
     this.client = undefined;
     if (!client) return;
     client.removeAllListeners('notification');
     client.on('error', () => undefined);
-    // pg does not expose its socket in the types; destroying it is the only way to end a connection that is blackholed.
-    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-    void client.end().catch(() => undefined);
+    destroy(client);
   }
 }
