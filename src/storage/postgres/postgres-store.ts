@@ -141,7 +141,10 @@ export class PostgresStore extends SqlStore {
       return await Promise.race([pending, timeout]);
     } catch (err) {
       // A connection that arrives after the deadline is not wanted any more.
-      pending.then((c) => c.release(true), () => undefined);
+      pending.then(
+        (c) => c.release(true),
+        () => undefined,
+      );
       throw err;
     } finally {
       clearTimeout(timer);
