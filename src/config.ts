@@ -10,6 +10,8 @@ export interface Config {
   host: string;
   port: number;
   database: DatabaseLocation;
+  /** PostgreSQL: a direct connection for LISTEN, when `database` goes through a pooler. */
+  databaseListenUrl: string | undefined;
   masterKey: string | undefined;
   previousMasterKeys: string[];
   bootstrapToken: string | undefined;
@@ -85,6 +87,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   int('PORT', 4000, 0, 65535, 'port to listen on'),
   { name: 'SECURE_MODE_DATABASE_URL', shown: '`sqlite:./data/secure-mode.db`', meaning: '`sqlite:PATH` or `postgres://…`' },
   {
+    name: 'SECURE_MODE_DATABASE_LISTEN_URL',
+    shown: '`SECURE_MODE_DATABASE_URL`',
+    meaning:
+      'PostgreSQL: a direct connection for LISTEN when the main URL goes through a transaction-mode pooler (see docs/postgres.md)',
+  },
+  {
     name: 'SECURE_MODE_MASTER_KEY',
     shown: '`master.key` next to the SQLite file',
     meaning: '32 bytes, base64 or hex (`openssl rand -base64 32`); required with PostgreSQL',
@@ -136,7 +144,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   int('SECURE_MODE_SWEEP_INTERVAL_MS', 1000, 10, 60_000, 'expired secrets and Idempotency-Key records are swept this often'),
   int('SECURE_MODE_PG_POOL_SIZE', 10, 1, 1000, 'PostgreSQL connections per node'),
   int('SECURE_MODE_PG_CONNECT_TIMEOUT_MS', 2000, 100, 60_000, 'PostgreSQL connect timeout'),
-  int('SECURE_MODE_PG_QUERY_TIMEOUT_MS', 5000, 100, 600_000, 'a PostgreSQL statement running longer is cancelled (503)'),
+  int(
+    'SECURE_MODE_PG_QUERY_TIMEOUT_MS',
+    5000,
+    100,
+    600_000,
+    'every PostgreSQL call (connecting, its statements, a retry) answers within it, else 503',
+  ),
   { name: 'SECURE_MODE_CONSOLE_DIR', shown: '`dist/console/`', meaning: 'where the built web console is served from' },
 ];
 
@@ -180,6 +194,15 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('SECURE_MODE_BOOTSTRAP_TOKEN must be at least 20 characters without spaces');
   }
   const database = parseDatabaseUrl(env.SECURE_MODE_DATABASE_URL || 'sqlite:./data/secure-mode.db');
+  const databaseListenUrl = env.SECURE_MODE_DATABASE_LISTEN_URL || undefined;
+  if (
+    databaseListenUrl !== undefined &&
+    (database.kind !== 'postgres' || parseDatabaseUrl(databaseListenUrl).kind !== 'postgres')
+  ) {
+    throw new ConfigError(
+      'SECURE_MODE_DATABASE_LISTEN_URL must be a postgres:// URL, and is used only with a PostgreSQL SECURE_MODE_DATABASE_URL',
+    );
+  }
   const workers = integer(env, 'SECURE_MODE_WORKERS');
   if (workers > 1 && database.kind === 'sqlite' && database.filename === ':memory:') {
     throw new ConfigError(
@@ -190,6 +213,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT'),
     database,
+    databaseListenUrl,
     masterKey: env.SECURE_MODE_MASTER_KEY || undefined,
     previousMasterKeys: (env.SECURE_MODE_PREVIOUS_MASTER_KEYS ?? '')
       .split(',')

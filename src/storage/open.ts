@@ -35,7 +35,9 @@ export async function openStore(config: Config, context: StorageContext): Promis
 export function openChangeFeed(config: Config, context: StorageContext): ChangeFeed | undefined {
   if (config.database.kind !== 'postgres') return undefined;
   return new PostgresChangeFeed({
-    url: config.database.url,
+    url: config.databaseListenUrl ?? config.database.url,
+    notifyUrl: config.database.url,
+    proofTimeoutMs: config.pgQueryTimeoutMs,
     nodeId: context.nodeId,
     clock: context.clock,
     // Five heartbeats fit in the grace, so a healthy feed never lets the cache's entries run out.

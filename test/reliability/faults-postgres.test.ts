@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { api } from '../helpers/app.js';
 import { createSecret, eventually, startNodes, verifyStatus, type Nodes } from '../helpers/nodes.js';
 import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from '../helpers/postgres.js';
+import { ROOT } from '../helpers/process.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** SECURE_MODE_PG_QUERY_TIMEOUT_MS (and the connect timeout): the longest any admin call may wait in all. */
@@ -104,5 +108,52 @@ describe('PostgreSQL unreachable, packets dropped', { skip: await skipWithoutPos
     );
     await eventually(async () => (await verifyStatus(url, nodes.appId, secret)) === 200, 'verifying again', 10_000, 50);
     t.diagnostic(`restored: serving again after ${Date.now() - restoredAt} ms`);
+  });
+});
+
+describe('a LISTEN URL that never hears the NOTIFY', { skip: await skipWithoutPostgres() }, () => {
+  let db: TestDatabase;
+  let elsewhere: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+    elsewhere = await createTestDatabase();
+  });
+  after(async () => {
+    await db?.drop();
+    await elsewhere?.drop();
+  });
+
+  it('refuses to start with one line (another database: LISTEN works, the NOTIFY goes elsewhere)', async () => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        SECURE_MODE_LOG_LEVEL: 'warn',
+        SECURE_MODE_DATABASE_URL: db.url,
+        SECURE_MODE_DATABASE_LISTEN_URL: elsewhere.url,
+        SECURE_MODE_MASTER_KEY: randomBytes(32).toString('base64'),
+        SECURE_MODE_BOOTSTRAP_TOKEN: `tok_${randomBytes(16).toString('hex')}`,
+        SECURE_MODE_PG_QUERY_TIMEOUT_MS: '1000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/listening on/.test(stderr)) proc.kill('SIGKILL');
+    });
+    const startedAt = Date.now();
+    const [code] = (await once(proc, 'exit')) as [number | null];
+    const lines = stderr.split('\n').filter((l) => l !== '' && !/created (workspace|an all-scopes)/.test(l));
+    assert.equal(code, 1, stderr);
+    assert.equal(lines.length, 1, `one line, got:\n${stderr}`);
+    assert.match(
+      lines[0]!,
+      /^secure-mode: could not start: the change feed does not work: a NOTIFY sent through SECURE_MODE_DATABASE_URL did not arrive/,
+    );
+    assert.doesNotMatch(stderr, /listening on|^\s+at /m);
+    assert.ok(Date.now() - startedAt < 20_000, 'bounded');
   });
 });

@@ -39,11 +39,6 @@ export function encodeChange(change: SecretChange, origin: string): string {
 
 export interface PostgresStoreOptions {
   url: string;
-  /**
-   * A direct connection (not through a transaction-mode pooler), for what needs a session of its own: the advisory
-   * lock held while migrations run. Default: url.
-   */
-  directUrl?: string;
   /** Identifies this node in change notifications, so it skips its own. */
   nodeId: string;
   poolSize: number;
@@ -238,47 +233,46 @@ export class PostgresStore extends SqlStore {
   }
 
   /**
-   * Holds a session-level advisory lock while `work` runs, on a connection of its own: waiting for another node's
-   * migrations may take longer than the pool's statement timeout allows, and a lock dies with its connection.
+   * Each migration in its own transaction, under a transaction-level advisory lock, so that nodes starting at once
+   * apply each exactly once, and so that it works through a transaction-mode pooler (a session lock would stay with
+   * whichever server connection the pooler lent). A connection of its own: waiting for another node's migrations may
+   * take longer than the pool's statement timeout allows.
    */
-  private async withAdvisoryLock<T>(key: number, work: (c: Queryable) => Promise<T>): Promise<T> {
+  async migrate(): Promise<void> {
     const client = new pg.Client({
-      connectionString: this.options.directUrl ?? this.options.url,
+      connectionString: this.options.url,
       connectionTimeoutMillis: this.options.connectTimeoutMs,
-      application_name: 'secure-mode-lock',
+      application_name: 'secure-mode-migrate',
       types,
     });
     client.on('error', () => undefined);
     try {
       await client.connect();
-      await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, key]);
-      return await work(client);
+      for (let done = false; !done;) {
+        await client.query('BEGIN');
+        try {
+          await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK]);
+          await client.query(
+            'CREATE TABLE IF NOT EXISTS secure_mode_schema (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
+          );
+          const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM secure_mode_schema');
+          const current = rows[0]?.v ?? 0;
+          done = current >= postgresMigrations.length;
+          if (!done) {
+            await client.query(postgresMigrations[current]!);
+            await client.query('INSERT INTO secure_mode_schema (version) VALUES ($1)', [current + 1]);
+          }
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }
     } catch (err) {
       throw toStorageError(err);
     } finally {
       await client.end().catch(() => undefined);
     }
-  }
-
-  async migrate(): Promise<void> {
-    await this.withAdvisoryLock(MIGRATION_LOCK, async (c) => {
-      await c.query(
-        'CREATE TABLE IF NOT EXISTS secure_mode_schema (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
-      );
-      const { rows } = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM secure_mode_schema');
-      const current = rows[0]?.v ?? 0;
-      for (let v = current; v < postgresMigrations.length; v++) {
-        await c.query('BEGIN');
-        try {
-          await c.query(postgresMigrations[v]!);
-          await c.query('INSERT INTO secure_mode_schema (version) VALUES ($1)', [v + 1]);
-          await c.query('COMMIT');
-        } catch (err) {
-          await c.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      }
-    });
   }
 
   async close(): Promise<void> {
