@@ -45,6 +45,8 @@ export interface Config {
   pgConnectTimeoutMs: number;
   /** A statement running longer is cancelled (503): a request never hangs on a dead connection. */
   pgQueryTimeoutMs: number;
+  /** On SIGTERM: how long in-flight requests may take before every connection still open is cut. */
+  shutdownTimeoutMs: number;
   /** Where the built web console is served from; the build writes dist/console/ by default. */
   consoleDir: string | undefined;
 }
@@ -151,6 +153,13 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     600_000,
     'every PostgreSQL call (connecting, its statements, a retry) answers within it, else 503',
   ),
+  int(
+    'SECURE_MODE_SHUTDOWN_TIMEOUT_MS',
+    10_000,
+    100,
+    600_000,
+    'on SIGTERM, requests still running (or still arriving) after it are cut; then usage is flushed and the process exits',
+  ),
   { name: 'SECURE_MODE_CONSOLE_DIR', shown: '`dist/console/`', meaning: 'where the built web console is served from' },
 ];
 
@@ -244,6 +253,7 @@ export function loadConfig(env: Env = process.env): Config {
     pgPoolSize: integer(env, 'SECURE_MODE_PG_POOL_SIZE'),
     pgConnectTimeoutMs: integer(env, 'SECURE_MODE_PG_CONNECT_TIMEOUT_MS'),
     pgQueryTimeoutMs: integer(env, 'SECURE_MODE_PG_QUERY_TIMEOUT_MS'),
+    shutdownTimeoutMs: integer(env, 'SECURE_MODE_SHUTDOWN_TIMEOUT_MS'),
     consoleDir: env.SECURE_MODE_CONSOLE_DIR || undefined,
   };
   // Node refuses a headers timeout longer than the whole-request timeout.

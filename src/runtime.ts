@@ -242,7 +242,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     async close() {
       if (closed) return;
       closed = true;
-      await app.close();
+      // Closing stops accepting and closes idle keep-alive connections at once, then waits for requests in flight; a
+      // client still sending its body would hold it until its own timeouts, so whatever is open at the deadline is cut.
+      const deadline = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(deadline);
+      }
       await services.sweeper.stop();
       await services.usage.stop().catch(() => undefined);
       await releaseServices(services);
