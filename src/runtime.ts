@@ -209,6 +209,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     throw err;
   }
   try {
+    // First: a node whose change feed does not work refuses before it creates (and prints) anything.
+    const cache = services.cache;
+    await services.changes.start({ apply: (change) => cache.applyChange(change), resync: () => cache.invalidateAll() });
     const notice = options.notice ?? (() => undefined);
     const boot = await services.workspaces.bootstrap(config.bootstrapToken);
     if (boot) {
@@ -216,8 +219,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       if (boot.generated) notice(`created an all-scopes access token (shown only now): ${boot.token}`);
       else notice('created an all-scopes access token from SECURE_MODE_BOOTSTRAP_TOKEN');
     }
-    const cache = services.cache;
-    await services.changes.start({ apply: (change) => cache.applyChange(change), resync: () => cache.invalidateAll() });
   } catch (err) {
     await releaseServices(services);
     throw err;
