@@ -7,6 +7,8 @@ import { type HttpOptions, addHttpOptions, clientFrom } from './http-options.js'
 import { CliError, EXIT, printJson, printResult, printTable } from './output.js';
 import { registerRotateCommand } from './rotate.js';
 import { SecretFile } from './secret-file.js';
+import { createReplayable } from './create-replay.js';
+import { PREVIEW } from '../domain/api-version.js';
 
 export const SECRET_COLUMNS = ['id', 'name', 'platforms', 'created', 'last_verified', 'expires'];
 
@@ -122,14 +124,23 @@ export function registerSecretCommands(program: Command): void {
       const client = clientFrom(opts);
       const flags = parsePlatforms(opts.platforms);
       const file = opts.outputSecret === undefined ? undefined : await SecretFile.reserve(opts.outputSecret);
-      let created: CreatedSecretBody;
-      try {
-        created = await client.createSecret({ name: opts.name, ...flags }, opts.idempotencyKey ?? randomUUID());
-      } catch (err) {
-        await file?.abandon();
-        throw err;
-      }
-      await deliverSecret(created, file, opts.json === true);
+      const key = opts.idempotencyKey ?? randomUUID();
+      const created = await createReplayable(
+        client,
+        { name: opts.name, ...flags },
+        {
+          key,
+          file,
+          replay: [
+            ...['secure-mode', 'secrets', 'create', ...(opts.url === undefined ? [] : ['--url', opts.url])],
+            ...(opts.intercomVersion === PREVIEW ? [] : ['--intercom-version', opts.intercomVersion]),
+            ...['--name', opts.name, '--platforms', opts.platforms, '--idempotency-key', key],
+            ...(opts.outputSecret === undefined ? [] : ['--output-secret', opts.outputSecret]),
+            ...(opts.json ? ['--json'] : []),
+          ],
+          deliver: (c) => deliverSecret(c, file, opts.json === true),
+        },
+      );
       if (opts.json) printJson(file ? { ...created, secret: undefined } : created);
       else printTable([secretRow(created)], SECRET_COLUMNS);
     });

@@ -75,7 +75,7 @@ describe('secrets create --output-secret interrupted after the server committed'
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('prints the Idempotency-Key and the command that replays the create, which then writes the same secret', async () => {
+  it('prints the Idempotency-Key and the command that replays the create, which then writes the same secret', async (t) => {
     const file = join(dir, 'new secret.txt');
     const env = { ...process.env, SECURE_MODE_URL: proxy.url, SECURE_MODE_TOKEN: app.token };
     const cli = spawn(
@@ -96,12 +96,13 @@ describe('secrets create --output-secret interrupted after the server committed'
     const [code] = (await exited) as [number | null];
     assert.equal(code, 130, stderr);
     assert.ok(!stderr.includes(secret) && !stderr.includes(app.token), 'no secret or token on the terminal');
-    const key = /Idempotency-Key ([^\s;,]+)/.exec(stderr)?.[1];
+    const key = /Idempotency-Key is ([^\s;,]+)/.exec(stderr)?.[1];
     assert.ok(key, `the key is printed:\n${stderr}`);
     const replay = /replay it with: (secure-mode secrets create .*)$/m.exec(stderr)?.[1];
     assert.ok(replay, `the replay command is printed:\n${stderr}`);
     assert.ok(replay.includes(key));
     assert.ok(!existsSync(file), 'no empty file is left in the way of the replay');
+    t.diagnostic(stderr.trim());
 
     proxy.holding = false;
     const replayed = spawn('sh', ['-c', replay.replace(/^secure-mode /, `"${process.execPath}" bin/secure-mode.js `)], {
