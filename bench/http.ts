@@ -10,10 +10,11 @@ import { loadConfig } from '../src/config.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { createLogger } from '../src/logger.js';
 import { createRuntime } from '../src/runtime.js';
-import { userHash } from '../src/sign/index.js';
+import { userHash } from '../packages/sign/src/index.js';
 
 export interface LoadResult {
   rps: number;
+  p50: number;
   p99: number;
   non2xx: number;
   errors: number;
@@ -31,9 +32,17 @@ export interface HttpOptions {
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 
 /** autocannon in a child process, so the load generator does not share the server's event loop. */
-function load(url: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
+export function load(
+  url: string,
+  body: string,
+  connections: number,
+  seconds: number,
+  options: { headers?: string[]; ratePerSecond?: number } = {},
+): Promise<LoadResult> {
   const cpuBefore = process.cpuUsage();
   return new Promise((resolve, reject) => {
+    const extra = (options.headers ?? []).flatMap((h) => ['-H', h]);
+    if (options.ratePerSecond !== undefined) extra.push('-R', String(options.ratePerSecond));
     const args = [
       AUTOCANNON,
       '-c',
@@ -44,6 +53,7 @@ function load(url: string, body: string, connections: number, seconds: number): 
       'POST',
       '-H',
       'content-type=application/json',
+      ...extra,
       '-b',
       body,
       '--json',
@@ -62,6 +72,7 @@ function load(url: string, body: string, connections: number, seconds: number): 
       const r = JSON.parse(out);
       resolve({
         rps: r.requests.average,
+        p50: r.latency.p50,
         p99: r.latency.p99,
         non2xx: r.non2xx,
         errors: r.errors + r.timeouts,
@@ -142,8 +153,10 @@ async function startVariant(variant: Variant, cleanups: (() => Promise<void>)[])
   const config = loadConfig({
     SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
     SECURE_MODE_LOG_LEVEL: variant.logLevel,
-    // One app_id sends every request: the per-app_id verify limit would answer most of them 429 and measure that.
+    // One client and one app_id send every request: the limits still run on each, but must not answer 429, or the
+    // bench would measure refusals.
     SECURE_MODE_VERIFY_RATE_LIMIT: '10000000',
+    SECURE_MODE_VERIFY_CLIENT_RATE_LIMIT: '10000000',
   });
   const runtime = await createRuntime(config, {
     logger: createLogger(variant.logLevel, pino.destination({ dest: '/dev/null', sync: true })),
@@ -159,7 +172,7 @@ async function startVariant(variant: Variant, cleanups: (() => Promise<void>)[])
   };
 }
 
-function requestBody(appId: string, secret: string): string {
+export function requestBody(appId: string, secret: string): string {
   const userId = 'bench-user-1234';
   return JSON.stringify({ app_id: appId, platform: 'web', user_id: userId, user_hash: userHash(secret, { user_id: userId }) });
 }

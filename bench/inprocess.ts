@@ -3,21 +3,25 @@ import { loadConfig } from '../src/config.js';
 import { SYSTEM_ACTOR } from '../src/domain/actor.js';
 import { type VerificationBody, parseVerificationRequest } from '../src/domain/verifier.js';
 import { createServices } from '../src/runtime.js';
-import { userHash, userJwt } from '../src/sign/index.js';
+import { userHash, userJwt } from '../packages/sign/src/index.js';
+import { median, medianRatio } from './stats.js';
 
 export interface MicroFigure {
   label: string;
   oursNs: number;
   rawNs: number;
+  /** Median of the per-run ratios ours / raw: each run's pair ran back to back, so the ratio cancels the run's drift. */
+  ratio: number;
   /** Raw HMACs over every live secret in turn, the cost without the most-recent-match hint. */
   naiveNs?: number;
 }
 
-/**
- * Best ns/op over `rounds` timed runs of `iterations` calls, the contenders interleaved round by round. The
- * best run is the one the machine's other tenants disturbed least, so it is the fairest to compare.
- */
-function measure(fns: Record<string, () => boolean>, iterations: number, rounds: number): Record<string, number> {
+/** Median ns/op over `rounds` timed runs of `iterations` calls, the contenders interleaved round by round. */
+function measure(
+  fns: Record<string, () => boolean>,
+  iterations: number,
+  rounds: number,
+): Record<string, number> & { ratio: number } {
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(fns).map((k) => [k, []]));
   for (const fn of Object.values(fns))
     for (let i = 0; i < iterations / 10; i++) if (!fn()) throw new Error('a contender did not verify');
@@ -31,7 +35,8 @@ function measure(fns: Record<string, () => boolean>, iterations: number, rounds:
       samples[name]!.push(ns);
     }
   }
-  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, Math.min(...v)]));
+  const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  return { ...medians, ratio: medianRatio(samples.ours!, samples.raw!) };
 }
 
 /**
@@ -85,6 +90,7 @@ export async function benchInProcess(iterations: number, rounds: number): Promis
         label: `user_hash, ${liveSecrets} live secret${liveSecrets > 1 ? 's' : ''}`,
         oursNs: result.ours!,
         rawNs: result.raw!,
+        ratio: result.ratio,
         ...(result.naive !== undefined ? { naiveNs: result.naive } : {}),
       });
 
@@ -109,7 +115,7 @@ export async function benchInProcess(iterations: number, rounds: number): Promis
           iterations,
           rounds,
         );
-        figures.push({ label: 'jwt, 1 live secret', oursNs: jwtResult.ours!, rawNs: jwtResult.raw! });
+        figures.push({ label: 'jwt, 1 live secret', oursNs: jwtResult.ours!, rawNs: jwtResult.raw!, ratio: jwtResult.ratio });
       }
     } finally {
       await services.store.close();

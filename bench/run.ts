@@ -1,30 +1,25 @@
 import { cpus, loadavg } from 'node:os';
+import { benchDiagnoseFlood } from './diagnose-flood.js';
 import { benchHttp, type LoadResult } from './http.js';
 import { benchInProcess } from './inprocess.js';
+import { benchLimits } from './limits.js';
+import { benchOracle } from './oracle.js';
+import { medianAndSpread, medianRatio } from './stats.js';
 
 /**
- * `npm run bench`: every figure next to a baseline measured in the same run on the same machine, as a ratio.
- * Absolute numbers depend on the machine and on whatever else runs on it; the ratios are the result.
+ * `npm run bench`: every figure next to a baseline measured in the same run on the same machine, as a ratio; each
+ * load figure the median of interleaved rounds with its spread. Absolute numbers depend on the machine and on
+ * whatever else runs on it; the ratios are the result. About 2 minutes in all: the machines here are shared.
  */
-const HTTP = { connections: 100, seconds: 4, warmupSeconds: 1, rounds: 2 };
-/** As shipped (info: an access line per request, successful verifications summarised), and with no access log at all. */
-const VARIANTS = [
-  { name: 'secure-mode', logLevel: 'info' },
-  { name: 'secure-mode, SECURE_MODE_LOG_LEVEL=warn', logLevel: 'warn' },
-];
-const MICRO = { iterations: 20_000, rounds: 15 };
+const HTTP = { connections: 100, seconds: 2, warmupSeconds: 1, rounds: 5 };
+const VARIANTS = [{ name: 'secure-mode', logLevel: 'info' }];
+const FLOOD = { rounds: 5, seconds: 2, loops: 4 };
+const MICRO = { iterations: 20_000, rounds: 7 };
+const ORACLE_SAMPLES = 3000;
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const ratio = (x: number) => x.toFixed(2);
-
-function summary(results: LoadResult[]): { rps: number; p99: number; cpu: number } {
-  return {
-    rps: mean(results.map((r) => r.rps)),
-    p99: mean(results.map((r) => r.p99)),
-    cpu: mean(results.map((r) => r.cpuUsPerRequest)),
-  };
-}
+const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
 log(
   `secure-mode bench — node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, load average ${loadavg()
@@ -37,29 +32,102 @@ log(
   `   ${HTTP.rounds} rounds of ${HTTP.seconds} s per server after a ${HTTP.warmupSeconds} s warm-up, order rotating; baseline: bare node:http doing the same HMAC check`,
 );
 const http = await benchHttp(HTTP, VARIANTS, log);
-const bare = summary(http.bare!);
+const bare = http.bare!;
+const pick = (rs: LoadResult[], f: (r: LoadResult) => number) => rs.map(f);
 log();
-log(
-  `   ${'server'.padEnd(40)} ${'req/s'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU µs/req'.padStart(11)}   throughput ratio (goal >= 0.75)   p99 ratio (goal <= 1.5)`,
-);
-log(
-  `   ${'bare node:http'.padEnd(40)} ${bare.rps.toFixed(0).padStart(7)} ${bare.p99.toFixed(1).padStart(7)} ${bare.cpu.toFixed(1).padStart(11)}`,
-);
-for (const v of VARIANTS) {
-  const f = summary(http[v.name]!);
+log(`   ${'server'.padEnd(16)} ${'req/s'.padStart(13)} ${'p99 ms'.padStart(11)} ${'CPU µs/req'.padStart(13)}`);
+for (const [name, rs] of [['bare node:http', bare], ...VARIANTS.map((v) => [v.name, http[v.name]!] as const)] as const) {
   log(
-    `   ${v.name.padEnd(40)} ${f.rps.toFixed(0).padStart(7)} ${f.p99.toFixed(1).padStart(7)} ${f.cpu.toFixed(1).padStart(11)}   ${ratio(f.rps / bare.rps).padStart(16)}   ${ratio(f.p99 / bare.p99).padStart(22)}`,
+    `   ${name.padEnd(16)} ${medianAndSpread(pick(rs, (r) => r.rps)).padStart(13)} ${medianAndSpread(pick(rs, (r) => r.p99)).padStart(11)} ${medianAndSpread(
+      pick(rs, (r) => r.cpuUsPerRequest),
+      1,
+    ).padStart(13)}`,
   );
 }
+for (const v of VARIANTS) {
+  const ours = http[v.name]!;
+  const t = medianRatio(
+    pick(ours, (r) => r.rps),
+    pick(bare, (r) => r.rps),
+  );
+  const c = medianRatio(
+    pick(ours, (r) => r.cpuUsPerRequest),
+    pick(bare, (r) => r.cpuUsPerRequest),
+  );
+  const p = medianRatio(
+    pick(ours, (r) => r.p99),
+    pick(bare, (r) => r.p99),
+  );
+  log(`   ${v.name} / bare, median of per-round ratios: throughput ${ratio(t)} (goal >= 0.85, ${verdict(t >= 0.85)}),`);
+  log(
+    `     CPU per request ${ratio(c)} (goal <= 1.15, ${verdict(c <= 1.15)}), p99 ${ratio(p)} (goal <= 1.3, ${verdict(p <= 1.3)})`,
+  );
+}
+
+log();
+log(`2. A diagnose flood against another workspace's verify: workspace A's read token floods diagnose (autocannon, 4`);
+log(
+  `   connections, the costliest body, 5 live + 10 deleted secrets) while ${FLOOD.loops} keep-alive clients verify for workspace B;`,
+);
+log(`   ${FLOOD.rounds} rounds of ${FLOOD.seconds} s flooded and quiet, alternating`);
+for (const [label, ratePerSecond, goal] of [
+  ['at 4 per second, twice the rate of the limit', 4, true],
+  ['unpaced (as fast as answered: mostly the cost of authenticating and refusing)', undefined, false],
+] as const) {
+  const flood = await benchDiagnoseFlood({ ...FLOOD, ratePerSecond });
+  const floodRatio = medianRatio(flood.floodedP50, flood.quietP50);
+  log(`   flood ${label}:`);
+  log(`     verify p50 quiet ${medianAndSpread(flood.quietP50, 3)} ms, flooded ${medianAndSpread(flood.floodedP50, 3)} ms`);
+  log(
+    `     flooded / quiet ${ratio(floodRatio)}${goal ? ` (goal < 1.5, ${verdict(floodRatio < 1.5)})` : ''}; ${flood.diagnosed} diagnoses done, ${flood.refused} refused (limit ${flood.limit} per 10 s)`,
+  );
+}
+
 log();
 log(
-  `2. In-process verification, ns per call (best of ${MICRO.rounds} runs of ${MICRO.iterations.toLocaleString('en')}); baseline: raw createHmac + timingSafeEqual`,
+  `3. In-process verification, ns per call (median of ${MICRO.rounds} interleaved runs of ${MICRO.iterations.toLocaleString('en')}; ratio: median of per-run ratios);`,
 );
+log('   baseline: raw createHmac + timingSafeEqual');
 for (const f of await benchInProcess(MICRO.iterations, MICRO.rounds)) {
+  const goal = f.label.startsWith('user_hash, 3') ? ` (goal <= 1.3, ${verdict(f.ratio <= 1.3)})` : '';
   const naive = f.naiveNs === undefined ? '' : `   (raw over every secret in turn: ${f.naiveNs.toFixed(0)} ns)`;
   log(
-    `   ${f.label.padEnd(28)} verifier ${f.oursNs.toFixed(0).padStart(6)} ns   raw ${f.rawNs.toFixed(0).padStart(6)} ns   ratio ${ratio(f.oursNs / f.rawNs)} (goal <= 1.5)${naive}`,
+    `   ${f.label.padEnd(28)} verifier ${f.oursNs.toFixed(0).padStart(6)} ns   raw ${f.rawNs.toFixed(0).padStart(6)} ns   ratio ${ratio(f.ratio)}${goal}${naive}`,
+  );
+}
+
+log();
+log(
+  `4. The verify limits per request, ns (median of ${MICRO.rounds} interleaved runs of ${MICRO.iterations.toLocaleString('en')}, 1,000 clients cycling)`,
+);
+const limits = benchLimits(MICRO.iterations, MICRO.rounds);
+const added = limits.perClientNs - limits.appOnlyNs;
+const addedProxy = limits.viaProxyNs - limits.appOnlyNs;
+log(
+  `   per-app_id limit alone ${limits.appOnlyNs.toFixed(0)} ns; with the per-client limit ${limits.perClientNs.toFixed(0)} ns; through a trusted proxy ${limits.viaProxyNs.toFixed(0)} ns`,
+);
+log(
+  `   the per-client limit adds ${added.toFixed(0)} ns per request (goal <= 2000, ${verdict(added <= 2000)}); through a trusted proxy, reading X-Forwarded-For, ${addedProxy.toFixed(0)} ns`,
+);
+
+log();
+log(
+  `5. No oracle: the verifier timed call by call over ${ORACLE_SAMPLES.toLocaleString('en')} interleaved samples of each failure, in process`,
+);
+const oracle = await benchOracle(ORACLE_SAMPLES);
+log(
+  `   median ns: ${Object.entries(oracle.medianNs)
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .join(', ')}`,
+);
+for (const p of oracle.pairs) {
+  log(
+    `   ${p.a} vs ${p.b}: Kolmogorov–Smirnov D ${p.d.toFixed(3)}, critical ${p.critical.toFixed(3)} at α = 0.001: ${p.d > p.critical ? 'DETECTABLE difference' : 'indistinguishable'}`,
   );
 }
 log();
-log('The machine is shared; run it twice and compare ratios rather than absolute figures.');
+log(
+  `The machine is shared (load average now ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}); compare ratios rather than absolute figures.`,
+);

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { userHash, userJwt } from '../src/sign/index.js';
+import { userHash, userJwt } from '../packages/sign/src/index.js';
 import { type BenchServer, startServer } from './server.js';
 
 const TOTAL = Number(process.env.SOAK_REQUESTS || 100_000);

@@ -68,12 +68,15 @@ export function isClusterWorker(): boolean {
 const RESTART_DELAY_MS = 1000;
 
 /**
- * The primary: migrations, the master key file and the first workspace happen here once, before any worker starts,
- * so workers never race to create them. Then it forks, relays changes, restarts crashed workers, and on SIGTERM
- * or SIGINT stops the workers (each flushes its usage counters) before exiting.
+ * The primary: the database lock, migrations, the master key file and the first workspace happen here once, before
+ * any worker starts, so workers never race to create them. Then it forks, relays changes, restarts crashed workers,
+ * and on SIGTERM or SIGINT stops the workers (each flushes its usage counters) before exiting.
  */
 export async function runPrimary(config: Config, notice: (message: string) => void): Promise<void> {
-  const prepared = await createServices(config, { logger: false, notice });
+  const prepared = await createServices(config, { logger: false, notice, serverLock: true });
+  // The primary holds the database lock for its whole life, for its workers too; the reference keeps the connection
+  // (and so the lock) from being collected, and the kernel drops the lock however the process ends.
+  process.once('exit', () => prepared.lock?.release());
   try {
     const boot = await prepared.workspaces.bootstrap(config.bootstrapToken);
     if (boot) {

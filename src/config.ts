@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
 import { DEFAULT_IDEMPOTENCY_WINDOW_SECONDS } from './domain/idempotency.js';
 import { DEFAULT_MAX_LIVE_SECRETS } from './domain/secrets.js';
@@ -25,8 +26,16 @@ export interface Config {
   /** How often expired secrets are retired and expired idempotency records purged. */
   sweepIntervalMs: number;
   redisUrl: string | undefined;
-  /** Per app_id, per 10-second window, on the public verification API. */
+  /** Per app_id, per 10-second window, on the public verification API: the backstop behind the per-client limit. */
   verifyRateLimit: number;
+  /** Per client address, per 10-second window, on the public verification API; a failure counts twice. */
+  verifyClientRateLimit: number;
+  /** Addresses and CIDRs of proxies whose X-Forwarded-For names the client; empty: the socket's address is the client. */
+  trustedProxies: string[];
+  /** Diagnose calls per workspace per 10-second window. */
+  diagnoseRateLimit: number;
+  /** When set, a JWT must carry exp and live at most this many seconds (exp - iat). */
+  jwtMaxAgeSeconds: number | undefined;
   /** When set, GET /metrics requires this bearer token. */
   metricsToken: string | undefined;
   limits: HttpLimits;
@@ -66,6 +75,12 @@ export interface HttpLimits {
  */
 export const DEFAULT_VERIFY_RATE_LIMIT = 20_000;
 
+/** A client verifying once per page load stays far below 200/s; a single address above it is a script. */
+export const DEFAULT_VERIFY_CLIENT_RATE_LIMIT = 2000;
+
+/** A diagnosis costs tens of HMACs: 2 per second per workspace is plenty for an admin and bounds its CPU. */
+export const DEFAULT_DIAGNOSE_RATE_LIMIT = 20;
+
 type Env = Record<string, string | undefined>;
 
 export interface ConfigVariable {
@@ -74,6 +89,8 @@ export interface ConfigVariable {
   shown: string;
   meaning: string;
   integer?: { default: number; min: number; max: number };
+  /** An integer with no default: unset means off. */
+  optionalInteger?: { min: number; max: number };
 }
 
 const int = (name: string, value: number, min: number, max: number, meaning: string, shown = String(value)): ConfigVariable => ({
@@ -107,7 +124,32 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
   int('SECURE_MODE_MAX_LIVE_SECRETS', DEFAULT_MAX_LIVE_SECRETS, 1, 100, 'live secrets per workspace'),
   int('SECURE_MODE_RATE_LIMIT', DEFAULT_RATE_LIMIT, 1, 10_000_000, 'admin requests per workspace per 10 s (new workspaces)'),
-  int('SECURE_MODE_VERIFY_RATE_LIMIT', DEFAULT_VERIFY_RATE_LIMIT, 1, 10_000_000, 'verifications per `app_id` per 10 s, per node'),
+  int(
+    'SECURE_MODE_VERIFY_RATE_LIMIT',
+    DEFAULT_VERIFY_RATE_LIMIT,
+    1,
+    10_000_000,
+    'verifications per `app_id` per 10 s, per node: the backstop over all clients',
+  ),
+  int(
+    'SECURE_MODE_VERIFY_CLIENT_RATE_LIMIT',
+    DEFAULT_VERIFY_CLIENT_RATE_LIMIT,
+    2,
+    10_000_000,
+    'verifications per client address per 10 s, per node; a failure counts twice',
+  ),
+  {
+    name: 'SECURE_MODE_TRUSTED_PROXIES',
+    shown: '—',
+    meaning: 'comma-separated addresses or CIDRs whose `X-Forwarded-For` names the client',
+  },
+  int('SECURE_MODE_DIAGNOSE_RATE_LIMIT', DEFAULT_DIAGNOSE_RATE_LIMIT, 1, 1_000_000, 'diagnoses per workspace per 10 s'),
+  {
+    name: 'SECURE_MODE_JWT_MAX_AGE',
+    shown: '—',
+    meaning: 'seconds; when set, a JWT needs `exp` and at most this `exp − iat`',
+    optionalInteger: { min: 1, max: 31_536_000 },
+  },
   int('SECURE_MODE_IDEMPOTENCY_WINDOW', DEFAULT_IDEMPOTENCY_WINDOW_SECONDS, 1, 86_400, 'seconds a create can be replayed'),
   { name: 'SECURE_MODE_REDIS_URL', shown: '—', meaning: 'share admin rate limits across nodes' },
   { name: 'SECURE_MODE_REDIS_PREFIX', shown: '`secure-mode:rl:`', meaning: 'prefix of the rate-limit keys in Redis' },
@@ -165,16 +207,18 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
 
 const VARIABLES = new Map(CONFIG_VARIABLES.map((v) => [v.name, v]));
 
-function integer(env: Env, name: string): number {
-  const range = VARIABLES.get(name)?.integer;
-  if (!range) throw new Error(`${name} is not an integer variable of CONFIG_VARIABLES`);
-  const { default: fallback, min, max } = range;
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
+function wholeNumber(name: string, raw: string, min: number, max: number): number {
   if (!/^[0-9]+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
   }
   return Number(raw);
+}
+
+function integer(env: Env, name: string): number {
+  const range = VARIABLES.get(name)?.integer;
+  if (!range) throw new Error(`${name} is not an integer variable of CONFIG_VARIABLES`);
+  const raw = env[name];
+  return raw === undefined || raw === '' ? range.default : wholeNumber(name, raw, range.min, range.max);
 }
 
 export function parseDatabaseUrl(url: string): DatabaseLocation {
@@ -186,6 +230,30 @@ export function parseDatabaseUrl(url: string): DatabaseLocation {
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
   throw new ConfigError('SECURE_MODE_DATABASE_URL must start with sqlite: or postgres:// (e.g. sqlite:./data/secure-mode.db)');
+}
+
+function trustedProxies(env: Env): string[] {
+  const entries = (env.SECURE_MODE_TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 6 ? 128 : 32;
+    const validPrefix = prefix === undefined || (/^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !validPrefix || extra !== undefined) {
+      throw new ConfigError(`SECURE_MODE_TRUSTED_PROXIES must list IP addresses or CIDRs, comma-separated (got "${entry}")`);
+    }
+  }
+  return entries;
+}
+
+function optionalInteger(env: Env, name: string): number | undefined {
+  const range = VARIABLES.get(name)?.optionalInteger;
+  if (!range) throw new Error(`${name} is not an optional integer variable of CONFIG_VARIABLES`);
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : wholeNumber(name, raw, range.min, range.max);
 }
 
 function metricsToken(env: Env): string | undefined {
@@ -238,6 +306,10 @@ export function loadConfig(env: Env = process.env): Config {
     sweepIntervalMs: integer(env, 'SECURE_MODE_SWEEP_INTERVAL_MS'),
     redisUrl: env.SECURE_MODE_REDIS_URL || undefined,
     verifyRateLimit: integer(env, 'SECURE_MODE_VERIFY_RATE_LIMIT'),
+    verifyClientRateLimit: integer(env, 'SECURE_MODE_VERIFY_CLIENT_RATE_LIMIT'),
+    trustedProxies: trustedProxies(env),
+    diagnoseRateLimit: integer(env, 'SECURE_MODE_DIAGNOSE_RATE_LIMIT'),
+    jwtMaxAgeSeconds: optionalInteger(env, 'SECURE_MODE_JWT_MAX_AGE'),
     metricsToken: metricsToken(env),
     limits: {
       maxHeaderBytes: integer(env, 'SECURE_MODE_MAX_HEADER_BYTES'),

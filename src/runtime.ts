@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { loadOrCreateMasterKeyFile } from './crypto/master-key-file.js';
-import { KeyMaterialError, Keyring, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
+import { loadOrCreateMasterKeyFile, loadPreviousMasterKeyFile } from './crypto/master-key-file.js';
+import { KeyMaterialError, Keyring, type MasterKey, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
 import { AuditService } from './domain/audit.js';
 import { SecretCensus } from './domain/census.js';
 import { type ChangeFeed, InProcessChangeFeed } from './domain/change-feed.js';
@@ -16,10 +16,14 @@ import { SecretCache, DEFAULT_CACHE_OPTIONS, openSecret } from './domain/secret-
 import { SecretsService } from './domain/secrets.js';
 import { UsageRecorder } from './domain/usage.js';
 import { Verifier } from './domain/verifier.js';
+import { JWT_CLOCK_SKEW_SECONDS } from './crypto/jwt.js';
+import { ClientAddresses } from './http/client-address.js';
 import { WorkspaceService } from './domain/workspaces.js';
 import { ConfigError } from './errors.js';
 import { buildApp } from './http/app.js';
 import { openChangeFeed, openRateLimiter, openStore, type StorageContext } from './storage/open.js';
+import { databaseHoldsSecrets, prepareDataDirectory, restrictDatabaseFiles } from './storage/sqlite/files.js';
+import { type ServerLock, acquireServerLock } from './storage/sqlite/lock.js';
 import type { Store } from './domain/ports.js';
 
 export interface Services {
@@ -37,10 +41,15 @@ export interface Services {
   rateLimiter: RateLimiter;
   verifyLimiter: MemoryRateLimiter;
   verifyRateLimit: number;
+  verifyClientRateLimit: number;
+  clientAddresses: ClientAddresses;
+  diagnoseRateLimit: number;
   census: SecretCensus;
   readiness: Readiness;
   /** How this node hears of other nodes' changes (started by createRuntime; the CLI does not need it). */
   changes: ChangeFeed;
+  /** Held while this process serves its SQLite file (see storage/sqlite/lock.ts); released with the store. */
+  lock: ServerLock | undefined;
 }
 
 export interface Runtime extends Services {
@@ -58,6 +67,11 @@ export interface RuntimeOptions {
    * them through the primary. Without it, the process is taken to be the only one serving its database.
    */
   localChangeFeed?: ChangeFeed;
+  /**
+   * Take the one-server lock of the SQLite file: a server does, unless it is a cluster worker (its primary holds it);
+   * admin commands do not, so they work beside a running server.
+   */
+  serverLock?: boolean;
 }
 
 function storageContext(options: RuntimeOptions, clock: Clock): StorageContext {
@@ -88,6 +102,8 @@ export function loadKeyring(config: Config, notice: (m: string) => void): Keyrin
 function openKeyring(config: Config, notice: (m: string) => void): Keyring {
   let currentText = config.masterKey;
   let source = 'SECURE_MODE_MASTER_KEY';
+  // The key a rewrap of the default key file replaced: secrets a server still running on it wrote meanwhile open.
+  let replaced: MasterKey | undefined;
   if (currentText === undefined) {
     if (config.database.kind !== 'sqlite') {
       throw new ConfigError(
@@ -98,15 +114,17 @@ function openKeyring(config: Config, notice: (m: string) => void): Keyring {
       currentText = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
       source = 'an ephemeral in-memory key';
     } else {
-      const file = loadOrCreateMasterKeyFile(config.database.filename);
+      const filename = config.database.filename;
+      const file = loadOrCreateMasterKeyFile(filename, () => databaseHoldsSecrets(filename));
       currentText = file.text;
       source = file.path;
+      replaced = loadPreviousMasterKeyFile(filename);
       if (file.created)
         notice(`created master key ${file.path} (mode 0600); back it up: without it no stored secret can be read`);
     }
   }
   const previous = config.previousMasterKeys.map((k, i) => parseMasterKey(k, `SECURE_MODE_PREVIOUS_MASTER_KEYS entry ${i + 1}`));
-  return new Keyring(parseMasterKey(currentText, source), previous);
+  return new Keyring(parseMasterKey(currentText, source), replaced ? [...previous, replaced] : previous);
 }
 
 /** Refuses to start when stored secrets are under a key we do not have, or when the key opens nothing: never serve garbage. */
@@ -129,6 +147,11 @@ export async function checkKeyring(store: Store, keyring: Keyring): Promise<void
   }
 }
 
+/** The embedded default's database file; undefined for PostgreSQL and for an in-memory database. */
+export function sqliteFile(config: Config): string | undefined {
+  return config.database.kind === 'sqlite' && config.database.filename !== ':memory:' ? config.database.filename : undefined;
+}
+
 /**
  * The composition root: every service built once. `shared` is what only a serving node opens (the server passes it;
  * the CLI's local commands do not): the storage context with this node's one id, and the shared rate limiter.
@@ -140,24 +163,44 @@ export async function createServices(
 ): Promise<Services> {
   const notice = options.notice ?? (() => undefined);
   const clock = options.clock ?? systemClock;
+  const file = sqliteFile(config);
+  if (file !== undefined) prepareDataDirectory(file);
   const keyring = loadKeyring(config, notice);
+  // After the key file is settled (a refusal there creates nothing), before anything opens the database.
+  const lock = options.serverLock && file !== undefined ? acquireServerLock(file) : undefined;
   const context = shared.context ?? storageContext(options, clock);
-  const store = await openStore(config, context);
+  let store: Store;
   try {
+    store = await openStore(config, context);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+  try {
+    if (file !== undefined) restrictDatabaseFiles(file);
     await store.migrate();
     await checkKeyring(store, keyring);
   } catch (err) {
     await store.close();
+    lock?.release();
     throw err;
   }
   const usage = new UsageRecorder(store, clock);
-  const changes = openChangeFeed(config, context) ?? options.localChangeFeed ?? new InProcessChangeFeed(clock);
+  const changes = (await openChangeFeed(config, context)) ?? options.localChangeFeed ?? new InProcessChangeFeed(clock);
   const cache = new SecretCache(
     store,
     keyring,
     clock,
     { ...DEFAULT_CACHE_OPTIONS, maxStalenessMs: config.cacheMaxStalenessMs, offlineGraceMs: config.offlineGraceMs },
     () => changes.syncedAtMs(),
+    ({ workspaceId, secretId }) => {
+      if (options.logger) {
+        options.logger.error(
+          { workspace_id: workspaceId, secret_id: secretId },
+          'stored secret does not open under the configured master keys; it is left out of verification',
+        );
+      }
+    },
   );
   const workspaces = new WorkspaceService(store, clock, config.defaultRateLimit);
   // The store emits each secret change once it has committed; the feed carries it to the other processes.
@@ -175,8 +218,9 @@ export async function createServices(
   const sweeper = new ExpirySweeper(secrets, store, clock);
   const census = new SecretCensus(store, usage);
   const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
-  const verifier = new Verifier(cache, usage, clock);
-  const diagnoser = new Diagnoser(store, keyring, cache, clock);
+  const jwtPolicy = { skewSeconds: JWT_CLOCK_SKEW_SECONDS, maxAgeSeconds: config.jwtMaxAgeSeconds };
+  const verifier = new Verifier({ cache, usage, clock, jwtPolicy });
+  const diagnoser = new Diagnoser({ store, keyring, cache, clock, jwtPolicy });
   return {
     store,
     keyring,
@@ -192,9 +236,13 @@ export async function createServices(
     changes,
     census,
     readiness,
+    lock,
     rateLimiter: shared.rateLimiter ?? new MemoryRateLimiter(),
     verifyLimiter: new MemoryRateLimiter(),
     verifyRateLimit: config.verifyRateLimit,
+    verifyClientRateLimit: config.verifyClientRateLimit,
+    clientAddresses: new ClientAddresses(config.trustedProxies),
+    diagnoseRateLimit: config.diagnoseRateLimit,
   };
 }
 
@@ -203,7 +251,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   const rateLimiter = await openRateLimiter(config, context);
   let services: Services;
   try {
-    services = await createServices(config, options, { context, ...(rateLimiter ? { rateLimiter } : {}) });
+    services = await createServices(
+      config,
+      { ...options, serverLock: options.localChangeFeed === undefined },
+      { context, ...(rateLimiter ? { rateLimiter } : {}) },
+    );
   } catch (err) {
     await rateLimiter?.close().catch(() => undefined);
     throw err;
@@ -263,4 +315,5 @@ async function releaseServices(services: Services): Promise<void> {
   await services.verifyLimiter.close();
   await services.changes.close().catch(() => undefined);
   await services.store.close();
+  services.lock?.release();
 }

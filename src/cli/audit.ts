@@ -3,7 +3,7 @@ import type { AuditListBody } from './api-client.js';
 import { parseWhen } from './duration.js';
 import { type HttpOptions, addHttpOptions, clientFrom } from './http-options.js';
 import { CliError, EXIT, printJson, printTable } from './output.js';
-import { isoTime } from './secrets.js';
+import { isoTime } from './secret-view.js';
 
 type Event = AuditListBody['data'][number];
 

@@ -1,4 +1,5 @@
-import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { ConfigError } from '../errors.js';
 import { DomainError } from '../domain/errors.js';
 import { registerAuditCommands } from './audit.js';
@@ -10,10 +11,27 @@ import { registerSignCommand } from './sign.js';
 import { registerTokenCommands } from './tokens.js';
 import { registerWorkspaceCommands } from './workspaces.js';
 
+// `… | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+  throw err;
+});
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command();
 program
   .name('secure-mode')
   .description('Intercom-compatible identity verification secrets: server, administration and signing')
+  .version(version, '-V, --version', 'print the version')
+  // Each sub-command's help lists the options it inherits (--url, --token), and marks the ones it cannot do without.
+  .configureHelp({
+    showGlobalOptions: true,
+    optionDescription(this: Help, option: Option) {
+      const description = Help.prototype.optionDescription.call(this, option);
+      return option.mandatory ? `${description} (required)` : description;
+    },
+  })
   // A usage error is one line like every other CLI error; --help has the rest.
   .configureOutput({
     outputError: (message, write) =>

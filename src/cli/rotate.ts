@@ -14,7 +14,7 @@ import { durationSeconds, formatSeconds, parseDuration } from './duration.js';
 import { type HttpOptions, clientFrom } from './http-options.js';
 import { CliError, EXIT, printTable } from './output.js';
 import { SecretFile } from './secret-file.js';
-import { SECRET_COLUMNS, deliverSecret, parsePlatforms, platformsOf, secretRow } from './secrets.js';
+import { SECRET_COLUMNS, deliverSecret, parsePlatforms, platformsOf, secretRow } from './secret-view.js';
 
 export interface RotateOptions extends HttpOptions {
   from: string;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { PLATFORMS, type Platform } from '../domain/model.js';
-import type { CreatedSecretBody, SecretBody, UsageBody } from './api-client.js';
+import { PLATFORMS } from '../domain/model.js';
 import { durationSeconds, parseWhen } from './duration.js';
 import { type HttpOptions, addHttpOptions, clientFrom } from './http-options.js';
 import { CliError, EXIT, printJson, printResult, printTable } from './output.js';
@@ -9,67 +9,20 @@ import { registerRotateCommand } from './rotate.js';
 import { SecretFile } from './secret-file.js';
 import { createReplayable } from './create-replay.js';
 import { PREVIEW } from '../domain/api-version.js';
-
-export const SECRET_COLUMNS = ['id', 'name', 'platforms', 'created', 'last_verified', 'expires'];
-
-export function isoTime(unix: number | null | undefined): string | null {
-  return unix === null || unix === undefined ? null : new Date(unix * 1000).toISOString().replace('.000Z', 'Z');
-}
-
-export function platformsOf(s: { supports_web: boolean; supports_ios: boolean; supports_android: boolean }): Platform[] {
-  return PLATFORMS.filter((p) => s[`supports_${p}`]);
-}
-
-export function secretRow(s: SecretBody): Record<string, unknown> {
-  return {
-    id: s.id,
-    name: s.name,
-    platforms: platformsOf(s).join(','),
-    created: isoTime(s.created_at),
-    last_verified: isoTime(s.last_verified_at),
-    expires: isoTime(s.expires_at),
-  };
-}
-
-/** "web,ios" → the three supports_* flags; refuses unknown names and an empty list. */
-export function parsePlatforms(text: string): { supports_web: boolean; supports_ios: boolean; supports_android: boolean } {
-  const names = text
-    .split(',')
-    .map((p) => p.trim().toLowerCase())
-    .filter(Boolean);
-  const unknown = names.filter((p) => !(PLATFORMS as readonly string[]).includes(p));
-  if (names.length === 0 || unknown.length > 0) {
-    throw new CliError(`--platforms must list some of ${PLATFORMS.join(', ')} (got "${text}")`, EXIT.usage);
-  }
-  return {
-    supports_web: names.includes('web'),
-    supports_ios: names.includes('ios'),
-    supports_android: names.includes('android'),
-  };
-}
-
-/** Shows a new secret once: into the reserved file, or on stdout. */
-export async function deliverSecret(created: CreatedSecretBody, file: SecretFile | undefined, json: boolean): Promise<void> {
-  if (file) {
-    await file.write(created.secret);
-    process.stderr.write(`secure-mode: the secret of ${created.id} is in ${file.path} (mode 0600); it is not shown again\n`);
-    return;
-  }
-  if (json) return;
-  process.stdout.write(`secret (shown once, store it now): ${created.secret}\n`);
-}
-
-export function usageRows(usage: UsageBody): Record<string, unknown>[] {
-  return usage.buckets.map((b) => ({
-    start: isoTime(b.start),
-    web: b.web,
-    ios: b.ios,
-    android: b.android,
-    total: b.web + b.ios + b.android,
-  }));
-}
+import { SECRET_COLUMNS, deliverSecret, isoTime, parsePlatforms, secretRow, usageRows } from './secret-view.js';
 
 type Opts = HttpOptions & Record<string, unknown>;
+
+/** Asks on the terminal; anything but yes leaves everything as it was. */
+async function confirm(question: string): Promise<void> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await prompt.question(question);
+    if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('not deleted', EXIT.refused);
+  } finally {
+    prompt.close();
+  }
+}
 
 export function registerSecretCommands(program: Command): void {
   const secrets = addHttpOptions(
@@ -178,11 +131,14 @@ export function registerSecretCommands(program: Command): void {
       '--if-idle-for <duration>',
       'refuse (exit 3) while the secret verified anything within this window, e.g. 15m (secure-mode only)',
     )
+    .option('-y, --yes', 'do not ask for confirmation (asked only on a terminal)')
     .option('--json', 'print JSON')
     .action(async (id: string, _o: Opts, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<Opts & { ifIdleFor?: string }>();
+      const opts = cmd.optsWithGlobals<Opts & { ifIdleFor?: string; yes?: boolean }>();
       const client = clientFrom(opts);
       const idle = opts.ifIdleFor === undefined ? undefined : durationSeconds(opts.ifIdleFor, '--if-idle-for');
+      if (!opts.yes && process.stdin.isTTY && process.stderr.isTTY)
+        await confirm(`delete secret ${id}? Traffic signed with it fails from then on. [y/N] `);
       await client.deleteSecret(id, idle);
       if (opts.json) printJson({ id, deleted: true });
       else process.stdout.write(`deleted ${id}\n`);

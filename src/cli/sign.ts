@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseDuration, userHash, userJwt } from '../sign/index.js';
+import { parseDuration, userHash, userJwt } from 'secure-mode-sign';
 import { CliError, EXIT, printJson } from './output.js';
 
 interface SignOptions {

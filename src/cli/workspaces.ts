@@ -17,14 +17,17 @@ export function registerWorkspaceCommands(program: Command): void {
     .requiredOption('--name <name>', 'workspace name')
     .option('--default-version <version>', 'API version used when a request has no Intercom-Version header', 'Preview')
     .option('--rate-limit <n>', 'requests per 10 seconds for this workspace', (v) => Number(v))
+    .option('--create', 'create the local database and its master key if there is none yet')
     .option('--json', 'print JSON')
-    .action(async (opts: { name: string; defaultVersion: string; rateLimit?: number; json?: boolean }) => {
-      const workspace = await withLocalServices((s) =>
-        s.workspaces.createWorkspace({
-          name: opts.name,
-          defaultVersion: opts.defaultVersion,
-          ...(opts.rateLimit !== undefined ? { rateLimit: opts.rateLimit } : {}),
-        }),
+    .action(async (opts: { name: string; defaultVersion: string; rateLimit?: number; create?: boolean; json?: boolean }) => {
+      const workspace = await withLocalServices(
+        (s) =>
+          s.workspaces.createWorkspace({
+            name: opts.name,
+            defaultVersion: opts.defaultVersion,
+            ...(opts.rateLimit !== undefined ? { rateLimit: opts.rateLimit } : {}),
+          }),
+        { create: opts.create === true },
       );
       printResult(opts.json === true, presentWorkspace(workspace), COLUMNS);
     });

@@ -40,7 +40,20 @@ export type JwtClaimsProblem =
   | { code: 'exp_not_number' }
   | { code: 'expired'; exp: number }
   | { code: 'nbf_not_number' }
-  | { code: 'not_yet_valid'; nbf: number };
+  | { code: 'not_yet_valid'; nbf: number }
+  | { code: 'iat_not_number' }
+  | { code: 'issued_in_future'; iat: number }
+  | { code: 'exp_missing'; maxAgeSeconds: number }
+  | { code: 'lifetime_too_long'; lifetimeSeconds: number; maxAgeSeconds: number };
+
+/** What a token's time claims must satisfy. */
+export interface JwtTimePolicy {
+  skewSeconds: number;
+  /** When set, a token must carry exp, and live at most this long from iat (from now when it has no iat). */
+  maxAgeSeconds: number | undefined;
+}
+
+export const DEFAULT_JWT_TIME_POLICY: JwtTimePolicy = { skewSeconds: JWT_CLOCK_SKEW_SECONDS, maxAgeSeconds: undefined };
 
 export interface JwtIdentity {
   userId: string;
@@ -134,35 +147,58 @@ function emailProblem(payload: Record<string, unknown>): JwtClaimsProblem | unde
   return undefined;
 }
 
-function expProblem(payload: Record<string, unknown>, nowSeconds: number, skewSeconds: number): JwtClaimsProblem | undefined {
+function expProblem(payload: Record<string, unknown>, nowSeconds: number, policy: JwtTimePolicy): JwtClaimsProblem | undefined {
   const exp = payload.exp;
-  if (exp === undefined) return undefined;
+  if (exp === undefined)
+    return policy.maxAgeSeconds === undefined ? undefined : { code: 'exp_missing', maxAgeSeconds: policy.maxAgeSeconds };
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return { code: 'exp_not_number' };
-  if (nowSeconds >= exp + skewSeconds) return { code: 'expired', exp };
+  if (nowSeconds >= exp + policy.skewSeconds) return { code: 'expired', exp };
   return undefined;
 }
 
-function nbfProblem(payload: Record<string, unknown>, nowSeconds: number, skewSeconds: number): JwtClaimsProblem | undefined {
+function nbfProblem(payload: Record<string, unknown>, nowSeconds: number, policy: JwtTimePolicy): JwtClaimsProblem | undefined {
   const nbf = payload.nbf;
   if (nbf === undefined) return undefined;
   if (typeof nbf !== 'number' || !Number.isFinite(nbf)) return { code: 'nbf_not_number' };
-  if (nowSeconds < nbf - skewSeconds) return { code: 'not_yet_valid', nbf };
+  if (nowSeconds < nbf - policy.skewSeconds) return { code: 'not_yet_valid', nbf };
   return undefined;
 }
+
+/** A token issued in the future was minted by a signer with a broken clock, or to outlive any exp check. */
+function iatProblem(payload: Record<string, unknown>, nowSeconds: number, policy: JwtTimePolicy): JwtClaimsProblem | undefined {
+  const iat = payload.iat;
+  if (iat === undefined) return undefined;
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return { code: 'iat_not_number' };
+  if (iat > nowSeconds + policy.skewSeconds) return { code: 'issued_in_future', iat };
+  return undefined;
+}
+
+function lifetimeProblem(
+  payload: Record<string, unknown>,
+  nowSeconds: number,
+  policy: JwtTimePolicy,
+): JwtClaimsProblem | undefined {
+  const { exp, iat } = payload;
+  if (policy.maxAgeSeconds === undefined || typeof exp !== 'number') return undefined;
+  const lifetimeSeconds = exp - (typeof iat === 'number' ? iat : nowSeconds);
+  return lifetimeSeconds > policy.maxAgeSeconds
+    ? { code: 'lifetime_too_long', lifetimeSeconds, maxAgeSeconds: policy.maxAgeSeconds }
+    : undefined;
+}
+
+const CLAIM_CHECKS = [userIdProblem, emailProblem, expProblem, nbfProblem, iatProblem, lifetimeProblem] as const;
 
 /** The identity a signed payload asserts, or the first reason it cannot be accepted at `nowSeconds`. */
 export function checkClaims(
   payload: unknown,
   nowSeconds: number,
-  skewSeconds: number = JWT_CLOCK_SKEW_SECONDS,
+  policy: JwtTimePolicy = DEFAULT_JWT_TIME_POLICY,
 ): { ok: true; identity: JwtIdentity } | { ok: false; problem: JwtClaimsProblem } {
   if (!isJsonObject(payload)) return { ok: false, problem: { code: 'payload_not_object' } };
-  const problem =
-    userIdProblem(payload) ??
-    emailProblem(payload) ??
-    expProblem(payload, nowSeconds, skewSeconds) ??
-    nbfProblem(payload, nowSeconds, skewSeconds);
-  if (problem) return { ok: false, problem };
+  for (const check of CLAIM_CHECKS) {
+    const problem = check(payload, nowSeconds, policy);
+    if (problem) return { ok: false, problem };
+  }
   const email = payload.email;
   return { ok: true, identity: { userId: payload.user_id as string, email: typeof email === 'string' ? email : null } };
 }
@@ -171,13 +207,8 @@ export function checkClaims(
 export function allClaimProblems(
   payload: unknown,
   nowSeconds: number,
-  skewSeconds: number = JWT_CLOCK_SKEW_SECONDS,
+  policy: JwtTimePolicy = DEFAULT_JWT_TIME_POLICY,
 ): JwtClaimsProblem[] {
   if (!isJsonObject(payload)) return [{ code: 'payload_not_object' }];
-  return [
-    userIdProblem(payload),
-    emailProblem(payload),
-    expProblem(payload, nowSeconds, skewSeconds),
-    nbfProblem(payload, nowSeconds, skewSeconds),
-  ].filter((p): p is JwtClaimsProblem => p !== undefined);
+  return CLAIM_CHECKS.map((check) => check(payload, nowSeconds, policy)).filter((p): p is JwtClaimsProblem => p !== undefined);
 }

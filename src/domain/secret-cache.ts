@@ -1,4 +1,4 @@
-import { type Keyring, secretAad } from '../crypto/keyring.js';
+import { DecryptionError, type Keyring, secretAad } from '../crypto/keyring.js';
 import type { Platform, SecretRecord, SecretWithCiphertext, Workspace } from './model.js';
 import type { Store } from './ports.js';
 import { StorageUnavailableError } from './ports.js';
@@ -65,6 +65,19 @@ export function openSecret(keyring: Keyring, row: SecretWithCiphertext): string 
   return keyring.decrypt(row.ciphertext, secretAad(row.workspaceId, row.id)).toString('utf8');
 }
 
+/** The plaintext of a stored secret, or undefined when its ciphertext does not open under the configured keys. */
+export function tryOpenSecret(keyring: Keyring, row: SecretWithCiphertext): string | undefined {
+  try {
+    return openSecret(keyring, row);
+  } catch (err) {
+    if (err instanceof DecryptionError) return undefined;
+    throw err;
+  }
+}
+
+/** Told once per secret whose stored ciphertext does not open: its ids only, never anything of the ciphertext. */
+export type UnreadableSecretListener = (secret: { workspaceId: number; secretId: number }) => void;
+
 /**
  * Decrypted live secrets per workspace, keyed by app_id, least recently used evicted first. Reads on a hit are
  * synchronous, so the verify route never awaits nor touches the database while the entry is fresh.
@@ -82,6 +95,8 @@ export class SecretCache {
   private misses = 0;
   /** After the store failed to load, entries within the grace are served without retrying until this instant. */
   private storeRetryAtMs = 0;
+  /** Live secrets whose ciphertext did not open: left out of verification, reported once each. */
+  private readonly unreadable = new Set<number>();
 
   /**
    * `syncedAtMs`: every change committed before the returned instant has been applied to this cache (see ChangeFeed).
@@ -93,6 +108,7 @@ export class SecretCache {
     private readonly clock: Clock,
     private readonly options: SecretCacheOptions = DEFAULT_CACHE_OPTIONS,
     private readonly syncedAtMs: () => number = () => clock.nowMs(),
+    private readonly onUnreadable: UnreadableSecretListener = () => undefined,
   ) {}
 
   /** Within the offline grace: the entry reflects every change committed up to less than offlineGraceMs ago. */
@@ -120,6 +136,12 @@ export class SecretCache {
     }
     const unknownUntil = this.unknownUntil.get(appId);
     if (unknownUntil !== undefined && now < unknownUntil) {
+      // The same re-insertion as a hit: an unknown app_id must cost what a known one does, or its timing tells.
+      if (this.mostRecent !== appId) {
+        this.unknownUntil.delete(appId);
+        this.unknownUntil.set(appId, unknownUntil);
+        this.mostRecent = appId;
+      }
       this.hits++;
       return null;
     }
@@ -173,10 +195,20 @@ export class SecretCache {
     }
     const rows = await this.store.loadLiveSecretMaterial(workspace.id);
     const previous = this.entries.get(appId);
+    // One damaged row takes only itself out: the workspace's other secrets keep verifying.
+    const secrets: LiveSecret[] = [];
+    for (const row of rows) {
+      const plaintext = tryOpenSecret(this.keyring, row);
+      if (plaintext !== undefined) secrets.push(toLiveSecret(row, plaintext));
+      else if (!this.unreadable.has(row.id)) {
+        this.unreadable.add(row.id);
+        this.onUnreadable({ workspaceId: row.workspaceId, secretId: row.id });
+      }
+    }
     return {
       workspaceId: workspace.id,
       appId,
-      secrets: rows.map((row) => toLiveSecret(row, openSecret(this.keyring, row))),
+      secrets,
       // The load started before the rows were read: staleness counts from then.
       loadedAtMs: startedAt,
       lastMatchId: previous?.lastMatchId ?? 0,
@@ -207,6 +239,7 @@ export class SecretCache {
   /** Deleted or expired: gone from this node's cache before the change is acknowledged. */
   secretRemoved(workspaceId: number, secretId: number): void {
     this.generation++;
+    this.unreadable.delete(secretId);
     const appId = this.appIdByWorkspace.get(workspaceId);
     const entry = appId === undefined ? undefined : this.entries.get(appId);
     if (entry) entry.secrets = entry.secrets.filter((s) => s.id !== secretId);
@@ -252,9 +285,9 @@ export class SecretCache {
     this.unknownUntil.clear();
   }
 
-  stats(): { workspaces: number; secrets: number; hits: number; misses: number } {
+  stats(): { workspaces: number; secrets: number; unreadable: number; hits: number; misses: number } {
     let secrets = 0;
     for (const e of this.entries.values()) secrets += e.secrets.length;
-    return { workspaces: this.entries.size, secrets, hits: this.hits, misses: this.misses };
+    return { workspaces: this.entries.size, secrets, unreadable: this.unreadable.size, hits: this.hits, misses: this.misses };
   }
 }

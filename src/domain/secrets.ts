@@ -12,7 +12,7 @@ import {
   sameRequest,
   sealKeptCreate,
 } from './idempotency.js';
-import type { SecretCache } from './secret-cache.js';
+import { type SecretCache, tryOpenSecret } from './secret-cache.js';
 import { type PlatformFlags, normaliseSecretName, requireSomePlatform } from './secret-input.js';
 import type { UsageRecorder } from './usage.js';
 import { actorFields } from './workspaces.js';
@@ -269,6 +269,16 @@ export class SecretsService {
     if (!done) return false;
     this.cache.secretRemoved(record.workspaceId, record.id);
     return true;
+  }
+
+  /**
+   * Whether the stored ciphertext of this live secret opens under the configured master keys: one that does not is
+   * left out of verification, and this names it (the workspace has at most a handful of live secrets to read).
+   */
+  async readable(workspace: Workspace, id: string): Promise<boolean> {
+    const record = await this.findLive(workspace, id);
+    const row = (await this.store.loadLiveSecretMaterial(workspace.id)).find((r) => r.id === record.id);
+    return row !== undefined && tryOpenSecret(this.keyring, row) !== undefined;
   }
 
   /** Per-platform verification counts for the last hour, day and week, including what is not flushed yet. */

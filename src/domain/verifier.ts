@@ -1,5 +1,12 @@
 import { digestEquals, hmacSha256, parseHexDigest } from '../crypto/hmac.js';
-import { checkClaims, checkHeader, decodeJwt, jwtSignatureMatches } from '../crypto/jwt.js';
+import {
+  DEFAULT_JWT_TIME_POLICY,
+  type JwtTimePolicy,
+  checkClaims,
+  checkHeader,
+  decodeJwt,
+  jwtSignatureMatches,
+} from '../crypto/jwt.js';
 import { errors } from './errors.js';
 import type { Platform } from './model.js';
 import type { Clock } from './clock.js';
@@ -46,6 +53,17 @@ export function userHashMessage(request: { userId: string | null; email: string 
   return request.userId ?? request.email ?? '';
 }
 
+/**
+ * The identity a user_hash vouches for: only the field it was computed over. An email sent beside a hash of the
+ * user_id is unsigned, so it never comes back as verified (a consumer trusting it could be made to log in anyone).
+ */
+export function signedIdentity(request: { userId: string | null; email: string | null }): {
+  userId: string | null;
+  email: string | null;
+} {
+  return request.userId !== null ? { userId: request.userId, email: null } : { userId: null, email: request.email };
+}
+
 function isLiveAt(secret: { expiresAtMs: number | null }, nowMs: number): boolean {
   return secret.expiresAtMs === null || secret.expiresAtMs > nowMs;
 }
@@ -83,11 +101,30 @@ function failed(method: VerificationMethod, reason: FailureReason): VerifyOutcom
   return { verified: false, method, reason };
 }
 
+/** Stands in for a workspace that does not exist: it has no secrets, so every request against it is a mismatch. */
+const NO_SECRETS: CachedWorkspace = { workspaceId: 0, appId: '', secrets: [], loadedAtMs: 0, lastMatchId: 0 };
+
+/**
+ * The key tried when no secret could be: an unknown app_id and a platform without a secret then cost the same HMAC
+ * as a wrong signature against one secret, so neither the answer nor its timing tells them apart.
+ */
+const DECOY_KEY = Buffer.alloc(32, 0x5a);
+
 /** The verdict for a request against a workspace's cached secrets at `nowMs`. Records no usage; only moves the
  * entry's most-recent-match hint. */
-export function evaluate(entry: CachedWorkspace | null, request: VerificationRequest, nowMs: number): VerifyOutcome {
-  if (!entry) return failed(request.method, 'unknown_app');
-  return request.method === 'user_hash' ? evaluateUserHash(entry, request, nowMs) : evaluateJwt(entry, request, nowMs);
+export function evaluate(
+  entry: CachedWorkspace | null,
+  request: VerificationRequest,
+  nowMs: number,
+  policy: JwtTimePolicy = DEFAULT_JWT_TIME_POLICY,
+): VerifyOutcome {
+  const outcome =
+    request.method === 'user_hash'
+      ? evaluateUserHash(entry ?? NO_SECRETS, request, nowMs)
+      : evaluateJwt(entry ?? NO_SECRETS, request, nowMs, policy);
+  return entry === null && !outcome.verified && outcome.reason === 'no_secret_for_platform'
+    ? failed(request.method, 'unknown_app')
+    : outcome;
 }
 
 function evaluateUserHash(
@@ -98,23 +135,28 @@ function evaluateUserHash(
   const claimed = parseHexDigest(request.userHash, request.platform === 'web');
   if (!claimed) return failed('user_hash', 'malformed');
   const message = userHashMessage(request);
-  const match = findMatchingSecret(entry, request.platform, nowMs, (key) => digestEquals(hmacSha256(key, message), claimed));
+  const matches = (key: Buffer) => digestEquals(hmacSha256(key, message), claimed);
+  const match = findMatchingSecret(entry, request.platform, nowMs, matches);
+  if (match === 'no_secret_for_platform') matches(DECOY_KEY);
   if (typeof match === 'string') return failed('user_hash', match);
   entry.lastMatchId = match.id;
-  return { verified: true, method: 'user_hash', userId: request.userId, email: request.email, secretId: match.id };
+  return { verified: true, method: 'user_hash', ...signedIdentity(request), secretId: match.id };
 }
 
 function evaluateJwt(
   entry: CachedWorkspace,
   request: Extract<VerificationRequest, { method: 'jwt' }>,
   nowMs: number,
+  policy: JwtTimePolicy,
 ): VerifyOutcome {
   const jwt = decodeJwt(request.jwt);
   if ('problem' in jwt || checkHeader(jwt.header)) return failed('jwt', 'malformed');
-  const match = findMatchingSecret(entry, request.platform, nowMs, (key) => jwtSignatureMatches(jwt, key));
+  const matches = (key: Buffer) => jwtSignatureMatches(jwt, key);
+  const match = findMatchingSecret(entry, request.platform, nowMs, matches);
+  if (match === 'no_secret_for_platform') matches(DECOY_KEY);
   if (typeof match === 'string') return failed('jwt', match);
   entry.lastMatchId = match.id;
-  const claims = checkClaims(jwt.payload, nowMs / 1000);
+  const claims = checkClaims(jwt.payload, nowMs / 1000, policy);
   if (!claims.ok) return failed('jwt', claims.problem.code === 'expired' ? 'jwt_expired' : 'jwt_invalid');
   const { userId, email } = claims.identity;
   // Identity sent beside the token must be the signed one: otherwise an unsigned field would ride along a valid token.
@@ -124,16 +166,30 @@ function evaluateJwt(
   return { verified: true, method: 'jwt', userId, email, secretId: match.id };
 }
 
+export interface VerifierOptions {
+  cache: SecretCache;
+  usage: UsageRecorder;
+  clock: Clock;
+  /** Time claims a JWT must satisfy (skew; SECURE_MODE_JWT_MAX_AGE). */
+  jwtPolicy?: JwtTimePolicy;
+}
+
 /**
  * Verifies user_hash values and JWTs against the workspace's live secrets. On a cache hit the whole call is
  * synchronous: no await, no database; only a cache miss returns a promise.
  */
 export class Verifier {
-  constructor(
-    private readonly cache: SecretCache,
-    private readonly usage: UsageRecorder,
-    private readonly clock: Clock,
-  ) {}
+  private readonly cache: SecretCache;
+  private readonly usage: UsageRecorder;
+  private readonly clock: Clock;
+  readonly jwtPolicy: JwtTimePolicy;
+
+  constructor(options: VerifierOptions) {
+    this.cache = options.cache;
+    this.usage = options.usage;
+    this.clock = options.clock;
+    this.jwtPolicy = options.jwtPolicy ?? DEFAULT_JWT_TIME_POLICY;
+  }
 
   verify(request: VerificationRequest): VerifyOutcome | Promise<VerifyOutcome> {
     const entry = this.cache.peek(request.appId);
@@ -142,7 +198,7 @@ export class Verifier {
   }
 
   private settle(entry: CachedWorkspace | null, request: VerificationRequest): VerifyOutcome {
-    const outcome = evaluate(entry, request, this.clock.nowMs());
+    const outcome = evaluate(entry, request, this.clock.nowMs(), this.jwtPolicy);
     if (outcome.verified) this.usage.recordSuccess(outcome.secretId, request.platform, outcome.method);
     else this.usage.recordFailure(entry?.workspaceId ?? null, outcome.method, request.platform, outcome.reason);
     return outcome;

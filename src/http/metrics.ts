@@ -120,6 +120,14 @@ export class Metrics {
         this.set(cacheStats().secrets);
       },
     });
+    new Gauge({
+      name: 'secure_mode_secrets_unreadable',
+      help: 'Live secrets whose stored ciphertext does not open under the configured master keys (left out of verification).',
+      registers,
+      collect() {
+        this.set(cacheStats().unreadable);
+      },
+    });
     new Counter({
       name: 'secure_mode_cache_lookups_total',
       help: 'Verification cache lookups by result (hit, miss).',

@@ -55,7 +55,11 @@ export function verifyFastPath(options: VerifyFastPathOptions): (fallback: Reque
   };
   return (fallback) => (req, res) => {
     if (!takes(req)) return fallback(req, res);
-    const exchange = new Exchange(options, res);
+    const exchange = new Exchange(
+      options,
+      res,
+      options.deps.clientAddresses.of(req.socket.remoteAddress, req.headers['x-forwarded-for']),
+    );
     (req as ExchangeCarrier)[EXCHANGE] = exchange;
     req.on('data', onData);
     req.on('end', onEnd);
@@ -85,12 +89,13 @@ class Exchange {
   constructor(
     private readonly options: VerifyFastPathOptions,
     private readonly res: ServerResponse,
+    private readonly client: string,
   ) {}
 
   answer(): void {
     let result: VerifyResultBody | Promise<VerifyResultBody>;
     try {
-      result = answerVerification(this.options.deps, this.parse(), this.headers);
+      result = answerVerification(this.options.deps, this.client, this.parse(), this.headers);
     } catch (err) {
       return this.fail(err);
     }

@@ -2,11 +2,9 @@ import type { Config } from '../config.js';
 import type { ChangeFeed } from '../domain/change-feed.js';
 import type { Clock } from '../domain/clock.js';
 import type { RateLimiter } from '../domain/rate-limiter.js';
-import { PostgresChangeFeed } from './postgres/change-feed.js';
-import { PostgresStore } from './postgres/postgres-store.js';
-import { RedisRateLimiter } from './redis/redis-rate-limiter.js';
-import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from '../domain/ports.js';
+
+// Each adapter is loaded only when configured: pg and ioredis cost a third of the embedded default's start-up.
 
 export interface StorageContext {
   /** This process's identity in change notifications. */
@@ -17,7 +15,11 @@ export interface StorageContext {
 
 export async function openStore(config: Config, context: StorageContext): Promise<Store> {
   const location = config.database;
-  if (location.kind === 'sqlite') return new SqliteStore({ filename: location.filename });
+  if (location.kind === 'sqlite') {
+    const { SqliteStore } = await import('./sqlite/sqlite-store.js');
+    return new SqliteStore({ filename: location.filename });
+  }
+  const { PostgresStore } = await import('./postgres/postgres-store.js');
   return new PostgresStore({
     url: location.url,
     nodeId: context.nodeId,
@@ -32,8 +34,9 @@ export async function openStore(config: Config, context: StorageContext): Promis
 }
 
 /** The database's own change feed, where it has one (PostgreSQL LISTEN/NOTIFY); undefined for SQLite. */
-export function openChangeFeed(config: Config, context: StorageContext): ChangeFeed | undefined {
+export async function openChangeFeed(config: Config, context: StorageContext): Promise<ChangeFeed | undefined> {
   if (config.database.kind !== 'postgres') return undefined;
+  const { PostgresChangeFeed } = await import('./postgres/change-feed.js');
   return new PostgresChangeFeed({
     url: config.databaseListenUrl ?? config.database.url,
     notifyUrl: config.database.url,
@@ -50,6 +53,7 @@ export function openChangeFeed(config: Config, context: StorageContext): ChangeF
 /** Shared limits in Redis when SECURE_MODE_REDIS_URL is set; undefined means per-node memory. */
 export async function openRateLimiter(config: Config, context: StorageContext): Promise<RateLimiter | undefined> {
   if (config.redisUrl === undefined) return undefined;
+  const { RedisRateLimiter } = await import('./redis/redis-rate-limiter.js');
   return RedisRateLimiter.connect({
     url: config.redisUrl,
     prefix: config.redisPrefix,

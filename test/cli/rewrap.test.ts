@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +10,8 @@ import { loadConfig } from '../../src/config.js';
 import { Keyring, keyIdOf, newMasterKeyText, parseMasterKey, secretAad } from '../../src/crypto/keyring.js';
 import { generateSecret } from '../../src/crypto/random.js';
 import { createServices } from '../../src/runtime.js';
-import { ROOT, runCli } from '../helpers/process.js';
+import { api } from '../helpers/app.js';
+import { ROOT, runCli, spawnServer } from '../helpers/process.js';
 
 const COUNT = 10_000;
 
@@ -141,5 +142,101 @@ describe('secure-mode keys rewrap', () => {
     assert.equal(res.code, 2);
     assert.match(res.stderr, /SECURE_MODE_PREVIOUS_MASTER_KEYS/);
     assert.equal(underNewKey(), COUNT);
+  });
+});
+
+describe('secure-mode keys rewrap on the embedded default key file', () => {
+  let dir: string;
+  let dbFile: string;
+  const token = 'rewrap-file-token-0123456789abcdef';
+  const keyFile = () => join(dir, 'master.key');
+  const previousFile = () => join(dir, 'master.key.previous');
+  const fileKeyId = (path: string) => keyIdOf(parseMasterKey(readFileSync(path, 'utf8'), path).key);
+  const plain = () => ({ SECURE_MODE_DATABASE_URL: `sqlite:${dbFile}`, SECURE_MODE_BOOTSTRAP_TOKEN: token });
+  const names = async (url: string) =>
+    (await api({ url, token }, 'GET', '/secure_mode_secrets')).body.data.map((s: { name: string }) => s.name);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'secure-mode-rewrap-file-'));
+    dbFile = join(dir, 'secure-mode.db');
+    const server = await spawnServer(plain());
+    for (const name of ['a', 'b']) {
+      assert.equal(
+        (await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name, supports_web: true } })).status,
+        201,
+      );
+    }
+    assert.equal(await server.stop(), 0);
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('installs the new key in master.key, keeps the old one as master.key.previous 0600, and a plain restart serves', async () => {
+    const oldKey = readFileSync(keyFile(), 'utf8').trim();
+    const oldKeyId = fileKeyId(keyFile());
+    const newKey = newMasterKeyText();
+    const newKeyId = keyIdOf(parseMasterKey(newKey, 'new').key);
+    const res = await runCli(['keys', 'rewrap', '--json'], {
+      ...plain(),
+      SECURE_MODE_MASTER_KEY: newKey,
+      SECURE_MODE_PREVIOUS_MASTER_KEYS: oldKey,
+    });
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual(JSON.parse(res.stdout), { rewrapped: 2, verified: 2, master_key_id: newKeyId });
+    assert.match(
+      res.stderr,
+      /master\.key now holds master key [0-9a-f]{16}; the old key is kept in .*master\.key\.previous \(0600\)\. Next: back up/,
+    );
+    assert.ok(!res.stderr.includes(newKey) && !res.stderr.includes(oldKey), 'no key material printed');
+
+    assert.equal(fileKeyId(keyFile()), newKeyId);
+    assert.equal(fileKeyId(previousFile()), oldKeyId);
+    for (const f of [keyFile(), previousFile()]) assert.equal(statSync(f).mode & 0o777, 0o600);
+
+    // The plain restart: no key in the environment, only the files.
+    const again = await spawnServer(plain());
+    try {
+      assert.deepEqual(await names(again.url), ['a', 'b']);
+    } finally {
+      assert.equal(await again.stop(), 0);
+    }
+    // Once the operator deletes the old key, it still starts: nothing needs it any more.
+    unlinkSync(previousFile());
+    const last = await spawnServer(plain());
+    try {
+      assert.deepEqual(await names(last.url), ['a', 'b']);
+    } finally {
+      assert.equal(await last.stop(), 0);
+    }
+  });
+
+  it('never overwrites a master.key.previous left from an earlier rewrap: prints the exact next step instead', async () => {
+    const currentKey = readFileSync(keyFile(), 'utf8').trim();
+    const currentId = fileKeyId(keyFile());
+    // An unrelated key file left behind as master.key.previous.
+    const stale = join(dir, 'stale.key');
+    writeFileSync(stale, `${newMasterKeyText()}\n`, { mode: 0o600 });
+    linkSync(stale, previousFile());
+    unlinkSync(stale);
+    const staleId = fileKeyId(previousFile());
+    const newKey = newMasterKeyText();
+    const env = { ...plain(), SECURE_MODE_MASTER_KEY: newKey, SECURE_MODE_PREVIOUS_MASTER_KEYS: currentKey };
+    const res = await runCli(['keys', 'rewrap'], env);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(
+      res.stderr,
+      /still holds the old key because .*master\.key\.previous is left from an earlier rewrap; next step: rm .*master\.key\.previous && secure-mode keys rewrap \(same environment\)/,
+    );
+    assert.equal(fileKeyId(keyFile()), currentId);
+    assert.equal(fileKeyId(previousFile()), staleId);
+
+    unlinkSync(previousFile());
+    const done = await runCli(['keys', 'rewrap', '--json'], env);
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(JSON.parse(done.stdout).rewrapped, 0);
+    assert.equal(fileKeyId(keyFile()), keyIdOf(parseMasterKey(newKey, 'new').key));
+    assert.equal(fileKeyId(previousFile()), currentId);
+    assert.ok(existsSync(previousFile()));
   });
 });

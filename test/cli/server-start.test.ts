@@ -11,7 +11,7 @@ import { ROOT, spawnServer } from '../helpers/process.js';
 
 /** Start-up as a person meets it: `npm start` on nothing, and every kind of bad configuration. */
 
-const TSX = import.meta.resolve('tsx');
+const SERVER = join(ROOT, 'dist/server.js');
 /** A valid key, so that cases about the database do not also print the notice of a created key file. */
 const KEY = Buffer.alloc(32, 9).toString('base64');
 
@@ -21,9 +21,9 @@ interface Exited {
   stderr: string;
 }
 
-/** Runs src/server.ts where it must not start: resolves when it exits; kills it and fails if it starts listening. */
+/** Runs the compiled server where it must not start: resolves when it exits; kills it and fails if it starts listening. */
 async function serverMustFail(env: Record<string, string>, cwd = ROOT): Promise<Exited> {
-  const proc = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/server.ts')], {
+  const proc = spawn(process.execPath, [SERVER], {
     cwd,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', SECURE_MODE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -106,8 +106,10 @@ describe('npm start from a fresh state', () => {
     assert.equal((await api(client, 'GET', '/secure_mode_secrets')).body.data.length, 1);
     assert.ok(!out.includes(created.body.secret), 'the secret is not in the output');
 
-    process.kill(-npm.pid!, 'SIGTERM');
-    await once(npm, 'exit');
+    // Exactly the PID a person has: npm's own (test/ops/signals.test.ts checks that nothing is left behind).
+    process.kill(npm.pid!, 'SIGTERM');
+    const [code] = (await once(npm, 'exit')) as [number | null];
+    assert.equal(code, 0, out);
     npm = undefined;
 
     // A second start on the same state: no new workspace, no token printed, the old token still works.
@@ -125,7 +127,7 @@ describe('npm start from a fresh state', () => {
     mkdirSync(cwd);
     const env: Record<string, string> = { SECURE_MODE_BOOTSTRAP_TOKEN: `smt_default_location_${'d'.repeat(24)}` };
     // The same entry point as npm start, run in another directory to see where the default state goes.
-    const proc = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/server.ts')], {
+    const proc = spawn(process.execPath, [SERVER], {
       cwd,
       env: { ...process.env, HOST: '127.0.0.1', PORT: '0', SECURE_MODE_DATABASE_URL: '', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],

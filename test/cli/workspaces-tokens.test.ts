@@ -41,8 +41,27 @@ describe('secure-mode CLI: workspaces and tokens', () => {
   let acme: any;
   let beta: any;
 
-  it('workspaces create --json prints the new workspace with its app_id', async () => {
-    const first = await cli('workspaces', 'create', '--name', 'Acme', '--json');
+  it('without a database, local commands refuse with one line and create nothing, unless --create', async () => {
+    const commands = [
+      ['workspaces', 'list'],
+      ['workspaces', 'create', '--name', 'Acme'],
+      ['tokens', 'list'],
+      ['keys', 'rewrap'],
+    ];
+    for (const r of await runAll(commands.map((c) => () => cli(...c)))) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(
+        r.stderr,
+        /^secure-mode: no database at .*secure-mode\.db: run from the server's folder or set SECURE_MODE_DATABASE_URL \(workspaces create --create makes a new one\)\n$/,
+      );
+    }
+    assert.ok(!existsSync(join(dir, 'secure-mode.db')));
+    assert.ok(!existsSync(join(dir, 'master.key')));
+  });
+
+  it('workspaces create --create --json prints the new workspace with its app_id', async () => {
+    const first = await cli('workspaces', 'create', '--name', 'Acme', '--create', '--json');
     acme = json(first);
     assert.match(acme.app_id, /^[a-z0-9]{10}$/);
     assert.equal(acme.name, 'Acme');

@@ -192,4 +192,27 @@ describe('jwt primitives', () => {
     assert.deepEqual(checkClaims({ user_id: 'u', exp: 100 }, 200), { ok: false, problem: { code: 'expired', exp: 100 } });
     assert.deepEqual(checkClaims({ user_id: 'u', email: null }, 0), { ok: true, identity: { userId: 'u', email: null } });
   });
+
+  it('checkClaims: iat beyond the skew in the future, and a maximum age that needs exp and bounds exp - iat', () => {
+    const skewed = { skewSeconds: 60, maxAgeSeconds: undefined };
+    assert.deepEqual(checkClaims({ user_id: 'u', iat: 1061 }, 1000, skewed), {
+      ok: false,
+      problem: { code: 'issued_in_future', iat: 1061 },
+    });
+    assert.equal(checkClaims({ user_id: 'u', iat: 1060 }, 1000, skewed).ok, true);
+    assert.deepEqual(checkClaims({ user_id: 'u', iat: 'now' }, 1000, skewed), { ok: false, problem: { code: 'iat_not_number' } });
+    const capped = { skewSeconds: 60, maxAgeSeconds: 300 };
+    assert.deepEqual(checkClaims({ user_id: 'u', iat: 1000 }, 1000, capped), {
+      ok: false,
+      problem: { code: 'exp_missing', maxAgeSeconds: 300 },
+    });
+    assert.equal(checkClaims({ user_id: 'u', iat: 1000, exp: 1300 }, 1000, capped).ok, true);
+    assert.deepEqual(checkClaims({ user_id: 'u', iat: 1000, exp: 1301 }, 1000, capped), {
+      ok: false,
+      problem: { code: 'lifetime_too_long', lifetimeSeconds: 301, maxAgeSeconds: 300 },
+    });
+    assert.equal(checkClaims({ user_id: 'u', exp: 1300 }, 1000, capped).ok, true, 'without iat, measured from now');
+    assert.equal(checkClaims({ user_id: 'u', exp: 1400 }, 1000, capped).ok, false);
+    assert.equal(checkClaims({ user_id: 'u' }, 1000, skewed).ok, true, 'no maximum age: exp stays optional');
+  });
 });

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { secretAad } from '../../src/crypto/keyring.js';
 import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
 import { ManualClock } from '../../src/domain/clock.js';
-import type { DiagnoseBody, Diagnosis } from '../../src/domain/diagnose.js';
-import { userHash, userJwt } from '../../src/sign/index.js';
+import { DIAGNOSE_DELETED_LIMIT, type DiagnoseBody, type Diagnosis } from '../../src/domain/diagnose.js';
+import { userHash, userJwt } from '../../packages/sign/src/index.js';
 import { openTestServices, type TestServices } from '../helpers/services.js';
 
 const hmac = (key: string | Buffer, message: string, algorithm = 'sha256') =>
@@ -49,7 +50,7 @@ describe('diagnose', () => {
       assert.equal(d.secret?.record.name, 'Web 2026');
       assert.equal(d.secret?.state, 'live');
       assert.equal(s.usage.pendingIncrements().length, before);
-      const j = await diagnose(jwtBody('ios', userJwt(mobile.secret, { user_id: 'j', email: 'j@x' })));
+      const j = await diagnose(jwtBody('ios', userJwt(mobile.secret, { user_id: 'j', email: 'j@x' }, { now: nowS() })));
       assert.deepEqual([j.verified, j.userId, j.email, j.secret?.record.id], [true, 'j', 'j@x', mobile.id]);
     });
   });
@@ -247,15 +248,15 @@ describe('diagnose', () => {
     });
 
     it('jwt_wrong_alg: none, HS512 with a live secret (named), RS256', async () => {
-      const none = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u' }, '', { algorithm: 'none' })));
+      const none = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, '', { algorithm: 'none' })));
       assert.deepEqual(codes(none), ['jwt_wrong_alg']);
       assert.match(none.causes[0]!.message, /unsigned/);
-      const hs512 = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u' }, web.secret, { algorithm: 'HS512' })));
+      const hs512 = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, web.secret, { algorithm: 'HS512' })));
       assert.deepEqual(codes(hs512), ['jwt_wrong_alg']);
       assert.match(hs512.causes[0]!.message, /HS512; only HS256/);
       assert.equal(hs512.secret?.record.id, web.id);
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-      const rs = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u' }, privateKey, { algorithm: 'RS256' })));
+      const rs = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, privateKey, { algorithm: 'RS256' })));
       assert.deepEqual(codes(rs), ['jwt_wrong_alg']);
       assert.match(rs.causes[0]!.message, /RS256/);
     });
@@ -299,7 +300,7 @@ describe('diagnose', () => {
     });
 
     it('jwt_identity_mismatch: user_id or email beside the token differ from its claims', async () => {
-      const token = userJwt(web.secret, { user_id: 'u' });
+      const token = userJwt(web.secret, { user_id: 'u' }, { now: nowS() });
       assert.deepEqual(codes(await diagnose(jwtBody('web', token, { user_id: 'admin' }))), ['jwt_identity_mismatch']);
       const email = await diagnose(jwtBody('web', token, { email: 'e@x' }));
       assert.deepEqual(codes(email), ['jwt_identity_mismatch']);
@@ -316,10 +317,14 @@ describe('diagnose', () => {
     });
 
     it('key_base64url_decoded, platform_not_enabled and unknown_secret apply to JWTs too', async () => {
-      const decoded = await diagnose(jwtBody('web', jwt.sign({ user_id: 'u' }, Buffer.from(web.secret, 'base64url'))));
+      const decoded = await diagnose(
+        jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, Buffer.from(web.secret, 'base64url'))),
+      );
       assert.deepEqual(codes(decoded), ['key_base64url_decoded']);
-      assert.deepEqual(codes(await diagnose(jwtBody('ios', userJwt(web.secret, { user_id: 'u' })))), ['platform_not_enabled']);
-      const unknown = await diagnose(jwtBody('web', userJwt('not ours', { user_id: 'u' })));
+      assert.deepEqual(codes(await diagnose(jwtBody('ios', userJwt(web.secret, { user_id: 'u' }, { now: nowS() })))), [
+        'platform_not_enabled',
+      ]);
+      const unknown = await diagnose(jwtBody('web', userJwt('not ours', { user_id: 'u' }, { now: nowS() })));
       assert.deepEqual([codes(unknown), unknown.secret], [['unknown_secret'], null]);
     });
   });
@@ -327,10 +332,56 @@ describe('diagnose', () => {
   it('never puts secret material in a diagnosis', async () => {
     const all = [
       await diagnose(hashBody('android', userHash(web.secret, { user_id: 'u' }))),
-      await diagnose(jwtBody('web', jwt.sign({ user_id: 'u' }, web.secret, { algorithm: 'HS384' }))),
+      await diagnose(jwtBody('web', jwt.sign({ user_id: 'u', iat: nowS() }, web.secret, { algorithm: 'HS384' }))),
       await diagnose(hashBody('web', hmac('x', 'u'))),
     ];
     const text = JSON.stringify(all);
     for (const secret of [web.secret, mobile.secret]) assert.ok(!text.includes(secret));
+  });
+});
+
+describe('diagnose: bounded work', () => {
+  // The CommonJS face of node:crypto: replacing a function on it and syncing reaches every ESM importer.
+  const cjsCrypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+
+  async function digestsDuring(run: () => Promise<unknown>): Promise<number> {
+    const { createHmac: hmacFn, createHash: hashFn } = cjsCrypto;
+    let count = 0;
+    cjsCrypto.createHmac = ((...args: Parameters<typeof hmacFn>) => (count++, hmacFn(...args))) as typeof hmacFn;
+    cjsCrypto.createHash = ((...args: Parameters<typeof hashFn>) => (count++, hashFn(...args))) as typeof hashFn;
+    syncBuiltinESMExports();
+    try {
+      await run();
+    } finally {
+      Object.assign(cjsCrypto, { createHmac: hmacFn, createHash: hashFn });
+      syncBuiltinESMExports();
+    }
+    return count;
+  }
+
+  it(`tries the live secrets and at most ${DIAGNOSE_DELETED_LIMIT} deleted ones, a fixed number of encodings each`, async () => {
+    const s = await openTestServices();
+    try {
+      await s.addSecret('live', { web: true });
+      const retire = async (n: number) => {
+        for (let i = 0; i < n; i++) await s.deleteSecret((await s.addSecret(`old ${i}`, { web: true })).id);
+      };
+      const body = {
+        platform: 'web',
+        user_id: ' u-1',
+        email: 'e@x',
+        user_hash: createHmac('sha256', 'nobody').update('u').digest('hex'),
+      } as DiagnoseBody;
+      await retire(DIAGNOSE_DELETED_LIMIT);
+      const atLimit = await digestsDuring(() => s.diagnoser.diagnose(s.workspace, body));
+      await retire(DIAGNOSE_DELETED_LIMIT);
+      const beyond = await digestsDuring(() => s.diagnoser.diagnose(s.workspace, body));
+      assert.equal(beyond, atLimit, 'more deleted secrets cost a diagnosis nothing more');
+      // Per secret: 3 keys × 5 messages for HMAC, 2 concatenations × 5 messages; plus 5 plain hashes and the verify HMAC.
+      assert.ok(atLimit <= (1 + DIAGNOSE_DELETED_LIMIT) * 25 + 6, `${atLimit} digests`);
+      assert.ok(atLimit >= (1 + DIAGNOSE_DELETED_LIMIT) * 25, `${atLimit} digests: every secret tried was tried fully`);
+    } finally {
+      await s.close();
+    }
   });
 });

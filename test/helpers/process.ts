@@ -16,9 +16,9 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `src/server.ts` as a child process on a free port and waits until it listens. */
+/** Starts the compiled server (`dist/server.js`, built by `npm test`) as a child process on a free port and waits until it listens. */
 export async function spawnServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const proc = spawn(process.execPath, ['dist/server.js'], {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', SECURE_MODE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

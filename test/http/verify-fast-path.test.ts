@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { VERIFY_PATH } from '../../src/http/routes/verification/verify.js';
 import { verifyBodyValidator } from '../../src/http/validation.js';
 import { verifyFastPath } from '../../src/http/verify-fast-path.js';
-import { userJwt } from '../../src/sign/index.js';
+import { userJwt } from '../../packages/sign/src/index.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
 import { recordSensitive } from '../helpers/leaks.js';
 

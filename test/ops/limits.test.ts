@@ -5,6 +5,7 @@ import Fastify from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { ManualClock } from '../../src/domain/clock.js';
 import { MemoryRateLimiter } from '../../src/domain/rate-limiter.js';
+import { ClientAddresses } from '../../src/http/client-address.js';
 import { registerErrorHandling } from '../../src/http/error-envelope.js';
 import { limitVerification } from '../../src/http/plugins/verify-rate-limit.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
@@ -137,18 +138,26 @@ describe('abuse limits', () => {
 });
 
 describe('verification rate limit by app_id', () => {
-  it('limits each app_id separately and answers 429 rate_limit_exceeded with rate-limit headers', async () => {
+  it('limits each app_id separately, whatever the client, and answers 429 rate_limit_exceeded with rate-limit headers', async () => {
     const app = Fastify({ genReqId: () => randomUUID() });
     registerErrorHandling(app, 1024);
     app.addHook('onRequest', async (request, reply) => {
       reply.header('x-request-id', request.id);
     });
     const limiter = new MemoryRateLimiter();
-    const deps = { verifyLimiter: limiter, clock: new ManualClock(1_700_000_000_000), verifyRateLimit: 3 };
+    const deps = {
+      verifyLimiter: limiter,
+      clock: new ManualClock(1_700_000_000_000),
+      verifyRateLimit: 3,
+      verifyClientRateLimit: 1000,
+      clientAddresses: new ClientAddresses([]),
+    };
+    let client = 0;
     app.post('/probe', (request, reply) => {
       const headers: Record<string, string> = {};
       try {
-        limitVerification(deps, (request.body as { app_id: string }).app_id, headers);
+        // Each request from another client, so that only the per-app_id backstop can bind.
+        limitVerification(deps, `10.0.0.${client++}`, (request.body as { app_id: string }).app_id, headers);
         return { ok: true };
       } finally {
         reply.headers(headers);
@@ -159,13 +168,15 @@ describe('verification rate limit by app_id', () => {
     for (let i = 0; i < 3; i++) {
       const ok = await send('app-one');
       assert.equal(ok.statusCode, 200);
-      assert.equal(ok.headers['x-ratelimit-remaining'], String(2 - i));
+      assert.equal(ok.headers['x-ratelimit-remaining'], '999', "a client's own budget");
     }
     const limited = await send('app-one');
     assert.equal(limited.statusCode, 429);
     assert.equal(limited.json().errors[0].code, 'rate_limit_exceeded');
     assert.equal(limited.json().errors[0].message, 'Exceeded rate limit of 3 in 10_seconds');
     assert.equal(limited.headers['x-ratelimit-limit'], '3');
+    assert.equal(limited.headers['x-ratelimit-remaining'], '0');
+    assert.equal(limited.headers['retry-after'], '10');
     assert.equal(limited.json().request_id, limited.headers['x-request-id']);
     assert.equal((await send('app-two')).statusCode, 200, 'another app_id has its own budget');
     // The admin API's per-workspace keys are another namespace: verification never spends them.

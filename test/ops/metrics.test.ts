@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { userHash, userJwt } from '../../src/sign/index.js';
+import { userHash, userJwt } from '../../packages/sign/src/index.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
 import { recordArtifact } from '../helpers/leaks.js';
 

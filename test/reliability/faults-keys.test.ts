@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -121,6 +121,121 @@ describe('corrupt or wrong master key', () => {
         list.body.data.map((s: { id: string; name: string }) => [s.id, s.name]),
         [[secretId, 'sealed']],
       );
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+});
+
+describe('a missing master.key beside a database that holds secrets', () => {
+  it('refuses at once, names the missing file, and creates nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secure-mode-nokey-'));
+    try {
+      const token = 'nokey-test-token-0123456789abcdef';
+      const env = { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`, SECURE_MODE_BOOTSTRAP_TOKEN: token };
+      const server = await spawnServer(env);
+      assert.equal(
+        (await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', { body: { name: 'kept', supports_web: true } }))
+          .status,
+        201,
+      );
+      assert.equal(await server.stop(), 0);
+      const keyFile = join(dir, 'master.key');
+      unlinkSync(keyFile);
+      // As a database from before the server lock existed: the refusal must not create that file either.
+      unlinkSync(join(dir, 'secure-mode.db.lock'));
+      const before = readdirSync(dir).sort();
+      const line = await refusesToStart(env, []);
+      assert.equal(
+        line,
+        `secure-mode: ${keyFile} is missing, but ${join(dir, 'secure-mode.db')} holds secrets encrypted under it: restore master.key from your backup (or set SECURE_MODE_MASTER_KEY); nothing was created`,
+      );
+      assert.ok(!existsSync(keyFile), 'no new key file');
+      assert.deepEqual(readdirSync(dir).sort(), before, 'no file created or removed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('one corrupt ciphertext the start-up check does not sample', () => {
+  let dir: string;
+  const key = randomBytes(32).toString('base64');
+  const token = 'corrupt-row-token-0123456789abcdef';
+  let env: Record<string, string>;
+  let appId: string;
+  const secrets: { id: string; secret: string }[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'secure-mode-badrow-'));
+    env = {
+      SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`,
+      SECURE_MODE_MASTER_KEY: key,
+      SECURE_MODE_BOOTSTRAP_TOKEN: token,
+    };
+    const server = await spawnServer(env);
+    appId = /with app_id ([a-z0-9]+)/.exec(server.output())![1]!;
+    for (const name of ['intact', 'damaged']) {
+      const created = await api({ url: server.url, token }, 'POST', '/secure_mode_secrets', {
+        body: { name, supports_web: true },
+      });
+      assert.equal(created.status, 201);
+      secrets.push({ id: created.body.id, secret: created.body.secret });
+    }
+    assert.equal(await server.stop(), 0);
+    // The start-up check opens the first secret under each key; the second one is damaged.
+    const db = new Database(join(dir, 'secure-mode.db'));
+    const row = db.prepare('SELECT ciphertext FROM secrets WHERE id = ?').get(Number(secrets[1]!.id)) as { ciphertext: Buffer };
+    const flipped = Buffer.from(row.ciphertext);
+    flipped[flipped.length - 1]! ^= 0x01;
+    db.prepare('UPDATE secrets SET ciphertext = ? WHERE id = ?').run(flipped, Number(secrets[1]!.id));
+    db.close();
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('takes only itself out: the others verify, it is named, logged once, counted, and the node is ready', async () => {
+    const server = await spawnServer(env);
+    try {
+      const client = { url: server.url, token };
+      const verify = (secret: string) =>
+        api(client, 'POST', '/identity_verification/verify', {
+          token: null,
+          body: {
+            app_id: appId,
+            platform: 'web',
+            user_id: 'u-1',
+            user_hash: createHmac('sha256', secret).update('u-1').digest('hex'),
+          },
+        });
+      for (let i = 0; i < 3; i++) {
+        const ok = await verify(secrets[0]!.secret);
+        assert.equal(ok.status, 200, ok.text);
+        const bad = await verify(secrets[1]!.secret);
+        assert.equal(bad.status, 401, bad.text);
+        assert.equal(bad.body.errors[0].code, 'hmac_mismatch');
+      }
+      const intact = await api(client, 'GET', `/secure_mode_secrets/${secrets[0]!.id}`);
+      assert.equal(intact.status, 200, intact.text);
+      assert.equal(intact.body.readable, true);
+      const damaged = await api(client, 'GET', `/secure_mode_secrets/${secrets[1]!.id}`);
+      assert.equal(damaged.status, 200, damaged.text);
+      assert.equal(damaged.body.readable, false);
+      assert.equal(damaged.body.name, 'damaged');
+
+      const ready = await api(client, 'GET', '/readyz', { token: null });
+      assert.equal(ready.status, 200, ready.text);
+      const metrics = await api(client, 'GET', '/metrics', { token: null });
+      assert.match(metrics.text, /^secure_mode_secrets_unreadable 1$/m);
+
+      const logged = server
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('does not open under the configured master keys'));
+      assert.equal(logged.length, 1, server.output());
+      assert.equal(JSON.parse(logged[0]!).secret_id, Number(secrets[1]!.id));
+      for (const { secret } of secrets) assert.ok(!server.output().includes(secret), 'no material in the output');
     } finally {
       assert.equal(await server.stop(), 0);
     }

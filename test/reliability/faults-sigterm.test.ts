@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { userHash, userJwt } from '../../src/sign/index.js';
+import { userHash, userJwt } from '../../packages/sign/src/index.js';
 import { api } from '../helpers/app.js';
 import { recordArtifact, recordRequestCredentials, recordSensitive } from '../helpers/leaks.js';
 import { parseResponse, type RawResponse } from '../helpers/raw.js';

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { api } from '../helpers/app.js';
 import { runCli, spawnServer, type ServerProcess } from '../helpers/process.js';
 
-describe('first start: several processes on one empty database', () => {
+describe('first start: several servers on one empty database', () => {
   const dir = mkdtempSync(join(tmpdir(), 'secure-mode-race-'));
   const servers: ServerProcess[] = [];
   after(async () => {
@@ -14,10 +14,19 @@ describe('first start: several processes on one empty database', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('bootstraps exactly one workspace and one master key, and every process serves', async () => {
+  it('one process serves, the others refuse in one line, and exactly one workspace and one master key exist', async () => {
     const token = 'race_bootstrap_token_0123456789';
     const env = { SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'secure-mode.db')}`, SECURE_MODE_BOOTSTRAP_TOKEN: token };
-    servers.push(...(await Promise.all([spawnServer(env), spawnServer(env), spawnServer(env)])));
+    // All three settle the key file at once (the race that must leave one complete master.key), then one takes the lock.
+    const started = await Promise.allSettled([spawnServer(env), spawnServer(env), spawnServer(env)]);
+    servers.push(...started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])));
+    assert.equal(servers.length, 1, 'exactly one serves');
+    for (const s of started) {
+      if (s.status === 'fulfilled') continue;
+      const lines = (s.reason as Error).message.split('\n').filter((l) => l.startsWith('secure-mode:'));
+      assert.equal(lines.length, 1, (s.reason as Error).message);
+      assert.match(lines[0]!, /another secure-mode server is serving/);
+    }
 
     const workspaces = await runCli(['workspaces', 'list', '--json'], { SECURE_MODE_DATABASE_URL: env.SECURE_MODE_DATABASE_URL });
     assert.equal(workspaces.code, 0, workspaces.stderr);
@@ -31,13 +40,10 @@ describe('first start: several processes on one empty database', () => {
       body: { name: 'shared', supports_web: true },
     });
     assert.equal(created.status, 201);
-    for (const server of servers) {
-      const list = await api({ url: server.url, token }, 'GET', '/secure_mode_secrets');
-      assert.equal(list.status, 200);
-      assert.deepEqual(
-        list.body.data.map((s: { id: string }) => s.id),
-        [created.body.id],
-      );
-    }
+    const list = await api({ url: servers[0]!.url, token }, 'GET', '/secure_mode_secrets');
+    assert.deepEqual(
+      list.body.data.map((s: { id: string }) => s.id),
+      [created.body.id],
+    );
   });
 });

@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
-import { parseDuration, userHash, userJwt } from '../../src/sign/index.js';
+import { parseDuration, userHash, userJwt } from '../../packages/sign/src/index.js';
 
 describe('sign: userHash', () => {
   it("reproduces Intercom's published test vector", () => {
@@ -65,12 +65,14 @@ describe('sign: userJwt', () => {
 });
 
 describe('sign: packaging', () => {
-  it('imports nothing but node:crypto, so customers can depend on it or copy it', () => {
-    const source = readFileSync(new URL('../../src/sign/index.ts', import.meta.url), 'utf8');
+  it('imports nothing but node:crypto and has no dependencies, so customers can depend on it or copy it', () => {
+    const source = readFileSync(new URL('../../packages/sign/src/index.ts', import.meta.url), 'utf8');
     const imports = [...source.matchAll(/^\s*(?:import|export)[^'"]*from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]);
     assert.deepEqual(imports, ['node:crypto']);
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    assert.equal(pkg.exports['./sign'].default, './dist/sign/index.js');
-    assert.equal(pkg.exports['./sign'].types, './dist/sign/index.d.ts');
+    const sign = JSON.parse(readFileSync(new URL('../../packages/sign/package.json', import.meta.url), 'utf8'));
+    assert.equal(sign.dependencies, undefined);
+    assert.deepEqual(sign.exports['.'], { types: './dist/index.d.ts', default: './dist/index.js' });
+    const server = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    assert.deepEqual(server.exports['./sign'], { types: './dist/sign.d.ts', default: './dist/sign.js' });
   });
 });

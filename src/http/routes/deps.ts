@@ -11,4 +11,5 @@ export interface RouteDeps extends GuardDeps, VerifyRateLimitDeps {
   audit: AuditService;
   verifier: Verifier;
   diagnoser: Diagnoser;
+  diagnoseRateLimit: number;
 }

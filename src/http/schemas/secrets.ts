@@ -49,6 +49,11 @@ export const IdentityVerificationSecretDetail = Type.Object(
       { last_hour: PlatformUsage, last_day: PlatformUsage, last_week: PlatformUsage },
       { description: 'Successful verifications per platform' },
     ),
+    readable: Type.Boolean({
+      ...EXT,
+      description:
+        'Extension: false when the stored ciphertext no longer opens under the configured master keys (a damaged row): the secret is left out of verification until it is deleted and replaced',
+    }),
   },
   { ...EXT },
 );

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { DIAGNOSIS_CODES, type DiagnosisCode } from '../../domain/diagnose.js';
 import { Nullable } from './common.js';
 
 const EXT = { 'x-secure-mode-extension': true };
@@ -38,10 +39,20 @@ export const VerifyResult = Type.Object(
     type: Type.Literal('identity_verification.result'),
     verified: Type.Literal(true),
     method: Type.Union([Type.Literal('user_hash'), Type.Literal('jwt')]),
-    user_id: Nullable('string', { description: 'The verified user_id (from the JWT when one was sent)' }),
-    email: Nullable('string', { description: 'The verified email, or null' }),
+    user_id: Nullable('string', {
+      description:
+        'The signed user_id: for a user_hash, the user_id it was computed over (null when it was computed over the email); for a JWT, its user_id claim',
+    }),
+    email: Nullable('string', {
+      description:
+        'The signed email: for a user_hash, the email only when no user_id was sent (the hash was computed over it), else null even if an email was sent beside it; for a JWT, its email claim or null. An unsigned field is never echoed.',
+    }),
   },
-  { ...EXT },
+  {
+    ...EXT,
+    description:
+      'Only identity that was signed: a user_hash signs exactly one string (user_id when present, else email); a JWT signs its claims.',
+  },
 );
 export type VerifyResultBody = Static<typeof VerifyResult>;
 
@@ -72,16 +83,21 @@ export const DiagnosisResult = Type.Object(
     type: Type.Literal('identity_verification.diagnosis'),
     verified: Type.Boolean({ description: 'Whether POST /identity_verification/verify would accept this body now' }),
     method: Type.Union([Type.Literal('user_hash'), Type.Literal('jwt')]),
-    user_id: Nullable('string'),
-    email: Nullable('string'),
+    user_id: Nullable('string', {
+      description: 'The identity the value signs (as verify would return it), never an unsigned field',
+    }),
+    email: Nullable('string', {
+      description: 'The identity the value signs (as verify would return it), never an unsigned field',
+    }),
     secret: Type.Unsafe<Static<typeof DiagnosedSecret> | null>({
       ...DiagnosedSecret,
       nullable: true,
       description: 'The secret that signed the value (possibly deleted, expired or not enabled for the platform), if any did',
     }),
-    causes: Type.Array(Type.Object({ code: Type.String(), message: Type.String() }), {
-      description: 'Why it fails, most likely cause first; empty when verified',
-    }),
+    causes: Type.Array(
+      Type.Object({ code: Type.Unsafe<DiagnosisCode>({ type: 'string', enum: DIAGNOSIS_CODES }), message: Type.String() }),
+      { description: 'Why it fails, most likely cause first; empty when verified' },
+    ),
   },
   { ...EXT },
 );

@@ -25,7 +25,8 @@ export const getSecretRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       const workspace = workspaceOf(request);
       const view = await deps.secrets.get(workspace, request.params.id);
       const usage = await deps.secrets.usageOf(workspace, request.params.id);
-      return { ...presentSecret(view), usage };
+      const readable = await deps.secrets.readable(workspace, request.params.id);
+      return { ...presentSecret(view), usage, readable };
     },
   );
 };

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Verifier, type VerifyOutcome, parseVerificationRequest } from '../../../domain/verifier.js';
 import { errors } from '../../../domain/errors.js';
-import { type HeaderMap, type VerifyRateLimitDeps, limitVerification } from '../../plugins/verify-rate-limit.js';
+import { type HeaderMap, type VerifyRateLimitDeps, chargeFailure, limitVerification } from '../../plugins/verify-rate-limit.js';
 import { errorResponses } from '../../schemas/common.js';
 import { VerifyRequest, type VerifyRequestBody, VerifyResult, type VerifyResultBody } from '../../schemas/verification.js';
 
@@ -24,18 +24,26 @@ function present(outcome: VerifyOutcome): VerifyResultBody {
 }
 
 /**
- * The verify route's work once the body has passed its schema: the per-app_id limit, the shape check, verification.
- * The one implementation behind both the Fastify route and the fast path (verify-fast-path.ts). Throws DomainError;
+ * The verify route's work once the body has passed its schema: the limits, the shape check, verification, and a
+ * failure's second charge. The one implementation behind both the Fastify route and the fast path
+ * (verify-fast-path.ts). `client` is the requester's address as ClientAddresses resolves it. Throws DomainError;
  * returns a promise only on a cache miss.
  */
 export function answerVerification(
   deps: VerifyRouteDeps,
+  client: string,
   body: VerifyRequestBody,
   headers: HeaderMap,
 ): VerifyResultBody | Promise<VerifyResultBody> {
-  limitVerification(deps, body.app_id, headers);
+  limitVerification(deps, client, body.app_id, headers);
   const outcome = deps.verifier.verify(parseVerificationRequest(body));
-  return outcome instanceof Promise ? outcome.then(present) : present(outcome);
+  if (outcome instanceof Promise) return outcome.then((settled) => settle(deps, client, headers, settled));
+  return settle(deps, client, headers, outcome);
+}
+
+function settle(deps: VerifyRouteDeps, client: string, headers: HeaderMap, outcome: VerifyOutcome): VerifyResultBody {
+  if (!outcome.verified) chargeFailure(deps, client, headers);
+  return present(outcome);
 }
 
 /**
@@ -61,7 +69,8 @@ export const verifyRoute: FastifyPluginAsyncTypebox<VerifyRouteDeps> = async (ap
     (request, reply) => {
       const headers: HeaderMap = {};
       try {
-        return answerVerification(deps, request.body, headers);
+        const client = deps.clientAddresses.of(request.socket.remoteAddress, request.headers['x-forwarded-for']);
+        return answerVerification(deps, client, request.body, headers);
       } finally {
         // The rate-limit headers, on the answer and on any error it throws alike.
         reply.headers(headers);

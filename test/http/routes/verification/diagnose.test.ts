@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { userHash, userJwt } from '../../../../src/sign/index.js';
+import { ManualClock } from '../../../../src/domain/clock.js';
+import { userHash, userJwt } from '../../../../packages/sign/src/index.js';
 import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 
 describe('POST /identity_verification/diagnose', () => {
@@ -121,5 +122,50 @@ describe('POST /identity_verification/diagnose', () => {
       doc.paths['/identity_verification/verify'].post.requestBody.content['application/json'].schema['x-secure-mode-extension'],
       true,
     );
+  });
+});
+
+describe('POST /identity_verification/diagnose: its own limit per workspace', () => {
+  const clock = new ManualClock(Date.UTC(2026, 5, 1, 12, 0, 4));
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp({ clock, env: { SECURE_MODE_DIAGNOSE_RATE_LIMIT: '3' } });
+  });
+  after(async () => {
+    await app.close();
+  });
+
+  it('answers 429 with Retry-After past SECURE_MODE_DIAGNOSE_RATE_LIMIT, apart from other workspaces and from verify', async () => {
+    const created = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'web', supports_web: true } });
+    const body = { platform: 'web', user_id: 'u', user_hash: userHash('not it', { user_id: 'u' }) };
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push(await api(app, 'POST', '/identity_verification/diagnose', { body }));
+    assert.deepEqual(
+      statuses.map((r) => r.status),
+      [200, 200, 200, 429],
+    );
+    const limited = statuses[3]!;
+    assert.equal(limited.body.errors[0].code, 'rate_limit_exceeded');
+    assert.equal(limited.body.errors[0].message, 'Exceeded rate limit of 3 in 10_seconds');
+    assert.equal(limited.headers.get('x-ratelimit-limit'), '3');
+    assert.equal(limited.headers.get('x-ratelimit-remaining'), '0');
+    assert.equal(limited.headers.get('retry-after'), '6');
+
+    const other = await app.otherWorkspace();
+    const elsewhere = await api({ url: app.url, token: other.token }, 'POST', '/identity_verification/diagnose', { body });
+    assert.equal(elsewhere.status, 200, 'another workspace has its own budget');
+    const verify = await api(app, 'POST', '/identity_verification/verify', {
+      body: {
+        app_id: app.workspace.appId,
+        platform: 'web',
+        user_id: 'u',
+        user_hash: userHash(created.body.secret, { user_id: 'u' }),
+      },
+      token: null,
+    });
+    assert.equal(verify.status, 200, 'verification is not limited by diagnoses');
+    assert.equal((await api(app, 'GET', '/secure_mode_secrets')).status, 200, 'nor is the admin API');
+    clock.advance(10_000);
+    assert.equal((await api(app, 'POST', '/identity_verification/diagnose', { body })).status, 200, 'a new window');
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { ManualClock } from '../../../../src/domain/clock.js';
-import { userHash } from '../../../../src/sign/index.js';
+import { userHash } from '../../../../packages/sign/src/index.js';
 import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 
 describe('rotation end to end on one server', () => {

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import jwt from 'jsonwebtoken';
-import { DEFAULT_VERIFY_RATE_LIMIT } from '../../../../src/config.js';
+import { DEFAULT_VERIFY_CLIENT_RATE_LIMIT } from '../../../../src/config.js';
 import { SYSTEM_ACTOR } from '../../../../src/domain/actor.js';
-import { userHash } from '../../../../src/sign/index.js';
+import { userHash } from '../../../../packages/sign/src/index.js';
 import type { Store } from '../../../../src/domain/ports.js';
 import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 
@@ -60,6 +61,27 @@ function pythonHmac(secret: string, message: string): string {
   ])
     .toString()
     .trim();
+}
+
+// The CommonJS face of node:crypto: replacing a function on it and syncing reaches every ESM importer.
+const cjsCrypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+
+/** How many HMAC-SHA256 the server computes while `run` runs (it shares this process). */
+async function countHmacs(run: () => Promise<unknown>): Promise<number> {
+  const original = cjsCrypto.createHmac;
+  let count = 0;
+  cjsCrypto.createHmac = ((algorithm: string, ...rest: unknown[]) => {
+    if (algorithm === 'sha256') count++;
+    return (original as (...args: unknown[]) => unknown)(algorithm, ...rest);
+  }) as typeof original;
+  syncBuiltinESMExports();
+  try {
+    await run();
+  } finally {
+    cjsCrypto.createHmac = original;
+    syncBuiltinESMExports();
+  }
+  return count;
 }
 
 describe('POST /identity_verification/verify', () => {
@@ -134,6 +156,138 @@ describe('POST /identity_verification/verify', () => {
     });
   });
 
+  describe('only signed identity comes back', () => {
+    it('a hash over user_id vouches for the user_id alone: an email sent beside it is not echoed', async () => {
+      const hash = userHash(web.secret, { user_id: 'u-1' });
+      const res = await verify({
+        app_id: appId,
+        platform: 'web',
+        user_id: 'u-1',
+        email: 'admin@victim.example',
+        user_hash: hash,
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.body, {
+        type: 'identity_verification.result',
+        verified: true,
+        method: 'user_hash',
+        user_id: 'u-1',
+        email: null,
+      });
+    });
+
+    it('a hash over the email vouches for the email alone', async () => {
+      const res = await verify({
+        app_id: appId,
+        platform: 'web',
+        email: 'jane@example.com',
+        user_hash: userHash(web.secret, { email: 'jane@example.com' }),
+      });
+      assert.deepEqual(res.body, {
+        type: 'identity_verification.result',
+        verified: true,
+        method: 'user_hash',
+        user_id: null,
+        email: 'jane@example.com',
+      });
+    });
+
+    it('a JWT vouches for its claims only', async () => {
+      const token = jwt.sign({ user_id: 'u-5' }, web.secret);
+      const res = await verify({ app_id: appId, platform: 'web', intercom_user_jwt: token, user_id: 'u-5' });
+      assert.deepEqual(res.body, {
+        type: 'identity_verification.result',
+        verified: true,
+        method: 'jwt',
+        user_id: 'u-5',
+        email: null,
+      });
+      const withEmail = await verify({ app_id: appId, platform: 'web', intercom_user_jwt: token, email: 'admin@victim.example' });
+      assert.equal(withEmail.status, 401, 'an email the token does not carry is refused, never vouched for');
+    });
+
+    it('the response schema says what is signed', async () => {
+      const doc = (await api(app, 'GET', '/openapi.json', { token: null })).body;
+      const result = doc.paths['/identity_verification/verify'].post.responses['200'].content['application/json'].schema;
+      assert.match(result.description, /user_hash signs exactly one string/);
+      assert.match(result.properties.email.description, /never echoed/);
+    });
+  });
+
+  describe('JWT time claims', () => {
+    const nowS = () => Math.floor(Date.now() / 1000);
+
+    it('refuses an iat in the future beyond the clock skew, and accepts one within it', async () => {
+      const ahead = jwt.sign({ user_id: 'u', iat: nowS() + 600 }, web.secret);
+      const res = await verify({ app_id: appId, platform: 'web', intercom_user_jwt: ahead });
+      assert.equal(res.status, 401);
+      assert.equal(res.body.errors[0].code, 'jwt_invalid');
+      const slightly = jwt.sign({ user_id: 'u', iat: nowS() + 30 }, web.secret);
+      assert.equal((await verify({ app_id: appId, platform: 'web', intercom_user_jwt: slightly })).status, 200);
+    });
+
+    it('SECURE_MODE_JWT_MAX_AGE refuses tokens without exp or living longer, and accepts shorter ones', async () => {
+      const limited = await startTestApp({ env: { SECURE_MODE_JWT_MAX_AGE: '300' } });
+      try {
+        const created = await api(limited, 'POST', '/secure_mode_secrets', { body: { name: 'w', supports_web: true } });
+        const key = created.body.secret as string;
+        const check = async (payload: Record<string, unknown>) =>
+          (
+            await api(limited, 'POST', '/identity_verification/verify', {
+              body: { app_id: limited.workspace.appId, platform: 'web', intercom_user_jwt: jwt.sign(payload, key) },
+              token: null,
+            })
+          ).status;
+        const now = nowS();
+        assert.equal(await check({ user_id: 'u', iat: now, exp: now + 300 }), 200, 'exactly the maximum');
+        assert.equal(await check({ user_id: 'u', iat: now }), 401, 'no exp');
+        assert.equal(await check({ user_id: 'u', iat: now, exp: now + 301 }), 401, 'one second too long');
+        assert.equal(await check({ user_id: 'u', iat: now - 3600, exp: now + 60 }), 401, 'long-lived even if nearly over');
+        const noIat = jwt.sign({ user_id: 'u', exp: now + 3600 }, key, { noTimestamp: true });
+        const res = await api(limited, 'POST', '/identity_verification/verify', {
+          body: { app_id: limited.workspace.appId, platform: 'web', intercom_user_jwt: noIat },
+          token: null,
+        });
+        assert.equal(res.status, 401, 'without iat, exp is measured from now');
+      } finally {
+        await limited.close();
+      }
+    });
+  });
+
+  describe('no oracle', () => {
+    it('an unknown app_id, a platform without a secret and a wrong signature answer identically, each after one HMAC', async () => {
+      const other = await app.otherWorkspace();
+      await api({ url: app.url, token: other.token }, 'POST', '/secure_mode_secrets', {
+        body: { name: 'web only', supports_web: true },
+      });
+      const wrong = userHash('not the secret', { user_id: 'u' });
+      const cases = {
+        unknown: { app_id: 'unknown-app-zz', platform: 'android', user_id: 'u', user_hash: wrong },
+        noSecretForPlatform: { app_id: other.workspace.appId, platform: 'android', user_id: 'u', user_hash: wrong },
+        wrongSignature: { app_id: appId, platform: 'android', user_id: 'u', user_hash: wrong },
+      };
+      for (const body of Object.values(cases)) await verify(body); // warm the cache: a miss is a database read
+      const hmacs = [];
+      for (const body of Object.values(cases)) hmacs.push(await countHmacs(() => verify(body)));
+      const answers = [];
+      for (const [label, body] of Object.entries(cases)) {
+        const res = await verify(body);
+        const headers = ['content-type', 'x-ratelimit-limit'].map((h) => res.headers.get(h));
+        answers.push({
+          label,
+          status: res.status,
+          body: { ...res.body, request_id: '<id>' },
+          headers,
+          names: [...res.headers.keys()].sort(),
+        });
+      }
+      const [first, ...rest] = answers.map(({ label: _label, ...a }) => a);
+      for (const a of rest) assert.deepEqual(a, first);
+      assert.deepEqual(hmacs, [1, 1, 1], 'each case computed exactly one HMAC-SHA256');
+    });
+  });
+
   describe('uppercase hex', () => {
     it('passes on web and fails on iOS and Android', async () => {
       assert.equal(
@@ -166,8 +320,8 @@ describe('POST /identity_verification/verify', () => {
       assert.match(res.body.request_id, /^[0-9a-f-]{36}$/);
       assert.deepEqual(res.body.errors, [{ code, message: FAILED }], label);
       assert.equal(res.headers.get('x-request-id'), res.body.request_id);
-      // The per-app_id verify limit answers the same headers for every app_id, known or not.
-      assert.equal(res.headers.get('x-ratelimit-limit'), String(DEFAULT_VERIFY_RATE_LIMIT));
+      // The headers are the client's own budget: the same for every app_id, known or not.
+      assert.equal(res.headers.get('x-ratelimit-limit'), String(DEFAULT_VERIFY_CLIENT_RATE_LIMIT));
       for (const secretish of [body.user_hash, body.intercom_user_jwt, web.secret, mobile.secret]) {
         if (typeof secretish === 'string') assert.ok(!res.text.includes(secretish), `${label} echoes input`);
       }
@@ -347,6 +501,7 @@ describe('POST /identity_verification/verify', () => {
         assert.deepEqual(calls, []);
       } finally {
         for (const [name] of originals) delete store[name];
+        app.runtime.sweeper.start(1000, () => undefined);
       }
     });
 

@@ -1,5 +1,5 @@
 /**
- * Signing helpers for customers' backends: `import { userHash, userJwt } from 'secure-mode/sign'`.
+ * Signing helpers for customers' backends: `import { userHash, userJwt } from 'secure-mode-sign'` (or 'secure-mode/sign').
  * Depends on node:crypto only, so it can be copied into any Node.js service as it is.
  */
 import { createHmac } from 'node:crypto';

@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ROOT } from './process.js';
+
+/** Helpers for tests that pack, install and run the packages as a user or an image build would. */
+
+export interface Run {
+  code: number | null;
+  output: string;
+}
+
+/** Runs a command to completion, stdout and stderr together; installs take a while on a shared 2-core machine. */
+export async function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv },
+  timeoutMs = 600_000,
+): Promise<Run> {
+  const proc = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(proc, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, output };
+}
+
+/**
+ * `npm pack` of the server or of a workspace, from the build `npm test` made (so no second compile); returns the
+ * tarball's path.
+ */
+export async function pack(destination: string, workspace?: string): Promise<string> {
+  const args = ['pack', '--ignore-scripts', '--json', '--pack-destination', destination, ...(workspace ? ['-w', workspace] : [])];
+  const result = await run('npm', args, { cwd: ROOT });
+  if (result.code !== 0) throw new Error(`npm pack failed:\n${result.output}`);
+  const [info] = JSON.parse(result.output.slice(result.output.indexOf('['))) as { filename: string }[];
+  return join(destination, info!.filename);
+}
+
+/** Files in a tarball, without the leading package/. */
+export async function tarballFiles(tarball: string): Promise<string[]> {
+  const listed = await run('tar', ['-tzf', tarball], { cwd: ROOT });
+  return listed.output
+    .split('\n')
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ''));
+}
+
+/** Environment for installs in a test: only the registry, and better-sqlite3 built here rather than fetched elsewhere. */
+export function installEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    npm_config_build_from_source: 'true',
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+  };
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
