@@ -124,7 +124,7 @@ describe('a LISTEN URL that never hears the NOTIFY', { skip: await skipWithoutPo
   });
 
   it('refuses to start with one line (another database: LISTEN works, the NOTIFY goes elsewhere)', async () => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const proc = spawn(process.execPath, ['dist/server.js'], {
       cwd: ROOT,
       env: {
         ...process.env,
