@@ -12,6 +12,8 @@ export interface Config {
   host: string;
   port: number;
   database: DatabaseLocation;
+  /** PostgreSQL: a direct connection for LISTEN, when `database` goes through a pooler. */
+  databaseListenUrl: string | undefined;
   masterKey: string | undefined;
   previousMasterKeys: string[];
   bootstrapToken: string | undefined;
@@ -55,6 +57,8 @@ export interface Config {
   pgConnectTimeoutMs: number;
   /** A statement running longer is cancelled (503): a request never hangs on a dead connection. */
   pgQueryTimeoutMs: number;
+  /** On SIGTERM: how long in-flight requests may take before every connection still open is cut. */
+  shutdownTimeoutMs: number;
   /** Where the built web console is served from; the build writes dist/console/ by default. */
   consoleDir: string | undefined;
 }
@@ -104,6 +108,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'HOST', shown: '`127.0.0.1`', meaning: 'address to listen on' },
   int('PORT', 4000, 0, 65535, 'port to listen on'),
   { name: 'SECURE_MODE_DATABASE_URL', shown: '`sqlite:./data/secure-mode.db`', meaning: '`sqlite:PATH` or `postgres://…`' },
+  {
+    name: 'SECURE_MODE_DATABASE_LISTEN_URL',
+    shown: '`SECURE_MODE_DATABASE_URL`',
+    meaning:
+      'PostgreSQL: a direct connection for LISTEN when the main URL goes through a transaction-mode pooler (see docs/postgres.md)',
+  },
   {
     name: 'SECURE_MODE_MASTER_KEY',
     shown: '`master.key` next to the SQLite file',
@@ -194,7 +204,20 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   ),
   int('SECURE_MODE_PG_POOL_SIZE', 10, 1, 1000, 'PostgreSQL connections per node'),
   int('SECURE_MODE_PG_CONNECT_TIMEOUT_MS', 2000, 100, 60_000, 'PostgreSQL connect timeout'),
-  int('SECURE_MODE_PG_QUERY_TIMEOUT_MS', 5000, 100, 600_000, 'a PostgreSQL statement running longer is cancelled (503)'),
+  int(
+    'SECURE_MODE_PG_QUERY_TIMEOUT_MS',
+    5000,
+    100,
+    600_000,
+    'every PostgreSQL call (connecting, its statements, a retry) answers within it, else 503',
+  ),
+  int(
+    'SECURE_MODE_SHUTDOWN_TIMEOUT_MS',
+    10_000,
+    100,
+    600_000,
+    'on SIGTERM, requests still running (or still arriving) after it are cut; then usage is flushed and the process exits',
+  ),
   { name: 'SECURE_MODE_CONSOLE_DIR', shown: '`dist/console/`', meaning: 'where the built web console is served from' },
 ];
 
@@ -264,6 +287,15 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('SECURE_MODE_BOOTSTRAP_TOKEN must be at least 20 characters without spaces');
   }
   const database = parseDatabaseUrl(env.SECURE_MODE_DATABASE_URL || 'sqlite:./data/secure-mode.db');
+  const databaseListenUrl = env.SECURE_MODE_DATABASE_LISTEN_URL || undefined;
+  if (
+    databaseListenUrl !== undefined &&
+    (database.kind !== 'postgres' || parseDatabaseUrl(databaseListenUrl).kind !== 'postgres')
+  ) {
+    throw new ConfigError(
+      'SECURE_MODE_DATABASE_LISTEN_URL must be a postgres:// URL, and is used only with a PostgreSQL SECURE_MODE_DATABASE_URL',
+    );
+  }
   const workers = integer(env, 'SECURE_MODE_WORKERS');
   if (workers > 1 && database.kind === 'sqlite' && database.filename === ':memory:') {
     throw new ConfigError(
@@ -274,6 +306,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT'),
     database,
+    databaseListenUrl,
     masterKey: env.SECURE_MODE_MASTER_KEY || undefined,
     previousMasterKeys: (env.SECURE_MODE_PREVIOUS_MASTER_KEYS ?? '')
       .split(',')
@@ -309,6 +342,7 @@ export function loadConfig(env: Env = process.env): Config {
     pgPoolSize: integer(env, 'SECURE_MODE_PG_POOL_SIZE'),
     pgConnectTimeoutMs: integer(env, 'SECURE_MODE_PG_CONNECT_TIMEOUT_MS'),
     pgQueryTimeoutMs: integer(env, 'SECURE_MODE_PG_QUERY_TIMEOUT_MS'),
+    shutdownTimeoutMs: integer(env, 'SECURE_MODE_SHUTDOWN_TIMEOUT_MS'),
     consoleDir: env.SECURE_MODE_CONSOLE_DIR || undefined,
   };
   // Node refuses a headers timeout longer than the whole-request timeout.

@@ -278,6 +278,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     throw err;
   }
   try {
+    // First: a node whose change feed does not work refuses before it creates (and prints) anything.
+    const { cache, usage } = services;
+    await services.changes.start({
+      apply: (change) => cache.applyChange(change),
+      resync: () => cache.invalidateAll(),
+      unflushedLastVerified: (secretId) => usage.pendingLastVerified(secretId),
+    });
     const notice = options.notice ?? (() => undefined);
     const boot = await services.workspaces.bootstrap(config.bootstrapToken);
     if (boot) {
@@ -285,12 +292,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       if (boot.generated) notice(`created an all-scopes access token (shown only now): ${boot.token}`);
       else notice('created an all-scopes access token from SECURE_MODE_BOOTSTRAP_TOKEN');
     }
-    const { cache, usage } = services;
-    await services.changes.start({
-      apply: (change) => cache.applyChange(change),
-      resync: () => cache.invalidateAll(),
-      unflushedLastVerified: (secretId) => usage.pendingLastVerified(secretId),
-    });
   } catch (err) {
     await releaseServices(services);
     throw err;
@@ -315,7 +316,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     async close() {
       if (closed) return;
       closed = true;
-      await app.close();
+      // Closing stops accepting and closes idle keep-alive connections at once, then waits for requests in flight; a
+      // client still sending its body would hold it until its own timeouts, so whatever is open at the deadline is cut.
+      const deadline = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(deadline);
+      }
       await services.sweeper.stop();
       await services.usage.stop().catch(() => undefined);
       await releaseServices(services);

@@ -2,14 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { MAX_NAME_LENGTH } from '../domain/secret-input.js';
-import {
-  type ApiClient,
-  ApiRequestError,
-  ApiUnreachableError,
-  type CreatedSecretBody,
-  type SecretBody,
-  type UsageBody,
-} from './api-client.js';
+import { type ApiClient, ApiRequestError, type CreatedSecretBody, type SecretBody, type UsageBody } from './api-client.js';
+import { isTransient } from './create-replay.js';
 import { durationSeconds, formatSeconds, parseDuration } from './duration.js';
 import { type HttpOptions, clientFrom } from './http-options.js';
 import { CliError, EXIT, printTable } from './output.js';
@@ -81,9 +75,6 @@ function progressLine(oldId: string, newId: string, p: Progress, idleSeconds: nu
       : `old ${oldId} last verified ${formatSeconds(p.oldIdleSeconds)} ago (needs ${formatSeconds(idleSeconds)})`;
   return `${share}; ${idle}`;
 }
-
-const isTransient = (err: unknown) =>
-  err instanceof ApiUnreachableError || (err instanceof ApiRequestError && (err.status === 429 || err.status >= 500));
 
 /**
  * Creates the new secret (or takes --to), then waits until the old one has verified nothing for the idle window and

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { PLATFORMS } from '../domain/model.js';
-import type { CreatedSecretBody } from './api-client.js';
 import { durationSeconds, parseWhen } from './duration.js';
 import { type HttpOptions, addHttpOptions, clientFrom } from './http-options.js';
 import { CliError, EXIT, printJson, printResult, printTable } from './output.js';
 import { registerRotateCommand } from './rotate.js';
 import { SecretFile } from './secret-file.js';
+import { createReplayable } from './create-replay.js';
+import { PREVIEW } from '../domain/api-version.js';
 import { SECRET_COLUMNS, deliverSecret, isoTime, parsePlatforms, secretRow, usageRows } from './secret-view.js';
 
 type Opts = HttpOptions & Record<string, unknown>;
@@ -76,14 +77,23 @@ export function registerSecretCommands(program: Command): void {
       const client = clientFrom(opts);
       const flags = parsePlatforms(opts.platforms);
       const file = opts.outputSecret === undefined ? undefined : await SecretFile.reserve(opts.outputSecret);
-      let created: CreatedSecretBody;
-      try {
-        created = await client.createSecret({ name: opts.name, ...flags }, opts.idempotencyKey ?? randomUUID());
-      } catch (err) {
-        await file?.abandon();
-        throw err;
-      }
-      await deliverSecret(created, file, opts.json === true);
+      const key = opts.idempotencyKey ?? randomUUID();
+      const created = await createReplayable(
+        client,
+        { name: opts.name, ...flags },
+        {
+          key,
+          file,
+          replay: [
+            ...['secure-mode', 'secrets', 'create', ...(opts.url === undefined ? [] : ['--url', opts.url])],
+            ...(opts.intercomVersion === PREVIEW ? [] : ['--intercom-version', opts.intercomVersion]),
+            ...['--name', opts.name, '--platforms', opts.platforms, '--idempotency-key', key],
+            ...(opts.outputSecret === undefined ? [] : ['--output-secret', opts.outputSecret]),
+            ...(opts.json ? ['--json'] : []),
+          ],
+          deliver: (c) => deliverSecret(c, file, opts.json === true),
+        },
+      );
       if (opts.json) printJson(file ? { ...created, secret: undefined } : created);
       else printTable([secretRow(created)], SECRET_COLUMNS);
     });

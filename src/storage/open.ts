@@ -26,6 +26,10 @@ export async function openStore(config: Config, context: StorageContext): Promis
     poolSize: config.pgPoolSize,
     connectTimeoutMs: config.pgConnectTimeoutMs,
     queryTimeoutMs: config.pgQueryTimeoutMs,
+    onStatus: (status, err) =>
+      status === 'unreachable'
+        ? context.log?.('warn', 'postgres unreachable: answering 503 at once until a probe reaches it again', err)
+        : context.log?.('info', 'postgres reachable again'),
   });
 }
 
@@ -34,7 +38,9 @@ export async function openChangeFeed(config: Config, context: StorageContext): P
   if (config.database.kind !== 'postgres') return undefined;
   const { PostgresChangeFeed } = await import('./postgres/change-feed.js');
   return new PostgresChangeFeed({
-    url: config.database.url,
+    url: config.databaseListenUrl ?? config.database.url,
+    notifyUrl: config.database.url,
+    proofTimeoutMs: config.pgQueryTimeoutMs,
     nodeId: context.nodeId,
     clock: context.clock,
     // Five heartbeats fit in the grace, so a healthy feed never lets the cache's entries run out.

@@ -5,10 +5,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AnswerRound, type ChangeFeed, type ChangeSink, type PeerAnswers, type PeerQuestion } from '../../domain/change-feed.js';
 import type { Clock } from '../../domain/clock.js';
 import type { SecretChange } from '../../domain/model.js';
-import { CHANGE_CHANNEL, type ChangePayload } from './postgres-store.js';
+import { CHANGE_CHANNEL, type ChangePayload, destroy } from './postgres-store.js';
 
 export interface PostgresChangeFeedOptions {
+  /** Where to LISTEN: a direct connection (a transaction-mode pooler never delivers notifications). */
   url: string;
+  /** Where changes are NOTIFYed from (the store's URL): start() proves that a NOTIFY sent there arrives. */
+  notifyUrl: string;
+  /** How long start() waits for its own NOTIFY before refusing to start. */
+  proofTimeoutMs: number;
   nodeId: string;
   clock: Clock;
   /** How often the listening connection proves it is alive; also how long an answer may take. */
@@ -59,6 +64,12 @@ const LEAVE_SQL = 'DELETE FROM secure_mode_nodes WHERE node_id = $1';
 /** A node silent this long is forgotten: guarded deletes with longer windows no longer wait for it. */
 const FORGET_AFTER_MS = 24 * 60 * 60 * 1000;
 const FORGET_SQL = `DELETE FROM secure_mode_nodes WHERE seen_at < ${DB_NOW_MS} - $1::bigint`;
+
+/** An error's message on one line, for the start-up refusal. */
+function oneLine(err: unknown): string {
+  const message = (err as Error)?.message || String((err as { code?: unknown })?.code ?? err);
+  return message.replace(/\s+/g, ' ').trim();
+}
 
 export function decodeChange(payload: string): (SecretChange & { origin: string }) | undefined {
   try {
@@ -127,13 +138,20 @@ export class PostgresChangeFeed implements ChangeFeed {
     return this.synced;
   }
 
-  /** Resolves once the first LISTEN is in place (or failed: the loop keeps retrying and the cache's grace applies). */
+  /**
+   * Resolves once the first LISTEN is in place and a NOTIFY sent through notifyUrl has arrived on it; rejects, with
+   * one line, when either fails: a node whose feed cannot hear other nodes' changes must not start.
+   */
   async start(sink: ChangeSink): Promise<void> {
     this.sink = sink;
-    let first!: () => void;
-    const started = new Promise<void>((resolve) => (first = resolve));
+    let first!: (err?: unknown) => void;
+    const started = new Promise<unknown>((resolve) => (first = resolve));
     this.loop = this.run(first);
-    await started;
+    const err = await started;
+    if (err !== undefined) {
+      await this.close();
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
@@ -148,28 +166,85 @@ export class PostgresChangeFeed implements ChangeFeed {
     await this.loop;
   }
 
-  private async run(started: () => void): Promise<void> {
+  private async run(started: (err?: unknown) => void): Promise<void> {
     let backoff = 100;
+    let proven = false;
     while (!this.closed) {
       try {
-        await this.listen(() => {
+        await this.listen(async (client, orFailure) => {
+          if (!proven) await orFailure(this.prove(client));
+          proven = true;
           backoff = 100;
           started();
         });
       } catch (err) {
+        if (!proven) {
+          started(new Error(`the change feed does not work: ${oneLine(err)}`));
+          return;
+        }
         this.options.onStatus?.('disconnected', err);
       } finally {
         this.drop();
       }
-      started();
       if (this.closed) break;
       await this.pause(backoff);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
     }
   }
 
+  /**
+   * A NOTIFY sent as the store sends changes (through notifyUrl) must reach this LISTEN: that fails when the listen
+   * URL goes through a transaction-mode pooler or reaches another database.
+   */
+  private async prove(listener: pg.Client): Promise<void> {
+    const probe = JSON.stringify({ probe: randomUUID() });
+    let timer: NodeJS.Timeout | undefined;
+    const arrived = new Promise<void>((resolve, reject) => {
+      listener.on('notification', (msg) => {
+        if (msg.channel === CHANGE_CHANNEL && msg.payload === probe) resolve();
+      });
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `a NOTIFY sent through SECURE_MODE_DATABASE_URL did not arrive on the LISTEN connection (SECURE_MODE_DATABASE_LISTEN_URL, default SECURE_MODE_DATABASE_URL) within ${this.options.proofTimeoutMs} ms; LISTEN needs a direct connection to the same database, not a transaction-mode pooler (see docs/postgres.md)`,
+            ),
+          ),
+        this.options.proofTimeoutMs,
+      );
+    });
+    // Rejected while the NOTIFY is still being sent: handled below, never an unhandled rejection.
+    arrived.catch(() => undefined);
+    try {
+      await this.notifyOnce(probe);
+      await arrived;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async notifyOnce(payload: string): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.options.notifyUrl,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
+      query_timeout: this.options.proofTimeoutMs,
+      application_name: 'secure-mode-notify-proof',
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, payload]);
+    } catch (err) {
+      throw new Error(`could not send a NOTIFY through SECURE_MODE_DATABASE_URL: ${oneLine(err)}`);
+    } finally {
+      destroy(client);
+    }
+  }
+
   /** One connection's life: connect, LISTEN, resync, then heartbeats until something fails. */
-  private async listen(listening: () => void): Promise<void> {
+  private async listen(
+    listening: (client: pg.Client, orFailure: <T>(work: Promise<T>) => Promise<T>) => Promise<void>,
+  ): Promise<void> {
     const client = new pg.Client({
       connectionString: this.options.url,
       connectionTimeoutMillis: this.options.connectTimeoutMs,
@@ -206,8 +281,8 @@ export class PostgresChangeFeed implements ChangeFeed {
     await orFailure(answered(client.query(FORGET_SQL, [FORGET_AFTER_MS])));
     this.listening = true;
     this.synced = listenSentAt;
+    await listening(client, orFailure);
     this.options.onStatus?.('connected');
-    listening();
     while (!this.closed) {
       await orFailure(this.pause(this.options.heartbeatMs));
       if (this.closed) return;
@@ -240,7 +315,6 @@ export class PostgresChangeFeed implements ChangeFeed {
     return sleep(ms, undefined, { signal: timer.signal }).catch(() => undefined);
   }
 
-  /** Tears the connection down without waiting: a cut network would make a polite goodbye hang. */
   private drop(): void {
     const client = this.client;
     this.client = undefined;
@@ -248,9 +322,7 @@ export class PostgresChangeFeed implements ChangeFeed {
     if (!client) return;
     client.removeAllListeners('notification');
     client.on('error', () => undefined);
-    // pg does not expose its socket in the types; destroying it is the only way to end a connection that is blackholed.
-    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-    void client.end().catch(() => undefined);
+    destroy(client);
   }
 }
 

@@ -39,6 +39,21 @@ export function isUnavailable(err: unknown): boolean {
   return typeof message === 'string' && DRIVER_MESSAGES.test(message);
 }
 
+/**
+ * The database cannot be reached at all (not merely busy, read-only or slow to finish one statement): the failures
+ * that open the circuit, so that the calls after it answer 503 at once.
+ */
+export function isUnreachable(err: unknown): boolean {
+  if (err instanceof StorageUnavailableError) return err.cause !== undefined && isUnreachable(err.cause);
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+    if (/^[0-9A-Z]{5}$/.test(code)) return false;
+  }
+  const message = (err as { message?: unknown })?.message;
+  return typeof message === 'string' && DRIVER_MESSAGES.test(message);
+}
+
 /** A transaction the server rolled back on its own and that may simply run again. */
 export function isTransientConflict(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;

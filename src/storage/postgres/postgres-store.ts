@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecretChange, UsageIncrement } from '../../domain/model.js';
 import type { Row } from '../rows.js';
 import { SqlStore, type SqlTx, numbered } from '../sql-store.js';
-import { isTransientConflict, isUnavailable, toStorageError } from './errors.js';
+import { Circuit } from './circuit.js';
+import { isTransientConflict, isUnavailable, isUnreachable, toStorageError } from './errors.js';
 import { postgresMigrations } from './migrations.js';
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -45,45 +46,114 @@ export interface PostgresStoreOptions {
   nodeId: string;
   poolSize: number;
   connectTimeoutMs: number;
-  /** Default 5 s. */
+  /** Default 5 s: every call (connecting, its statements and its one retry) is answered within it. */
   queryTimeoutMs?: number;
+  /** How often an open circuit tries the database again. Default 500 ms. */
+  probeIntervalMs?: number;
+  /** Told when the database becomes unreachable and when it answers again, for the log. */
+  onStatus?: (status: 'unreachable' | 'reachable', err?: unknown) => void;
 }
 
 /** Attempts for work that is safe to repeat: a read, or a transaction that failed before COMMIT was sent. */
 const ATTEMPTS = 2;
 const RETRY_DELAY_MS = 50;
 
+/** The driver's own wording, so that isUnreachable() knows the deadline's failures as it knows the driver's. */
+const connectTimedOut = () => new Error('timeout exceeded when trying to connect');
+const queryTimedOut = () => new Error('Query read timeout');
+
 export class PostgresStore extends SqlStore {
   readonly kind = 'postgres' as const;
-  private readonly pool: pg.Pool;
+  private pool: pg.Pool;
   /** The session that holds the leases: an advisory lock lives as long as its connection, and dies with its node. */
   private leaseSession: { client: pg.Client; held: Set<string> } | undefined;
+  private readonly queryTimeoutMs: number;
+  private readonly circuit: Circuit;
 
   constructor(private readonly options: PostgresStoreOptions) {
     super();
-    this.pool = new pg.Pool({
-      connectionString: options.url,
-      max: options.poolSize,
-      connectionTimeoutMillis: options.connectTimeoutMs,
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 5000;
+    this.pool = this.newPool();
+    this.circuit = new Circuit(() => this.probe(), options.probeIntervalMs ?? 500, options.onStatus);
+  }
+
+  private newPool(): pg.Pool {
+    const pool = new pg.Pool({
+      connectionString: this.options.url,
+      max: this.options.poolSize,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
       application_name: 'secure-mode',
-      // A request must not hang on a dead connection: the server cancels a slow statement, and the client gives up
-      // a little later when not even the cancellation arrives (a cut network).
-      statement_timeout: options.queryTimeoutMs ?? 5000,
-      query_timeout: (options.queryTimeoutMs ?? 5000) + 1000,
+      // The server stops a slow statement; each call's deadline (see begin) stops waiting for a dead connection.
+      statement_timeout: this.queryTimeoutMs,
       types,
     });
     // An idle connection that dies (server restart, network cut) is dropped by the pool; the next use reconnects.
-    this.pool.on('error', () => undefined);
+    pool.on('error', () => undefined);
+    return pool;
   }
 
-  private async connect(): Promise<pg.PoolClient> {
+  /** One connection and one statement, outside the pool: whether the database answers again. */
+  private async probe(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      connectionTimeoutMillis: this.options.connectTimeoutMs,
+      query_timeout: this.queryTimeoutMs,
+      application_name: 'secure-mode-probe',
+    });
+    client.on('error', () => undefined);
     try {
-      return await this.pool.connect();
-    } catch (err) {
-      throw toStorageError(err);
+      await client.connect();
+      await client.query('SELECT 1');
+    } finally {
+      destroy(client);
     }
+  }
+
+  /**
+   * Every call starts here: at once 503 while the database is known unreachable, else a deadline for the whole call,
+   * so that no request waits longer than the query timeout in all, however many steps and retries it takes.
+   */
+  private begin(): number {
+    this.circuit.check();
+    return Date.now() + this.queryTimeoutMs;
+  }
+
+  /** The call failed for good: an unreachable database opens the circuit, and the pool's connections are suspect. */
+  private failed(err: unknown): unknown {
+    if (isUnreachable(err) && !this.circuit.isOpen) {
+      this.circuit.trip(err);
+      const old = this.pool;
+      this.pool = this.newPool();
+      void old.end().catch(() => undefined);
+    }
+    return toStorageError(err);
+  }
+
+  private async connect(deadline: number): Promise<pg.PoolClient> {
+    const pending = this.pool.connect();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(connectTimedOut()), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } catch (err) {
+      // A connection that arrives after the deadline is not wanted any more.
+      pending.then(
+        (c) => c.release(true),
+        () => undefined,
+      );
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Retry only while the deadline leaves room for it. */
+  private mayRetry(attempt: number, deadline: number): boolean {
+    return attempt < ATTEMPTS && deadline - Date.now() > RETRY_DELAY_MS;
   }
 
   /**
@@ -91,15 +161,24 @@ export class PostgresStore extends SqlStore {
    * of a pooled connection the server closed.
    */
   protected async read(sql: string, params: unknown[] = []): Promise<Row[]> {
+    const deadline = this.begin();
     for (let attempt = 1; ; attempt++) {
       try {
-        return (await this.pool.query(numbered(sql), params)).rows as Row[];
+        const client = await this.connect(deadline);
+        try {
+          const rows = await query(client, deadline, sql, params);
+          client.release();
+          return rows;
+        } catch (err) {
+          client.release(isUnavailable(err));
+          throw err;
+        }
       } catch (err) {
-        if (attempt < ATTEMPTS && isUnavailable(err)) {
+        if (isUnavailable(err) && this.mayRetry(attempt, deadline)) {
           await sleep(RETRY_DELAY_MS);
           continue;
         }
-        throw toStorageError(err);
+        throw this.failed(err);
       }
     }
   }
@@ -110,14 +189,24 @@ export class PostgresStore extends SqlStore {
    * connection fails, and the write is never repeated: the caller gets 503 and decides.
    */
   protected async transaction<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
+    const deadline = this.begin();
     for (let attempt = 1; ; attempt++) {
-      const client = await this.connect();
+      let client: pg.PoolClient;
+      try {
+        client = await this.connect(deadline);
+      } catch (err) {
+        if (isUnavailable(err) && this.mayRetry(attempt, deadline)) {
+          await sleep(RETRY_DELAY_MS);
+          continue;
+        }
+        throw this.failed(err);
+      }
       let commitSent = false;
       try {
-        await client.query('BEGIN');
-        const result = await work(sqlTx(client));
+        await query(client, deadline, 'BEGIN');
+        const result = await work(sqlTx(client, deadline));
         commitSent = true;
-        await client.query('COMMIT');
+        await query(client, deadline, 'COMMIT');
         client.release();
         return result;
       } catch (err) {
@@ -127,11 +216,11 @@ export class PostgresStore extends SqlStore {
           await client.query('ROLLBACK').catch(() => undefined);
           client.release();
         }
-        if (!commitSent && (broken || isTransientConflict(err)) && attempt < ATTEMPTS) {
+        if (!commitSent && (broken || isTransientConflict(err)) && this.mayRetry(attempt, deadline)) {
           await sleep(RETRY_DELAY_MS);
           continue;
         }
-        throw toStorageError(err);
+        throw this.failed(err);
       }
     }
   }
@@ -149,21 +238,41 @@ export class PostgresStore extends SqlStore {
   }
 
   /**
-   * Holds a session-level advisory lock while `work` runs, on a connection of its own: waiting for another node's
-   * migrations may take longer than the pool's statement timeout allows, and a lock dies with its connection.
+   * Each migration in its own transaction, under a transaction-level advisory lock, so that nodes starting at once
+   * apply each exactly once, and so that it works through a transaction-mode pooler (a session lock would stay with
+   * whichever server connection the pooler lent). A connection of its own: waiting for another node's migrations may
+   * take longer than the pool's statement timeout allows.
    */
-  private async withAdvisoryLock<T>(key: number, work: (c: Queryable) => Promise<T>): Promise<T> {
+  async migrate(): Promise<void> {
     const client = new pg.Client({
       connectionString: this.options.url,
       connectionTimeoutMillis: this.options.connectTimeoutMs,
-      application_name: 'secure-mode-lock',
+      application_name: 'secure-mode-migrate',
       types,
     });
     client.on('error', () => undefined);
     try {
       await client.connect();
-      await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, key]);
-      return await work(client);
+      for (let done = false; !done;) {
+        await client.query('BEGIN');
+        try {
+          await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK]);
+          await client.query(
+            'CREATE TABLE IF NOT EXISTS secure_mode_schema (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
+          );
+          const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM secure_mode_schema');
+          const current = rows[0]?.v ?? 0;
+          done = current >= postgresMigrations.length;
+          if (!done) {
+            await client.query(postgresMigrations[current]!);
+            await client.query('INSERT INTO secure_mode_schema (version) VALUES ($1)', [current + 1]);
+          }
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }
     } catch (err) {
       throw toStorageError(err);
     } finally {
@@ -171,29 +280,9 @@ export class PostgresStore extends SqlStore {
     }
   }
 
-  async migrate(): Promise<void> {
-    await this.withAdvisoryLock(MIGRATION_LOCK, async (c) => {
-      await c.query(
-        'CREATE TABLE IF NOT EXISTS secure_mode_schema (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
-      );
-      const { rows } = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM secure_mode_schema');
-      const current = rows[0]?.v ?? 0;
-      for (let v = current; v < postgresMigrations.length; v++) {
-        await c.query('BEGIN');
-        try {
-          await c.query(postgresMigrations[v]!);
-          await c.query('INSERT INTO secure_mode_schema (version) VALUES ($1)', [v + 1]);
-          await c.query('COMMIT');
-        } catch (err) {
-          await c.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      }
-    });
-  }
-
   async close(): Promise<void> {
     await this.dropLeaseSession();
+    await this.circuit.stop();
     await this.pool.end().catch(() => undefined);
   }
 
@@ -287,9 +376,27 @@ export class PostgresStore extends SqlStore {
   }
 }
 
-function sqlTx(client: Queryable): SqlTx {
+/** One statement, given what is left of the call's deadline. */
+async function run(client: Queryable, deadline: number, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const left = deadline - Date.now();
+  if (left <= 0) throw queryTimedOut();
+  return client.query({ text: numbered(sql), values: params, query_timeout: left } as pg.QueryConfig);
+}
+
+async function query(client: Queryable, deadline: number, sql: string, params: unknown[] = []): Promise<Row[]> {
+  return (await run(client, deadline, sql, params)).rows as Row[];
+}
+
+function sqlTx(client: Queryable, deadline: number): SqlTx {
   return {
-    query: async (sql, params = []) => (await client.query(numbered(sql), params)).rows as Row[],
-    run: async (sql, params = []) => (await client.query(numbered(sql), params)).rowCount ?? 0,
+    query: (sql, params = []) => query(client, deadline, sql, params),
+    run: async (sql, params = []) => (await run(client, deadline, sql, params)).rowCount ?? 0,
   };
+}
+
+/** Ends a client without waiting: a cut network would make a polite goodbye hang. */
+export function destroy(client: pg.Client): void {
+  // pg does not expose its socket in the types; destroying it is the only way to end a connection that is blackholed.
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  void client.end().catch(() => undefined);
 }

@@ -86,6 +86,8 @@ describe('PostgreSQL change feed', { skip: await skipWithoutPostgres() }, () => 
     const sink = new RecordingSink();
     const feed = new PostgresChangeFeed({
       url: url(),
+      notifyUrl: url(),
+      proofTimeoutMs: 2000,
       nodeId: 'reader',
       clock: systemClock,
       heartbeatMs: 100,
@@ -130,6 +132,8 @@ describe('PostgreSQL change feed', { skip: await skipWithoutPostgres() }, () => 
     const statuses: string[] = [];
     const feed = new PostgresChangeFeed({
       url: proxied.toString(),
+      notifyUrl: url(),
+      proofTimeoutMs: 2000,
       nodeId: 'reader',
       clock: systemClock,
       heartbeatMs: 100,
@@ -168,7 +172,15 @@ describe('PostgreSQL change feed', { skip: await skipWithoutPostgres() }, () => 
 
   it('asks every other node for its unflushed last verification; a silent node seen within the lookback makes it incomplete', async () => {
     const feed = (nodeId: string) =>
-      new PostgresChangeFeed({ url: url(), nodeId, clock: systemClock, heartbeatMs: 100, connectTimeoutMs: 2000 });
+      new PostgresChangeFeed({
+        url: url(),
+        notifyUrl: url(),
+        proofTimeoutMs: 2000,
+        nodeId,
+        clock: systemClock,
+        heartbeatMs: 100,
+        connectTimeoutMs: 2000,
+      });
     const [asker, b, c] = [feed('asker'), feed('node-b'), feed('node-c')];
     const [bSink, cSink] = [new RecordingSink(), new RecordingSink()];
     bSink.unflushed.set(7, 1_700_000_100);
@@ -219,6 +231,8 @@ describe('PostgreSQL change feed', { skip: await skipWithoutPostgres() }, () => 
   it('cannot vouch for the other nodes while it is not listening', async () => {
     const lonely = new PostgresChangeFeed({
       url: url(),
+      notifyUrl: url(),
+      proofTimeoutMs: 2000,
       nodeId: 'not-started',
       clock: systemClock,
       heartbeatMs: 100,
@@ -227,5 +241,79 @@ describe('PostgreSQL change feed', { skip: await skipWithoutPostgres() }, () => 
     const answers = await lonely.askPeers({ secretId: 1, lookbackMs: 1000, timeoutMs: 100 });
     assert.equal(answers.complete, false);
     assert.match(answers.detail, /not connected/);
+  });
+
+  describe('start() proves the feed with a NOTIFY round trip', () => {
+    const feedFor = (listenUrl: string, connectTimeoutMs = 2000) =>
+      new PostgresChangeFeed({
+        url: listenUrl,
+        notifyUrl: url(),
+        proofTimeoutMs: 1000,
+        nodeId: 'reader',
+        clock: systemClock,
+        heartbeatMs: 100,
+        connectTimeoutMs,
+      });
+
+    it('starts when the NOTIFY arrives, and the probe is no change to anyone', async () => {
+      const sink = new RecordingSink();
+      const other = new RecordingSink();
+      const listening = feedFor(url());
+      await listening.start(other);
+      const feed = feedFor(url());
+      try {
+        await feed.start(sink);
+        const created = await create(writer);
+        assert.ok(created.ok);
+        await until(() => other.changes.length === 1 && sink.changes.length === 1, 'the change on both feeds');
+        assert.deepEqual(other.changes, sink.changes);
+      } finally {
+        await feed.close();
+        await listening.close();
+      }
+    });
+
+    it('refuses, in one line, when the LISTEN reaches another database (NOTIFY never arrives)', async () => {
+      const elsewhere = await createTestDatabase();
+      const feed = feedFor(elsewhere.url);
+      const startedAt = Date.now();
+      try {
+        await assert.rejects(feed.start(new RecordingSink()), (err: Error) => {
+          assert.match(err.message, /did not arrive on the LISTEN connection .* within 1000 ms/);
+          assert.doesNotMatch(err.message, /\n/);
+          return true;
+        });
+        assert.ok(Date.now() - startedAt < 10_000);
+      } finally {
+        await feed.close();
+        await elsewhere.drop();
+      }
+    });
+
+    it('refuses when nothing listens at the LISTEN URL, and when it drops every packet', async () => {
+      const dead = await TcpProxy.start('127.0.0.1', 1);
+      const port = dead.port;
+      await dead.close();
+      const refused = new URL(url());
+      refused.port = String(port);
+      await assert.rejects(
+        feedFor(refused.toString()).start(new RecordingSink()),
+        /the change feed does not work: .*ECONNREFUSED/,
+      );
+
+      const target = new URL(url());
+      const blackhole = await TcpProxy.start(target.hostname, Number(target.port || 5432));
+      blackhole.cut('blackhole');
+      const dropped = new URL(url());
+      dropped.port = String(blackhole.port);
+      try {
+        await assert.rejects(
+          feedFor(dropped.toString(), 300).start(new RecordingSink()),
+          /the change feed does not work: .*timeout/i,
+        );
+      } finally {
+        await blackhole.close();
+      }
+    });
   });
 });
