@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { MAX_NAME_LENGTH } from '../domain/secret-input.js';
-import { type ApiClient, ApiRequestError, type CreatedSecretBody, type SecretBody, type UsageBody } from './api-client.js';
+import {
+  type ApiClient,
+  ApiRequestError,
+  type CreatedSecretBody,
+  type SecretBody,
+  type SecretDetailBody,
+  type UsageBody,
+} from './api-client.js';
+import type { Platform } from '../domain/model.js';
 import { isTransient } from './create-replay.js';
 import { durationSeconds, formatSeconds, parseDuration } from './duration.js';
 import { type HttpOptions, clientFrom } from './http-options.js';
@@ -54,6 +62,15 @@ export function measure(oldUsage: UsageBody, newUsage: UsageBody, nowSeconds: nu
 }
 
 /** Minute buckets over the idle window (coarser past 1000 minutes, the API's bucket limit). */
+/**
+ * The platforms of the old secret on which the successor has verified nothing in the last week (the longest window
+ * the API reports, longer than any rotation's timeout): while one is left, traffic stopping on the old secret is not
+ * a cut-over, so the old secret must stay.
+ */
+export function platformsNotCutOver(old: SecretBody, successor: Pick<SecretDetailBody, 'usage'>): Platform[] {
+  return platformsOf(old).filter((p) => successor.usage.last_week[p] === 0);
+}
+
 export function usageWindow(idleSeconds: number): { window: number; bucket: number } {
   const bucket = 60 * Math.max(1, Math.ceil(idleSeconds / 60 / 1000));
   return { window: Math.max(bucket, Math.ceil(idleSeconds / bucket) * bucket), bucket };
@@ -151,6 +168,7 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
     const tty = process.stderr.isTTY === true;
     let lastLine = '';
     let lastLineAt = 0;
+    let lastMissing = '';
     for (;;) {
       try {
         const [oldUsage, newUsage] = await Promise.all([
@@ -180,7 +198,13 @@ export async function rotate(client: ApiClient, opts: RotateOptions): Promise<vo
           }
           lastLine = line;
         }
-        if (p.oldIdleSeconds === null || p.oldIdleSeconds >= idleSeconds) {
+        const idle = p.oldIdleSeconds === null || p.oldIdleSeconds >= idleSeconds;
+        const missing = idle ? platformsNotCutOver(old, await client.getSecret(fresh.id)) : [];
+        if (idle && missing.length > 0 && !json && missing.join() !== lastMissing) {
+          note(`${old.id} is idle, but ${fresh.id} has not verified on ${missing.join(', ')} yet: ${old.id} stays`);
+        }
+        lastMissing = missing.join();
+        if (idle && missing.length === 0) {
           try {
             await client.deleteSecret(old.id, idleSeconds);
             if (tty && !json) process.stderr.write('\n');

@@ -13,3 +13,6 @@ export const WRITE: ScopeRequirement = { anyOf: ['write_secure_mode_secret'], na
 export function isScope(value: string): value is Scope {
   return (SCOPES as readonly string[]).includes(value);
 }
+
+/** Who am I (`GET /me`): any valid token of the workspace, whatever its scopes. */
+export const ANY_TOKEN: ScopeRequirement = { anyOf: SCOPES, named: 'read_all' };

@@ -18,6 +18,7 @@ import { getSecretRoute } from './routes/secrets/get.js';
 import { listSecretsRoute } from './routes/secrets/list.js';
 import { updateSecretRoute } from './routes/secrets/update.js';
 import { secretUsageRoute } from './routes/secrets/usage.js';
+import { meRoute } from './routes/admins/me.js';
 import { listAuditEventsRoute } from './routes/audit/list.js';
 import { cancelRotationRoute } from './routes/rotations/cancel.js';
 import { completeRotationRoute } from './routes/rotations/complete.js';
@@ -161,6 +162,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   await app.register(getRotationRoute, deps);
   await app.register(cancelRotationRoute, deps);
   await app.register(completeRotationRoute, deps);
+  await app.register(meRoute, deps);
   await app.register(listAuditEventsRoute, deps);
   await app.register(healthRoutes, deps);
   await app.register(metricsRoute, { metrics, metricsToken: options.metricsToken });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultNewName, measure, usageWindow } from '../../src/cli/rotate.js';
+import { defaultNewName, measure, platformsNotCutOver, usageWindow } from '../../src/cli/rotate.js';
 import { durationSeconds, formatSeconds, parseDuration, parseWhen } from '../../src/cli/duration.js';
 import { decodeAuditCursor, encodeAuditCursor, parseAuditActions } from '../../src/domain/audit.js';
 import { createRequestHash, sameRequest } from '../../src/domain/idempotency.js';
@@ -18,6 +18,16 @@ const field = (fn: () => unknown) => {
 };
 
 describe('rotation helpers', () => {
+  it('keeps the old secret while its successor has not verified on every platform the old one supports', () => {
+    const old = { supports_web: true, supports_ios: true, supports_android: false } as Parameters<typeof platformsNotCutOver>[0];
+    const usage = (web: number, ios: number, android: number) => ({
+      usage: { last_hour: { web, ios, android }, last_day: { web, ios, android }, last_week: { web, ios, android } },
+    });
+    assert.deepEqual(platformsNotCutOver(old, usage(0, 0, 0)), ['web', 'ios']);
+    assert.deepEqual(platformsNotCutOver(old, usage(3, 0, 9)), ['ios']);
+    assert.deepEqual(platformsNotCutOver(old, usage(1, 1, 0)), []);
+  });
+
   it('parses durations and points in time', () => {
     assert.equal(parseDuration('15m', 'x'), 900_000);
     assert.equal(parseDuration('500ms', 'x'), 500);

@@ -21,6 +21,11 @@ type OpenApiDoc = { paths: Record<string, Record<string, Schema>>; components: {
 const reference = parse(
   readFileSync(new URL('../fixtures/intercom-openapi-secure-mode-secrets.yaml', import.meta.url), 'utf8'),
 ) as OpenApiDoc;
+// GET /me is Intercom's identifyAdmin (its own excerpt), so it counts among Intercom's operations, not our extensions.
+Object.assign(
+  reference.paths,
+  (parse(readFileSync(new URL('../fixtures/intercom-openapi-me.yaml', import.meta.url), 'utf8')) as OpenApiDoc).paths,
+);
 
 /** OpenAPI 3.0 schema → JSON Schema for Ajv: `nullable` becomes a null type; component refs point into $defs. */
 function toJsonSchema(value: unknown): unknown {
