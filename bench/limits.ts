@@ -1,7 +1,7 @@
 import { systemClock } from '../src/domain/clock.js';
 import { MemoryRateLimiter, RATE_WINDOW_SECONDS } from '../src/domain/rate-limiter.js';
 import { ClientAddresses } from '../src/http/client-address.js';
-import { limitVerification } from '../src/http/plugins/verify-rate-limit.js';
+import { limitVerification } from '../src/http/verify-rate-limit.js';
 import { median } from './stats.js';
 
 export interface LimitFigures {

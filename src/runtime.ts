@@ -193,13 +193,13 @@ export async function createServices(
     idleCheckTimeoutMs: config.idleCheckTimeoutMs,
     offlineGraceMs: config.offlineGraceMs,
   });
-  const cache = new SecretCache(
+  const cache = new SecretCache({
     store,
     keyring,
     clock,
-    { ...DEFAULT_CACHE_OPTIONS, maxStalenessMs: config.cacheMaxStalenessMs, offlineGraceMs: config.offlineGraceMs },
-    () => changes.syncedAtMs(),
-    ({ workspaceId, secretId }) => {
+    options: { ...DEFAULT_CACHE_OPTIONS, maxStalenessMs: config.cacheMaxStalenessMs, offlineGraceMs: config.offlineGraceMs },
+    syncedAtMs: () => changes.syncedAtMs(),
+    onUnreadable: ({ workspaceId, secretId }) => {
       if (options.logger) {
         options.logger.error(
           { workspace_id: workspaceId, secret_id: secretId },
@@ -207,8 +207,8 @@ export async function createServices(
         );
       }
     },
-  );
-  const workspaces = new WorkspaceService(store, clock, config.defaultRateLimit);
+  });
+  const workspaces = new WorkspaceService({ store, clock, defaultRateLimit: config.defaultRateLimit });
   // The store emits each secret change once it has committed; the feed carries it to the other processes.
   store.onChange((change) => void changes.publish(change).catch(() => undefined));
   const secrets = new SecretsService({
@@ -231,7 +231,7 @@ export async function createServices(
     maxLiveSecrets: config.maxLiveSecrets,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
   });
-  const sweeper = new ExpirySweeper(secrets, store, clock, rotations);
+  const sweeper = new ExpirySweeper({ secrets, store, clock, rotations });
   const census = new SecretCensus(store, usage);
   const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
   const jwtPolicy = { skewSeconds: JWT_CLOCK_SKEW_SECONDS, maxAgeSeconds: config.jwtMaxAgeSeconds };

@@ -1,5 +1,6 @@
 import { JWT_CLOCK_SKEW_SECONDS, type JwtClaimsProblem, type JwtHeaderProblem, type JwtStructureProblem } from '../crypto/jwt.js';
 import type { Platform, SecretRecord } from './model.js';
+import { platformsOf } from './secret-input.js';
 
 /**
  * What a diagnosis can say, one entry per cause code: the details it needs and the message it reads as. The table is
@@ -49,8 +50,8 @@ function iso(seconds: number): string {
   return new Date(seconds * 1000).toISOString();
 }
 
-export function platformsOf(r: SecretRecord): string {
-  return [r.supportsWeb && 'web', r.supportsIos && 'ios', r.supportsAndroid && 'android'].filter(Boolean).join(', ');
+function platformList(r: SecretRecord): string {
+  return platformsOf(r).join(', ');
 }
 
 export function describeSecret(secret: SecretRecord): string {
@@ -81,7 +82,7 @@ const MESSAGES: { [C in DiagnosisCode]: (d: CauseDetails[C]) => string } = {
   expired_secret: (d) =>
     `Signed with ${describeSecret(d.secret)}, which expired at ${iso(d.secret.expiresAt ?? d.secret.deletedAt!)}; ${d.useInstead}.`,
   platform_not_enabled: (d) =>
-    `Signed with ${describeSecret(d.secret)}, which is not enabled for ${d.platform} (enabled for: ${platformsOf(d.secret)}); enable it for ${d.platform} or ${d.useInstead}.`,
+    `Signed with ${describeSecret(d.secret)}, which is not enabled for ${d.platform} (enabled for: ${platformList(d.secret)}); enable it for ${d.platform} or ${d.useInstead}.`,
   email_hashed_instead_of_user_id: () =>
     'user_hash is the HMAC of the email, but a user_id was sent too: when user_id is present the hash must be computed over user_id.',
   uppercase_hex_on_mobile: (d) =>
@@ -136,7 +137,7 @@ const MESSAGES: { [C in DiagnosisCode]: (d: CauseDetails[C]) => string } = {
   no_secret_for_platform: (d) =>
     d.live.length === 0
       ? 'This workspace has no live secret: create one (POST /secure_mode_secrets) and sign with it.'
-      : `No live secret is enabled for ${d.platform} (live secrets: ${d.live.map((r) => `${describeSecret(r)}: ${platformsOf(r)}`).join('; ')}), and none of them signed ${d.what} either.`,
+      : `No live secret is enabled for ${d.platform} (live secrets: ${d.live.map((r) => `${describeSecret(r)}: ${platformList(r)}`).join('; ')}), and none of them signed ${d.what} either.`,
   unknown_secret: (d) =>
     `None of this workspace's secrets (${d.live} live, ${d.retired} deleted or expired${d.truncated ? ', the most recent' : ''}) produces ${d.what}, even allowing for the usual mistakes. It was signed with another key (another workspace's, or Intercom's own secret) or over different data.`,
   not_yet_propagated: (d) =>

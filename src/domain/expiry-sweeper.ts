@@ -27,12 +27,17 @@ export class ExpirySweeper {
   /** How long the rotations lease outlives this node's last renewal: two sweep intervals once started. */
   private leaseTtlMs = DEFAULT_LEASE_TTL_MS;
 
-  constructor(
-    private readonly secrets: SecretsService,
-    private readonly store: Store,
-    private readonly clock: Clock,
-    private readonly rotations: RotationsService,
-  ) {}
+  private readonly secrets: SecretsService;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly rotations: RotationsService;
+
+  constructor(deps: { secrets: SecretsService; store: Store; clock: Clock; rotations: RotationsService }) {
+    this.secrets = deps.secrets;
+    this.store = deps.store;
+    this.clock = deps.clock;
+    this.rotations = deps.rotations;
+  }
 
   /** A pass that starts after this call (and after any pass in progress), so it sees the clock as it is now. */
   sweep(): Promise<SweepResult> {

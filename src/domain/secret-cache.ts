@@ -75,6 +75,16 @@ export function tryOpenSecret(keyring: Keyring, row: SecretWithCiphertext): stri
   }
 }
 
+export interface SecretCacheDeps {
+  store: Store;
+  keyring: Keyring;
+  clock: Clock;
+  options?: SecretCacheOptions;
+  /** When this node last had proof it has seen every change (its change feed); the clock's now without a feed. */
+  syncedAtMs?: () => number;
+  onUnreadable?: UnreadableSecretListener;
+}
+
 /** Told once per secret whose stored ciphertext does not open: its ids only, never anything of the ciphertext. */
 export type UnreadableSecretListener = (secret: { workspaceId: number; secretId: number }) => void;
 
@@ -102,14 +112,21 @@ export class SecretCache {
    * `syncedAtMs`: every change committed before the returned instant has been applied to this cache (see ChangeFeed).
    * The default suits a process that is the only writer of its database.
    */
-  constructor(
-    private readonly store: Store,
-    private readonly keyring: Keyring,
-    private readonly clock: Clock,
-    private readonly options: SecretCacheOptions = DEFAULT_CACHE_OPTIONS,
-    private readonly syncedAtMs: () => number = () => clock.nowMs(),
-    private readonly onUnreadable: UnreadableSecretListener = () => undefined,
-  ) {}
+  private readonly store: Store;
+  private readonly keyring: Keyring;
+  private readonly clock: Clock;
+  private readonly options: SecretCacheOptions;
+  private readonly syncedAtMs: () => number;
+  private readonly onUnreadable: UnreadableSecretListener;
+
+  constructor(deps: SecretCacheDeps) {
+    this.store = deps.store;
+    this.keyring = deps.keyring;
+    this.clock = deps.clock;
+    this.options = deps.options ?? DEFAULT_CACHE_OPTIONS;
+    this.syncedAtMs = deps.syncedAtMs ?? (() => deps.clock.nowMs());
+    this.onUnreadable = deps.onUnreadable ?? (() => undefined);
+  }
 
   /** Within the offline grace: the entry reflects every change committed up to less than offlineGraceMs ago. */
   private withinGrace(entry: CachedWorkspace, now: number): boolean {

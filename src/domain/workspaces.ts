@@ -25,11 +25,15 @@ const MIN_TOKEN_LENGTH = 20;
 
 /** Workspaces and their access tokens. Token values exist only in the return value of createToken. */
 export class WorkspaceService {
-  constructor(
-    private readonly store: Store,
-    private readonly clock: Clock,
-    private readonly defaultRateLimit: number = DEFAULT_RATE_LIMIT,
-  ) {}
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly defaultRateLimit: number;
+
+  constructor(deps: { store: Store; clock: Clock; defaultRateLimit?: number }) {
+    this.store = deps.store;
+    this.clock = deps.clock;
+    this.defaultRateLimit = deps.defaultRateLimit ?? DEFAULT_RATE_LIMIT;
+  }
 
   async createWorkspace(options: NewWorkspaceOptions): Promise<Workspace> {
     return this.store.createWorkspace(this.newWorkspace(options));

@@ -87,13 +87,13 @@ describe('SecretCache: bounded staleness across nodes', () => {
     workspace = await raw.createWorkspace({ appId: 'app1', name: 'W', defaultVersion: 'Preview', rateLimit: 10, createdAt: 1 });
     db = outageable(raw);
     synced = clock.nowMs();
-    cache = new SecretCache(
-      db.store,
+    cache = new SecretCache({
+      store: db.store,
       keyring,
       clock,
-      { maxWorkspaces: 10, maxStalenessMs: MAX_STALENESS, negativeTtlMs: 1000, offlineGraceMs: GRACE },
-      () => synced,
-    );
+      options: { maxWorkspaces: 10, maxStalenessMs: MAX_STALENESS, negativeTtlMs: 1000, offlineGraceMs: GRACE },
+      syncedAtMs: () => synced,
+    });
   });
 
   it('applies a deletion from another node at once, and reloads after a creation', async () => {

@@ -20,11 +20,11 @@ describe('secret cache: least recently used eviction', () => {
       await s.workspaces.createWorkspace({ name: 'B' }),
       await s.workspaces.createWorkspace({ name: 'C' }),
     ];
-    const cache = new SecretCache(s.store, s.keyring, clock, {
-      ...DEFAULT_CACHE_OPTIONS,
-      maxWorkspaces: 2,
-      maxStalenessMs: 60_000,
-      negativeTtlMs: 1_000,
+    const cache = new SecretCache({
+      store: s.store,
+      keyring: s.keyring,
+      clock,
+      options: { ...DEFAULT_CACHE_OPTIONS, maxWorkspaces: 2, maxStalenessMs: 60_000, negativeTtlMs: 1_000 },
     });
     await cache.load(a.appId);
     await cache.load(b.appId);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.js';
-import { DEFAULT_CACHE_OPTIONS, SecretCache } from '../../src/domain/secret-cache.js';
+import { SecretCache } from '../../src/domain/secret-cache.js';
 import { openTestServices, type TestServices } from '../helpers/services.js';
 
 describe('secret cache: a secret whose ciphertext does not open', () => {
@@ -23,14 +23,7 @@ describe('secret cache: a secret whose ciphertext does not open', () => {
     assert.ok(await s.store.replaceCiphertext(damaged.id, row.ciphertext, flipped));
 
     const reported: unknown[] = [];
-    const cache = new SecretCache(
-      s.store,
-      s.keyring,
-      clock,
-      DEFAULT_CACHE_OPTIONS,
-      () => clock.nowMs(),
-      (secret) => reported.push(secret),
-    );
+    const cache = new SecretCache({ store: s.store, keyring: s.keyring, clock, onUnreadable: (secret) => reported.push(secret) });
     for (let i = 0; i < 3; i++) {
       const entry = await cache.load(s.workspace.appId);
       assert.deepEqual(

@@ -7,7 +7,7 @@ import { ManualClock } from '../../src/domain/clock.js';
 import { MemoryRateLimiter } from '../../src/domain/rate-limiter.js';
 import { ClientAddresses } from '../../src/http/client-address.js';
 import { registerErrorHandling } from '../../src/http/error-envelope.js';
-import { limitVerification } from '../../src/http/plugins/verify-rate-limit.js';
+import { limitVerification } from '../../src/http/verify-rate-limit.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
 import { parseResponse, rawRequest, type RawResponse } from '../helpers/raw.js';
 

@@ -4,7 +4,7 @@ import type { RotationsService } from '../../domain/rotations.js';
 import type { SecretsService } from '../../domain/secrets.js';
 import type { Verifier } from '../../domain/verifier.js';
 import type { GuardDeps } from '../guard.js';
-import type { VerifyRateLimitDeps } from '../plugins/verify-rate-limit.js';
+import type { VerifyRateLimitDeps } from '../verify-rate-limit.js';
 
 /** What route plugins are given; each route takes only what it uses. */
 export interface RouteDeps extends GuardDeps, VerifyRateLimitDeps {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Verifier, type VerifyOutcome, parseVerificationRequest } from '../../../domain/verifier.js';
 import { errors } from '../../../domain/errors.js';
-import { type HeaderMap, type VerifyRateLimitDeps, chargeFailure, limitVerification } from '../../plugins/verify-rate-limit.js';
+import { type HeaderMap, type VerifyRateLimitDeps, chargeFailure, limitVerification } from '../../verify-rate-limit.js';
 import { errorResponses } from '../../schemas/common.js';
 import { VerifyRequest, type VerifyRequestBody, VerifyResult, type VerifyResultBody } from '../../schemas/verification.js';
 

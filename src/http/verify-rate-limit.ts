@@ -1,7 +1,7 @@
-import type { Clock } from '../../domain/clock.js';
-import { RATE_WINDOW_SECONDS, type MemoryRateLimiter, type RateLimitResult } from '../../domain/rate-limiter.js';
-import { errors } from '../../domain/errors.js';
-import type { ClientAddresses } from '../client-address.js';
+import type { Clock } from '../domain/clock.js';
+import { RATE_WINDOW_SECONDS, type MemoryRateLimiter, type RateLimitResult } from '../domain/rate-limiter.js';
+import { errors } from '../domain/errors.js';
+import type { ClientAddresses } from './client-address.js';
 
 export interface VerifyRateLimitDeps {
   /** Always this node's own counters: a shared (Redis) round trip per verification would cost the hot path its speed. */

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { ManualClock } from '../../../src/domain/clock.js';
-import { userHash } from '../../../packages/sign/src/index.js';
-import { api, startTestApp, type TestApp } from '../../helpers/app.js';
-import { recordSensitive } from '../../helpers/leaks.js';
+import { ManualClock } from '../../src/domain/clock.js';
+import { userHash } from '../../packages/sign/src/index.js';
+import { api, startTestApp, type TestApp } from '../helpers/app.js';
+import { recordSensitive } from '../helpers/leaks.js';
 
 /**
  * The public verify route's limits, over real sockets from several loopback source addresses (all of 127.0.0.0/8 is
