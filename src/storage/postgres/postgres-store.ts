@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecretChange, UsageIncrement } from '../../domain/model.js';
+import { StorageUnavailableError } from '../../domain/ports.js';
 import type { Row } from '../rows.js';
 import { SqlStore, type SqlTx, numbered } from '../sql-store.js';
 import { Circuit } from './circuit.js';
@@ -69,6 +70,7 @@ export class PostgresStore extends SqlStore {
   private leaseSession: { client: pg.Client; held: Set<string> } | undefined;
   private readonly queryTimeoutMs: number;
   private readonly circuit: Circuit;
+  private closed = false;
 
   constructor(private readonly options: PostgresStoreOptions) {
     super();
@@ -116,13 +118,14 @@ export class PostgresStore extends SqlStore {
    * so that no request waits longer than the query timeout in all, however many steps and retries it takes.
    */
   private begin(): number {
+    if (this.closed) throw new StorageUnavailableError('postgres: the store is closed');
     this.circuit.check();
     return Date.now() + this.queryTimeoutMs;
   }
 
   /** The call failed for good: an unreachable database opens the circuit, and the pool's connections are suspect. */
   private failed(err: unknown): unknown {
-    if (isUnreachable(err) && !this.circuit.isOpen) {
+    if (isUnreachable(err) && !this.circuit.isOpen && !this.closed) {
       this.circuit.trip(err);
       const old = this.pool;
       this.pool = this.newPool();
@@ -281,6 +284,8 @@ export class PostgresStore extends SqlStore {
   }
 
   async close(): Promise<void> {
+    // First: a call failing on the ended pool must not make a new one and carry on as if the store were open.
+    this.closed = true;
     await this.dropLeaseSession();
     await this.circuit.stop();
     await this.pool.end().catch(() => undefined);
