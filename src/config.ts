@@ -351,3 +351,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
   return config;
 }
+
+/** The embedded default's database file; undefined for PostgreSQL and for an in-memory database. */
+export function sqliteFile(config: Config): string | undefined {
+  return config.database.kind === 'sqlite' && config.database.filename !== ':memory:' ? config.database.filename : undefined;
+}

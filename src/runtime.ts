@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { type Config, sqliteFile } from './config.js';
 import { loadOrCreateMasterKeyFile, loadPreviousMasterKeyFile } from './crypto/master-key-file.js';
 import { KeyMaterialError, Keyring, type MasterKey, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
 import { AuditService } from './domain/audit.js';
@@ -147,11 +147,6 @@ export async function checkKeyring(store: Store, keyring: Keyring): Promise<void
       );
     }
   }
-}
-
-/** The embedded default's database file; undefined for PostgreSQL and for an in-memory database. */
-export function sqliteFile(config: Config): string | undefined {
-  return config.database.kind === 'sqlite' && config.database.filename !== ':memory:' ? config.database.filename : undefined;
 }
 
 /**

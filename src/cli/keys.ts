@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config.js';
+import { loadConfig, sqliteFile } from '../config.js';
 import { installMasterKeyFile } from '../crypto/master-key-file.js';
 import { type RewrapProgress, RewrapVerificationError, rewrapSecrets } from '../domain/rewrap.js';
-import { sqliteFile } from '../runtime.js';
 import { withLocalServices } from './local.js';
 import { CliError, EXIT, printResult } from './output.js';
 
