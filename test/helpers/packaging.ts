@@ -8,6 +8,9 @@ import { ROOT } from './process.js';
 
 export interface Run {
   code: number | null;
+  /** Standard output alone: what a test compares (npm writes its warnings, e.g. about npm_config_*, to stderr). */
+  stdout: string;
+  /** Both streams, interleaved: what a failure message shows. */
   output: string;
 }
 
@@ -20,12 +23,16 @@ export async function run(
 ): Promise<Run> {
   const proc = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  let stdout = '';
+  proc.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    output += d.toString();
+  });
   proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
   const [code] = (await once(proc, 'exit')) as [number | null];
   clearTimeout(timer);
-  return { code, output };
+  return { code, stdout, output };
 }
 
 /**
@@ -36,14 +43,14 @@ export async function pack(destination: string, workspace?: string): Promise<str
   const args = ['pack', '--ignore-scripts', '--json', '--pack-destination', destination, ...(workspace ? ['-w', workspace] : [])];
   const result = await run('npm', args, { cwd: ROOT });
   if (result.code !== 0) throw new Error(`npm pack failed:\n${result.output}`);
-  const [info] = JSON.parse(result.output.slice(result.output.indexOf('['))) as { filename: string }[];
+  const [info] = JSON.parse(result.stdout.slice(result.stdout.indexOf('['))) as { filename: string }[];
   return join(destination, info!.filename);
 }
 
 /** Files in a tarball, without the leading package/. */
 export async function tarballFiles(tarball: string): Promise<string[]> {
   const listed = await run('tar', ['-tzf', tarball], { cwd: ROOT });
-  return listed.output
+  return listed.stdout
     .split('\n')
     .filter(Boolean)
     .map((f) => f.replace(/^package\//, ''));

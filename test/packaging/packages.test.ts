@@ -67,7 +67,7 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
 
     const version = await run('npx', ['secure-mode', '--version'], { cwd: app });
     assert.equal(version.code, 0, version.output);
-    assert.equal(version.output, `${VERSION}\n`);
+    assert.equal(version.stdout, `${VERSION}\n`);
 
     // `secure-mode/sign` from the installed server package (this failed with ERR_MODULE_NOT_FOUND before).
     writeFileSync(
@@ -75,7 +75,7 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
       "import { userHash } from 'secure-mode/sign';\nprocess.stdout.write(userHash('secret', { user_id: 'Message' }));\n",
     );
     const reexport = await run(process.execPath, ['sign.mjs'], { cwd: app });
-    assert.equal(reexport.output, 'aa747c502a898200f9e4fa21bac68136f886a0e27aec70ba06daf2e2a5cb5597');
+    assert.equal(reexport.stdout, 'aa747c502a898200f9e4fa21bac68136f886a0e27aec70ba06daf2e2a5cb5597');
 
     const port = await freePort();
     server = spawn('npx', ['secure-mode', 'serve'], {
@@ -134,7 +134,7 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
     );
     const signed = await run(process.execPath, ['sign.mjs', created.body.secret], { cwd: customer });
     assert.equal(signed.code, 0, signed.output);
-    const { hash, jwt } = JSON.parse(signed.output) as { hash: string; jwt: string };
+    const { hash, jwt } = JSON.parse(signed.stdout) as { hash: string; jwt: string };
     const byHash = await api({ url }, 'POST', '/identity_verification/verify', {
       body: { app_id: appId, platform: 'web', user_id: 'u-7', user_hash: hash },
     });
