@@ -14,7 +14,15 @@ export interface VerificationOutcome {
   count: number;
 }
 
-export type FailureReason = 'unknown_app' | 'no_secret_for_platform' | 'mismatch' | 'malformed' | 'jwt_invalid' | 'jwt_expired';
+export const FAILURE_REASONS = [
+  'unknown_app',
+  'no_secret_for_platform',
+  'mismatch',
+  'malformed',
+  'jwt_invalid',
+  'jwt_expired',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 const PLATFORM_SLOT: Record<Platform, number> = { web: 0, ios: 1, android: 2 };
 /** Metric keys built once: a template string per verification costs more than the rest of the bookkeeping. */
@@ -22,6 +30,19 @@ const SUCCESS_KEY: Record<'user_hash' | 'jwt', Record<Platform, string>> = {
   user_hash: { web: 'user_hash:web', ios: 'user_hash:ios', android: 'user_hash:android' },
   jwt: { web: 'jwt:web', ios: 'jwt:ios', android: 'jwt:android' },
 };
+
+/** `method:platform:reason` for every known combination, as constants (Maps: a platform is whatever a client sent). */
+const FAILURE_SUFFIX = new Map(
+  (['user_hash', 'jwt'] as const).map((method) => [
+    method as string,
+    new Map(
+      (Object.keys(PLATFORM_SLOT) as Platform[]).map((platform) => [
+        platform as string,
+        new Map(FAILURE_REASONS.map((reason) => [reason as string, `${method}:${platform}:${reason}`])),
+      ]),
+    ),
+  ]),
+);
 
 /** Pending counts by minute, then by secret and platform as one number (ids stay far below 2^51). */
 type PendingCounts = Map<number, Map<number, UsageIncrement>>;
@@ -64,6 +85,8 @@ export class UsageRecorder {
   /** The last-verified times of the flush under way, until it has committed (or put them back). */
   private inFlight: Map<number, number> | undefined;
   private readonly failures = new Map<string, number>();
+  /** Each workspace's failure keys, built once: see recordFailure. */
+  private readonly failureKeys = new Map<number, Map<string, string>>();
   private readonly successes = new Map<string, number>();
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -99,8 +122,18 @@ export class UsageRecorder {
     else counts.set(slot, { secretId, platform, minute, count: n });
   }
 
+  /**
+   * Counts a failure under `workspace:method:platform:reason`. The key is built once per workspace and outcome, not
+   * per call: building and hashing a fresh string costs time in proportion to its length, and the reasons differ in
+   * length ('mismatch', 'no_secret_for_platform'), which would let the public route's timing tell them apart.
+   */
   recordFailure(workspaceId: number | null, method: 'user_hash' | 'jwt', platform: string, reason: FailureReason): void {
-    const key = `${workspaceId ?? 0}:${method}:${platform}:${reason}`;
+    const workspace = workspaceId ?? 0;
+    const suffix = FAILURE_SUFFIX.get(method)?.get(platform)?.get(reason) ?? `${method}:${platform}:${reason}`;
+    let keys = this.failureKeys.get(workspace);
+    if (!keys) this.failureKeys.set(workspace, (keys = new Map()));
+    let key = keys.get(suffix);
+    if (key === undefined) keys.set(suffix, (key = `${workspace}:${suffix}`));
     this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
   }
 

@@ -106,9 +106,10 @@ const NO_SECRETS: CachedWorkspace = { workspaceId: 0, appId: '', secrets: [], lo
 
 /**
  * The key tried when no secret could be: an unknown app_id and a platform without a secret then cost the same HMAC
- * as a wrong signature against one secret, so neither the answer nor its timing tells them apart.
+ * as a wrong signature against one secret, so neither the answer nor its timing tells them apart. It has the length
+ * of a real key (the UTF-8 bytes of a 43-character secret), so even the key's copy into the HMAC is the same.
  */
-const DECOY_KEY = Buffer.alloc(32, 0x5a);
+const DECOY_KEY = Buffer.alloc(43, 0x5a);
 
 /** The verdict for a request against a workspace's cached secrets at `nowMs`. Records no usage; only moves the
  * entry's most-recent-match hint. */
