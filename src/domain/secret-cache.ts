@@ -134,8 +134,7 @@ export class SecretCache {
   }
 
   /** The fresh entry for app_id, or undefined when it must be loaded. null: known not to exist (recently). */
-  peek(appId: string): CachedWorkspace | null | undefined {
-    const now = this.clock.nowMs();
+  peek(appId: string, now = this.clock.nowMs()): CachedWorkspace | null | undefined {
     const entry = this.entries.get(appId);
     if (
       entry &&

@@ -105,8 +105,8 @@ export class UsageRecorder {
     this.offlineGraceMs = options.offlineGraceMs ?? DEFAULT_CACHE_OPTIONS.offlineGraceMs;
   }
 
-  recordSuccess(secretId: number, platform: Platform, method: 'user_hash' | 'jwt'): void {
-    const nowS = Math.floor(this.clock.nowMs() / 1000);
+  recordSuccess(secretId: number, platform: Platform, method: 'user_hash' | 'jwt', nowMs = this.clock.nowMs()): void {
+    const nowS = Math.floor(nowMs / 1000);
     this.count(secretId, platform, Math.floor(nowS / 60), 1);
     this.lastVerified.set(secretId, nowS);
     const outcome = SUCCESS_KEY[method][platform];

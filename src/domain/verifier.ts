@@ -1,6 +1,7 @@
 import { digestEquals, hmacSha256, parseHexDigest } from '../crypto/hmac.js';
 import {
   DEFAULT_JWT_TIME_POLICY,
+  type DecodedJwt,
   type JwtTimePolicy,
   checkClaims,
   checkHeader,
@@ -69,14 +70,16 @@ function isLiveAt(secret: { expiresAtMs: number | null }, nowMs: number): boolea
 }
 
 /**
- * The live secret for this platform that `matches`, trying the one that matched most recently first so a
- * workspace in the middle of a rotation still pays one HMAC per request.
+ * The live secret for this platform that `matches` (given `input`), trying the one that matched most recently first
+ * so a workspace in the middle of a rotation still pays one HMAC per request. `matches` is a module-level function
+ * and `input` its data, rather than a closure made per request: this runs for every verification.
  */
-export function findMatchingSecret(
+export function findMatchingSecret<I>(
   entry: CachedWorkspace,
   platform: Platform,
   nowMs: number,
-  matches: (key: Buffer) => boolean,
+  matches: (key: Buffer, input: I) => boolean,
+  input: I,
 ): LiveSecret | 'mismatch' | 'no_secret_for_platform' {
   const secrets = entry.secrets;
   const last = entry.lastMatchId;
@@ -85,14 +88,14 @@ export function findMatchingSecret(
     if (s.id !== last) continue;
     if (supportsPlatform(s, platform) && isLiveAt(s, nowMs)) {
       tried++;
-      if (matches(s.key)) return s;
+      if (matches(s.key, input)) return s;
     }
     break;
   }
   for (const s of secrets) {
     if (s.id === last || !supportsPlatform(s, platform) || !isLiveAt(s, nowMs)) continue;
     tried++;
-    if (matches(s.key)) return s;
+    if (matches(s.key, input)) return s;
   }
   return tried === 0 ? 'no_secret_for_platform' : 'mismatch';
 }
@@ -128,6 +131,19 @@ export function evaluate(
     : outcome;
 }
 
+interface HashInput {
+  message: string;
+  claimed: Buffer;
+}
+
+function hashMatches(key: Buffer, input: HashInput): boolean {
+  return digestEquals(hmacSha256(key, input.message), input.claimed);
+}
+
+function jwtMatches(key: Buffer, jwt: DecodedJwt): boolean {
+  return jwtSignatureMatches(jwt, key);
+}
+
 function evaluateUserHash(
   entry: CachedWorkspace,
   request: Extract<VerificationRequest, { method: 'user_hash' }>,
@@ -135,13 +151,13 @@ function evaluateUserHash(
 ): VerifyOutcome {
   const claimed = parseHexDigest(request.userHash, request.platform === 'web');
   if (!claimed) return failed('user_hash', 'malformed');
-  const message = userHashMessage(request);
-  const matches = (key: Buffer) => digestEquals(hmacSha256(key, message), claimed);
-  const match = findMatchingSecret(entry, request.platform, nowMs, matches);
-  if (match === 'no_secret_for_platform') matches(DECOY_KEY);
+  const input: HashInput = { message: userHashMessage(request), claimed };
+  const match = findMatchingSecret(entry, request.platform, nowMs, hashMatches, input);
+  if (match === 'no_secret_for_platform') hashMatches(DECOY_KEY, input);
   if (typeof match === 'string') return failed('user_hash', match);
   entry.lastMatchId = match.id;
-  return { verified: true, method: 'user_hash', ...signedIdentity(request), secretId: match.id };
+  const identity = signedIdentity(request);
+  return { verified: true, method: 'user_hash', userId: identity.userId, email: identity.email, secretId: match.id };
 }
 
 function evaluateJwt(
@@ -152,9 +168,8 @@ function evaluateJwt(
 ): VerifyOutcome {
   const jwt = decodeJwt(request.jwt);
   if ('problem' in jwt || checkHeader(jwt.header)) return failed('jwt', 'malformed');
-  const matches = (key: Buffer) => jwtSignatureMatches(jwt, key);
-  const match = findMatchingSecret(entry, request.platform, nowMs, matches);
-  if (match === 'no_secret_for_platform') matches(DECOY_KEY);
+  const match = findMatchingSecret(entry, request.platform, nowMs, jwtMatches, jwt);
+  if (match === 'no_secret_for_platform') jwtMatches(DECOY_KEY, jwt);
   if (typeof match === 'string') return failed('jwt', match);
   entry.lastMatchId = match.id;
   const claims = checkClaims(jwt.payload, nowMs / 1000, policy);
@@ -193,14 +208,18 @@ export class Verifier {
   }
 
   verify(request: VerificationRequest): VerifyOutcome | Promise<VerifyOutcome> {
-    const entry = this.cache.peek(request.appId);
-    if (entry === undefined) return this.cache.load(request.appId).then((loaded) => this.settle(loaded, request));
-    return this.settle(entry, request);
+    // One reading of the clock serves the cache, the verdict and the usage count of a cache hit.
+    const nowMs = this.clock.nowMs();
+    const entry = this.cache.peek(request.appId, nowMs);
+    if (entry === undefined) {
+      return this.cache.load(request.appId).then((loaded) => this.settle(loaded, request, this.clock.nowMs()));
+    }
+    return this.settle(entry, request, nowMs);
   }
 
-  private settle(entry: CachedWorkspace | null, request: VerificationRequest): VerifyOutcome {
-    const outcome = evaluate(entry, request, this.clock.nowMs(), this.jwtPolicy);
-    if (outcome.verified) this.usage.recordSuccess(outcome.secretId, request.platform, outcome.method);
+  private settle(entry: CachedWorkspace | null, request: VerificationRequest, nowMs: number): VerifyOutcome {
+    const outcome = evaluate(entry, request, nowMs, this.jwtPolicy);
+    if (outcome.verified) this.usage.recordSuccess(outcome.secretId, request.platform, outcome.method, nowMs);
     else this.usage.recordFailure(entry?.workspaceId ?? null, outcome.method, request.platform, outcome.reason);
     return outcome;
   }

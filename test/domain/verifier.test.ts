@@ -173,16 +173,16 @@ describe('verifier: choosing secrets', () => {
       tried.push(ws.secrets.findIndex((s) => s.key === key) + 1);
       return key.equals(want);
     };
-    assert.equal((findMatchingSecret(ws, 'web', NOW, spy(Buffer.from('c'))) as LiveSecret).id, 3);
+    assert.equal((findMatchingSecret(ws, 'web', NOW, spy(Buffer.from('c')), undefined) as LiveSecret).id, 3);
     assert.deepEqual(tried, [1, 2, 3]);
 
     assert.equal(evaluate(ws, hashRequest(hmacHex('c', 'user-1')), NOW).verified, true);
     assert.equal(ws.lastMatchId, 3);
     tried.length = 0;
-    findMatchingSecret(ws, 'web', NOW, spy(Buffer.from('c')));
+    findMatchingSecret(ws, 'web', NOW, spy(Buffer.from('c')), undefined);
     assert.deepEqual(tried, [3], 'one HMAC when the last match still matches');
     tried.length = 0;
-    findMatchingSecret(ws, 'web', NOW, spy(Buffer.from('b')));
+    findMatchingSecret(ws, 'web', NOW, spy(Buffer.from('b')), undefined);
     assert.deepEqual(tried, [3, 1, 2]);
   });
 
@@ -193,10 +193,10 @@ describe('verifier: choosing secrets', () => {
       tried.push(ws.secrets.findIndex((s) => s.key === key) + 1);
       return false;
     };
-    assert.equal(findMatchingSecret(ws, 'ios', NOW, spy), 'mismatch');
+    assert.equal(findMatchingSecret(ws, 'ios', NOW, spy, undefined), 'mismatch');
     assert.deepEqual(tried, [1]);
     tried.length = 0;
-    assert.equal(findMatchingSecret(ws, 'web', NOW + 10, spy), 'mismatch');
+    assert.equal(findMatchingSecret(ws, 'web', NOW + 10, spy, undefined), 'mismatch');
     assert.deepEqual(tried, [1]);
   });
 });
