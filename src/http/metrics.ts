@@ -40,12 +40,25 @@ export class RequestDurationHistogram {
     private readonly buckets: readonly number[],
   ) {}
 
+  /** The series of the previous observation: a busy route's requests mostly repeat it, and then build no key. */
+  private last: DurationSeries | undefined;
+  private lastMethod = '';
+  private lastRoute = '';
+  private lastStatus = 0;
+
   observe(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${status} ${route}`;
-    let s = this.series.get(key);
-    if (s === undefined) {
-      s = { labels: { method, route, status: String(status) }, counts: new Float64Array(this.buckets.length + 1), sum: 0 };
-      this.series.set(key, s);
+    let s = this.last;
+    if (s === undefined || status !== this.lastStatus || route !== this.lastRoute || method !== this.lastMethod) {
+      const key = `${method} ${status} ${route}`;
+      s = this.series.get(key);
+      if (s === undefined) {
+        s = { labels: { method, route, status: String(status) }, counts: new Float64Array(this.buckets.length + 1), sum: 0 };
+        this.series.set(key, s);
+      }
+      this.last = s;
+      this.lastMethod = method;
+      this.lastRoute = route;
+      this.lastStatus = status;
     }
     let i = 0;
     while (i < this.buckets.length && seconds > this.buckets[i]!) i++;

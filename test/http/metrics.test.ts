@@ -29,4 +29,23 @@ describe('RequestDurationHistogram', () => {
       't_seconds_count{method="POST",route="/v",status="401"} 1',
     ]);
   });
+
+  it('counts each observation in its own series however methods, routes and statuses alternate', async () => {
+    const histogram = new RequestDurationHistogram('t_seconds', 'test', [1]);
+    const seen = [
+      ['POST', '/v', 200],
+      ['POST', '/v', 200],
+      ['GET', '/v', 200],
+      ['POST', '/w', 200],
+      ['POST', '/v', 429],
+      ['POST', '/v', 200],
+      ['GET', '/v', 200],
+    ] as const;
+    for (const [method, route, status] of seen) histogram.observe(method, route, status, 0.5);
+    const counts = (await histogram.get()).values
+      .filter((v) => v.metricName === 't_seconds_count')
+      .map((v) => `${v.labels.method} ${v.labels.route} ${v.labels.status} ${v.value}`)
+      .sort();
+    assert.deepEqual(counts, ['GET /v 200 2', 'POST /v 200 3', 'POST /v 429 1', 'POST /w 200 1']);
+  });
 });
