@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import type { RotationBody } from './api-client.js';
+import { type HttpOptions, clientFrom } from './http-options.js';
+import { printJson, printTable } from './output.js';
+import { PLATFORM_COLUMNS, ROTATION_COLUMNS, platformRows, rotationRow } from './rotation-view.js';
+
+type Opts = HttpOptions & Record<string, unknown>;
+
+function printRotation(r: RotationBody, json: boolean): void {
+  if (json) return printJson(r);
+  printTable([rotationRow(r)], ROTATION_COLUMNS);
+  process.stdout.write('\n');
+  printTable(platformRows(r), PLATFORM_COLUMNS);
+}
+
+/** `secrets rotations …`: the server-side rotation objects (secure-mode only; Intercom has none). */
+export function registerRotationCommands(secrets: Command): void {
+  const rotations = secrets
+    .command('rotations')
+    .description('server-side rotations, as started by secrets rotate (secure-mode only)');
+
+  rotations
+    .command('list')
+    .description('rotations, newest first (never a secret)')
+    .option('--json', 'print JSON')
+    .action(async (_o: Opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<Opts>();
+      const list = await clientFrom(opts).listRotations();
+      if (opts.json) printJson(list);
+      else printTable(list.map(rotationRow), ROTATION_COLUMNS);
+    });
+
+  rotations
+    .command('get')
+    .description("one rotation with each platform's old and new last verification")
+    .argument('<id>', 'rotation id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, _o: Opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<Opts>();
+      printRotation(await clientFrom(opts).getRotation(id), opts.json === true);
+    });
+
+  rotations
+    .command('cancel')
+    .description('cancel: the old secret stays live; the new one is deleted if it never verified (else refused, see --keep-new)')
+    .argument('<id>', 'rotation id')
+    .option('--keep-new', 'cancel even though the new secret verified, and keep it live too')
+    .option('--json', 'print JSON')
+    .action(async (id: string, _o: Opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<Opts & { keepNew?: boolean }>();
+      printRotation(await clientFrom(opts).cancelRotation(id, opts.keepNew === true), opts.json === true);
+    });
+
+  rotations
+    .command('complete')
+    .description(
+      'delete the old secret now, if the new one verified on every platform and the old one is idle (else refused, see --force)',
+    )
+    .argument('<id>', 'rotation id')
+    .option('--force', 'delete the old secret whatever its traffic (a leaked secret): traffic signed with it fails from now on')
+    .option('--json', 'print JSON')
+    .action(async (id: string, _o: Opts, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<Opts & { force?: boolean }>();
+      printRotation(await clientFrom(opts).completeRotation(id, opts.force === true), opts.json === true);
+    });
+}
