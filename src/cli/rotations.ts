@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import type { RotationBody } from './api-client.js';
-import { type HttpOptions, clientFrom } from './http-options.js';
-import { printJson, printTable } from './output.js';
+import { ApiRequestError, type RotationBody } from './api-client.js';
+import { type HttpOptions, clientFrom, toCliError } from './http-options.js';
+import { CliError, EXIT, printJson, printTable } from './output.js';
 import { PLATFORM_COLUMNS, ROTATION_COLUMNS, platformRows, rotationRow } from './rotation-view.js';
 
 type Opts = HttpOptions & Record<string, unknown>;
@@ -11,6 +11,17 @@ function printRotation(r: RotationBody, json: boolean): void {
   printTable([rotationRow(r)], ROTATION_COLUMNS);
   process.stdout.write('\n');
   printTable(platformRows(r), PLATFORM_COLUMNS);
+}
+
+/** A refusal the next option overrides says which: the server's message names the API's query parameter. */
+async function withHint<T>(call: Promise<T>, codes: string[], hint: string): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof ApiRequestError && codes.includes(err.code))
+      throw new CliError(`${(toCliError(err) as Error).message}; ${hint}`, EXIT.refused);
+    throw err;
+  }
 }
 
 /** `secrets rotations …`: the server-side rotation objects (secure-mode only; Intercom has none). */
@@ -48,7 +59,12 @@ export function registerRotationCommands(secrets: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, _o: Opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<Opts & { keepNew?: boolean }>();
-      printRotation(await clientFrom(opts).cancelRotation(id, opts.keepNew === true), opts.json === true);
+      const cancelled = await withHint(
+        clientFrom(opts).cancelRotation(id, opts.keepNew === true),
+        ['identity_verification_secret_in_use'],
+        `to cancel and keep the new secret live too: secure-mode secrets rotations cancel ${id} --keep-new`,
+      );
+      printRotation(cancelled, opts.json === true);
     });
 
   rotations
@@ -61,6 +77,11 @@ export function registerRotationCommands(secrets: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, _o: Opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<Opts & { force?: boolean }>();
-      printRotation(await clientFrom(opts).completeRotation(id, opts.force === true), opts.json === true);
+      const completed = await withHint(
+        clientFrom(opts).completeRotation(id, opts.force === true),
+        ['rotation_not_ready', 'identity_verification_secret_in_use'],
+        `the server completes it by itself once ready; to delete the old secret now anyway (a leaked secret): secure-mode secrets rotations complete ${id} --force`,
+      );
+      printRotation(completed, opts.json === true);
     });
 }

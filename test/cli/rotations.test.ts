@@ -186,9 +186,11 @@ describe('secure-mode secrets rotate and secrets rotations (server-side rotation
     const early = await cli('complete-refused', ['secrets', 'rotations', 'complete', id]);
     assert.equal(early.code, 3);
     assert.match(early.stderr, /\(identity_verification_secret_in_use, HTTP 409, request [0-9a-f-]{36}\)/);
+    assert.match(early.stderr, new RegExp(`secure-mode secrets rotations complete ${id} --force`));
     const cancel = await cli('cancel-refused', ['secrets', 'rotations', 'cancel', id]);
     assert.equal(cancel.code, 3);
     assert.match(cancel.stderr, /identity_verification_secret_in_use, HTTP 409/);
+    assert.match(cancel.stderr, new RegExp(`secure-mode secrets rotations cancel ${id} --keep-new`));
     assert.equal((await rotation(id)).state, 'cutting_over');
 
     const got = await cli('get', ['secrets', 'rotations', 'get', id]);
