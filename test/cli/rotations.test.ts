@@ -6,7 +6,9 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { api } from '../helpers/app.js';
+import { ManualClock } from '../../src/domain/clock.js';
+import { userHash } from '../../packages/sign/src/index.js';
+import { api, startTestApp, type TestApp } from '../helpers/app.js';
 import { type RunningCli, killRunningClis, startCli } from '../helpers/cli.js';
 import { recordArtifact, recordSensitive } from '../helpers/leaks.js';
 import { runCli, spawnServer, type ServerProcess } from '../helpers/process.js';
@@ -321,5 +323,65 @@ describe('secure-mode secrets rotate and secrets rotations (server-side rotation
       const res = await cli('usage', args);
       assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
     }
+  });
+});
+
+describe('secure-mode secrets rotate: the server completes once the old secret is idle for idle_for (injected clock)', () => {
+  const clock = new ManualClock(Date.now());
+  let app: TestApp;
+  let dir: string;
+  before(async () => {
+    // The sweeper and the usage flush are slowed to their maximum: the test sweeps by hand as it moves the clock.
+    app = await startTestApp({ clock, env: { SECURE_MODE_SWEEP_INTERVAL_MS: '60000', SECURE_MODE_USAGE_FLUSH_MS: '60000' } });
+    dir = mkdtempSync(join(tmpdir(), 'secure-mode-rotations-idle-'));
+  });
+  after(async () => {
+    killRunningClis();
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const verify = async (secret: string) =>
+    (
+      await api(app, 'POST', '/identity_verification/verify', {
+        token: null,
+        body: { app_id: app.workspace.appId, platform: 'web', user_id: 'u-1', user_hash: userHash(secret, { user_id: 'u-1' }) },
+      })
+    ).status;
+
+  it('rolling_out → cutting_over → completed, shown live; not a second before idle_for', async () => {
+    const old = (await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Web', supports_web: true } })).body as {
+      id: string;
+      secret: string;
+    };
+    assert.equal(await verify(old.secret), 200);
+    const file = join(dir, 'successor.txt');
+    const running = startCli(
+      ['secrets', 'rotate', old.id, '--idle-for', '60', '--poll-interval', '200ms', '--output-secret', file, '--json'],
+      { SECURE_MODE_URL: app.url, SECURE_MODE_TOKEN: app.token },
+    );
+    const seen = (state: string) => running.events().some((e) => e.event === 'progress' && e.rotation.state === state);
+    await running.until(() => seen('rolling_out'), 'rolling_out');
+    const id = running.events()[0]!.rotation.id as string;
+    const successor = readFileSync(file, 'utf8').trim();
+    recordSensitive('secret', successor);
+
+    assert.equal(await verify(successor), 200);
+    await app.runtime.sweeper.sweep();
+    await running.until(() => seen('cutting_over'), 'cutting_over');
+    const cutOver = running.events().findLast((e) => e.event === 'progress')!.rotation;
+    assert.equal(cutOver.platforms.web.old_last_verified_at, cutOver.created_at);
+    assert.notEqual(cutOver.platforms.web.new_last_verified_at, null);
+
+    clock.advance(59_000);
+    await app.runtime.sweeper.sweep();
+    assert.equal((await api(app, 'GET', `/secure_mode_rotations/${id}`)).body.state, 'cutting_over');
+    clock.advance(2_000);
+    await app.runtime.sweeper.sweep();
+    const code = await running.exited;
+    scanned('idle-completed', running.out);
+    assert.equal(code, 0, running.out.stderr);
+    assert.equal(running.events().at(-1)!.event, 'completed');
+    assert.equal(await verify(old.secret), 401);
+    assert.equal(await verify(successor), 200);
   });
 });
