@@ -10,7 +10,7 @@ import {
 } from './api-client.js';
 import { isTransient, replayable } from './create-replay.js';
 import { durationSeconds, formatSeconds } from './duration.js';
-import type { HttpOptions } from './http-options.js';
+import { type HttpOptions, toCliError } from './http-options.js';
 import { CliError, EXIT, printTable } from './output.js';
 import { ROTATION_COLUMNS, isOpen, rotationProgressLine, rotationRow } from './rotation-view.js';
 import { SecretFile } from './secret-file.js';
@@ -101,6 +101,13 @@ export async function startServerRotation(
     );
   } catch (err) {
     if (err instanceof ApiRequestError && err.status === 404 && err.code === 'not_found') return undefined;
+    if (err instanceof ApiRequestError && err.code === 'rotation_in_progress') {
+      const open = (await client.listRotations().catch(() => [])).find(
+        (r) => isOpen(r) && (r.from_secret_id === secretId || r.to_secret_id === secretId),
+      );
+      if (open)
+        throw new CliError(`${(toCliError(err) as Error).message}; watch it with: ${watchCommand(open.id, opts)}`, EXIT.refused);
+    }
     throw err;
   }
   const { secret: _secret, ...rotation } = started;

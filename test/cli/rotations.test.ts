@@ -185,6 +185,11 @@ describe('secure-mode secrets rotate and secrets rotations (server-side rotation
       'cutting_over',
     );
 
+    const again = await cli('start-in-progress', ['secrets', 'rotate', old.id]);
+    assert.equal(again.code, 3);
+    assert.match(again.stderr, /\(rotation_in_progress, HTTP 409, request [0-9a-f-]{36}\)/);
+    assert.match(again.stderr, new RegExp(`watch it with: secure-mode secrets rotate --watch ${id}$`, 'm'));
+
     const early = await cli('complete-refused', ['secrets', 'rotations', 'complete', id]);
     assert.equal(early.code, 3);
     assert.match(early.stderr, /\(identity_verification_secret_in_use, HTTP 409, request [0-9a-f-]{36}\)/);
