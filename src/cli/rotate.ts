@@ -15,6 +15,7 @@ import { isTransient } from './create-replay.js';
 import { durationSeconds, formatSeconds, parseDuration, parseWhen } from './duration.js';
 import { type HttpOptions, clientFrom } from './http-options.js';
 import { CliError, EXIT, printTable } from './output.js';
+import { NO_ROTATIONS_API } from './rotation-view.js';
 import { registerRotationCommands } from './rotations.js';
 import { SecretFile } from './secret-file.js';
 import { detachOnSignal, startServerRotation, watchRotation } from './server-rotation.js';
@@ -338,7 +339,7 @@ async function rotateCommand(secretId: string | undefined, opts: RotateCommandOp
     });
     if (started === undefined) {
       process.stderr.write(
-        'secure-mode: this server has no rotations API (Intercom?): rotating client-side, from this process, which must keep running\n',
+        `secure-mode: ${NO_ROTATIONS_API}: rotating client-side, from this process, which must keep running\n`,
       );
       if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'client_side', reason: 'no_rotations_api' })}\n`);
       if (deadline !== undefined) process.stderr.write('secure-mode: --deadline does not apply client-side: ignored\n');

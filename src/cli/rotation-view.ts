@@ -37,6 +37,9 @@ export function platformRows(r: RotationBody): Record<string, unknown>[] {
   });
 }
 
+/** What a 404 not_found on /secure_mode_rotations means: an unknown path, as Intercom answers it. */
+export const NO_ROTATIONS_API = 'this server has no rotations API (Intercom?)';
+
 export const isOpen = (r: RotationBody): boolean => r.state === 'rolling_out' || r.state === 'cutting_over';
 
 /** The latest verification of the old secret on any platform, null if it never verified. */

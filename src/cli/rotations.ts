@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ApiRequestError, type RotationBody } from './api-client.js';
 import { type HttpOptions, clientFrom, toCliError } from './http-options.js';
 import { CliError, EXIT, printJson, printTable } from './output.js';
-import { PLATFORM_COLUMNS, ROTATION_COLUMNS, platformRows, rotationRow } from './rotation-view.js';
+import { NO_ROTATIONS_API, PLATFORM_COLUMNS, ROTATION_COLUMNS, platformRows, rotationRow } from './rotation-view.js';
 
 type Opts = HttpOptions & Record<string, unknown>;
 
@@ -13,13 +13,17 @@ function printRotation(r: RotationBody, json: boolean): void {
   printTable(platformRows(r), PLATFORM_COLUMNS);
 }
 
-/** A refusal the next option overrides says which: the server's message names the API's query parameter. */
-async function withHint<T>(call: Promise<T>, codes: string[], hint: string): Promise<T> {
+/**
+ * The server's refusal, with what the CLI can add: which option overrides it (the server's message names the API's
+ * query parameter), or that the server has no rotations at all.
+ */
+async function hinted<T>(call: Promise<T>, hints: Record<string, string> = {}): Promise<T> {
   try {
     return await call;
   } catch (err) {
-    if (err instanceof ApiRequestError && codes.includes(err.code))
-      throw new CliError(`${(toCliError(err) as Error).message}; ${hint}`, EXIT.refused);
+    const table: Record<string, string> = { not_found: NO_ROTATIONS_API, ...hints };
+    const hint = err instanceof ApiRequestError && Object.hasOwn(table, err.code) ? table[err.code] : undefined;
+    if (hint !== undefined) throw new CliError(`${(toCliError(err) as Error).message}; ${hint}`, EXIT.refused);
     throw err;
   }
 }
@@ -36,7 +40,7 @@ export function registerRotationCommands(secrets: Command): void {
     .option('--json', 'print JSON')
     .action(async (_o: Opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<Opts>();
-      const list = await clientFrom(opts).listRotations();
+      const list = await hinted(clientFrom(opts).listRotations());
       if (opts.json) printJson(list);
       else printTable(list.map(rotationRow), ROTATION_COLUMNS);
     });
@@ -48,7 +52,7 @@ export function registerRotationCommands(secrets: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, _o: Opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<Opts>();
-      printRotation(await clientFrom(opts).getRotation(id), opts.json === true);
+      printRotation(await hinted(clientFrom(opts).getRotation(id)), opts.json === true);
     });
 
   rotations
@@ -59,11 +63,9 @@ export function registerRotationCommands(secrets: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, _o: Opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<Opts & { keepNew?: boolean }>();
-      const cancelled = await withHint(
-        clientFrom(opts).cancelRotation(id, opts.keepNew === true),
-        ['identity_verification_secret_in_use'],
-        `to cancel and keep the new secret live too: secure-mode secrets rotations cancel ${id} --keep-new`,
-      );
+      const cancelled = await hinted(clientFrom(opts).cancelRotation(id, opts.keepNew === true), {
+        identity_verification_secret_in_use: `to cancel and keep the new secret live too: secure-mode secrets rotations cancel ${id} --keep-new`,
+      });
       printRotation(cancelled, opts.json === true);
     });
 
@@ -77,11 +79,11 @@ export function registerRotationCommands(secrets: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, _o: Opts, cmd: Command) => {
       const opts = cmd.optsWithGlobals<Opts & { force?: boolean }>();
-      const completed = await withHint(
-        clientFrom(opts).completeRotation(id, opts.force === true),
-        ['rotation_not_ready', 'identity_verification_secret_in_use'],
-        `the server completes it by itself once ready; to delete the old secret now anyway (a leaked secret): secure-mode secrets rotations complete ${id} --force`,
-      );
+      const force = `the server completes it by itself once ready; to delete the old secret now anyway (a leaked secret): secure-mode secrets rotations complete ${id} --force`;
+      const completed = await hinted(clientFrom(opts).completeRotation(id, opts.force === true), {
+        rotation_not_ready: force,
+        identity_verification_secret_in_use: force,
+      });
       printRotation(completed, opts.json === true);
     });
 }

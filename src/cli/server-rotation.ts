@@ -12,7 +12,7 @@ import { isTransient, replayable } from './create-replay.js';
 import { durationSeconds, formatSeconds } from './duration.js';
 import { type HttpOptions, toCliError } from './http-options.js';
 import { CliError, EXIT, printTable } from './output.js';
-import { ROTATION_COLUMNS, isOpen, rotationProgressLine, rotationRow } from './rotation-view.js';
+import { NO_ROTATIONS_API, ROTATION_COLUMNS, isOpen, rotationProgressLine, rotationRow } from './rotation-view.js';
 import { SecretFile } from './secret-file.js';
 import { deliverSecret } from './secret-view.js';
 
@@ -155,6 +155,8 @@ export async function watchRotation(
     try {
       rotation = await client.getRotation(id);
     } catch (err) {
+      if (err instanceof ApiRequestError && err.code === 'not_found')
+        throw new CliError(`${(toCliError(err) as Error).message}; ${NO_ROTATIONS_API}`, EXIT.refused);
       if (!isTransient(err)) throw err;
       note(`${(err as Error).message}; retrying`);
     }

@@ -312,6 +312,18 @@ describe('secure-mode secrets rotate and secrets rotations (server-side rotation
       assert.equal(running.events().at(-1)!.event, 'deleted');
       assert.ok(!(await live()).includes(old.id));
       assert.equal(fake.rotationRequests, 1, 'the loop never asked for rotations again');
+
+      for (const args of [
+        ['secrets', 'rotate', '--watch', '1'],
+        ['secrets', 'rotations', 'list'],
+      ]) {
+        const res = await cli('no-api', args, { ...env, SECURE_MODE_URL: fake.url });
+        assert.equal(res.code, 3, `${args.join(' ')}: ${res.stderr}`);
+        assert.match(
+          res.stderr,
+          /Resource Not Found \(not_found, HTTP 404, .*\); this server has no rotations API \(Intercom\?\)$/m,
+        );
+      }
     } finally {
       fake.close();
     }
