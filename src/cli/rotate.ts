@@ -18,7 +18,7 @@ import { CliError, EXIT, printTable } from './output.js';
 import { NO_ROTATIONS_API } from './rotation-view.js';
 import { registerRotationCommands } from './rotations.js';
 import { SecretFile } from './secret-file.js';
-import { detachOnSignal, startServerRotation, watchRotation } from './server-rotation.js';
+import { detachOnSignal, startServerRotation, watchCommand, watchRotation } from './server-rotation.js';
 import { SECRET_COLUMNS, deliverSecret, parsePlatforms, platformsOf, secretRow } from './secret-view.js';
 
 export interface RotateOptions extends HttpOptions {
@@ -327,7 +327,8 @@ async function rotateCommand(secretId: string | undefined, opts: RotateCommandOp
     return rotate(client, clientSideOpts);
   }
   const deadline = opts.deadline === undefined ? undefined : parseWhen(opts.deadline, '--deadline');
-  // Registered before the start: a signal once the secret is delivered detaches instead of killing the process.
+  // Registered before the start: while the start is unanswered its own handler ends the process with the replay
+  // command; a signal once the answer is here (the secret being written) detaches at the first poll instead.
   const detach = detachOnSignal();
   try {
     const { deadline: _text, ...rest } = opts;
@@ -348,7 +349,7 @@ async function rotateCommand(secretId: string | undefined, opts: RotateCommandOp
     }
     if (!opts.wait) {
       process.stderr.write(
-        `secure-mode: not waiting: the server finishes rotation ${started.id} by itself. Watch it with: secure-mode secrets rotate${opts.url ? ` --url ${opts.url}` : ''} --watch ${started.id}\n`,
+        `secure-mode: not waiting: the server finishes rotation ${started.id} by itself. Watch it with: ${watchCommand(started.id, opts)}\n`,
       );
       return;
     }

@@ -51,7 +51,8 @@ export function detachOnSignal(): { signal: AbortSignal; release: () => void } {
   };
 }
 
-function watchCommand(id: string, opts: HttpOptions): string {
+/** The command that attaches to a rotation again, against the same server. */
+export function watchCommand(id: string, opts: HttpOptions): string {
   return ['secure-mode secrets rotate', ...(opts.url ? [`--url ${opts.url}`] : []), `--watch ${id}`].join(' ');
 }
 
