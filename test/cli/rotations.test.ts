@@ -6,6 +6,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ManualClock } from '../../src/domain/clock.js';
 import { userHash } from '../../packages/sign/src/index.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
@@ -32,13 +33,23 @@ function scanned(name: string, out: { stdout: string; stderr: string }): void {
   recordArtifact(`${name}-stderr.txt`, out.stderr);
 }
 
-/** A server like Intercom: no /secure_mode_rotations (404 not_found, as Intercom answers an unknown path); the rest proxied. */
-class NoRotationsApi {
+/**
+ * Between the CLI and the server. `no-rotations`: a server like Intercom, with no /secure_mode_rotations (404
+ * not_found, as Intercom answers an unknown path). `drop-first-start`: the first start reaches the server, which
+ * commits it, and its answer is lost (the connection closes). `hold-starts`: every start is committed and its answer
+ * kept back. Everything else is forwarded.
+ */
+class Proxy {
   private server!: Server;
   url = '';
   rotationRequests = 0;
+  /** The answers to starts the CLI never got. */
+  readonly lost: { status: number; body: string }[] = [];
 
-  constructor(private readonly target: string) {}
+  constructor(
+    private readonly target: string,
+    public mode: 'no-rotations' | 'drop-first-start' | 'hold-starts' | 'forward',
+  ) {}
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => void this.answer(req, res));
@@ -52,8 +63,9 @@ class NoRotationsApi {
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    if (req.url!.startsWith('/secure_mode_rotations')) {
-      this.rotationRequests++;
+    const rotations = req.url!.startsWith('/secure_mode_rotations');
+    if (rotations) this.rotationRequests++;
+    if (rotations && this.mode === 'no-rotations') {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -73,6 +85,15 @@ class NoRotationsApi {
       ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
     });
     const body = await upstream.text();
+    const start = req.method === 'POST' && req.url === '/secure_mode_rotations';
+    if (start && (this.mode === 'hold-starts' || this.mode === 'drop-first-start')) {
+      this.lost.push({ status: upstream.status, body });
+      if (this.mode === 'drop-first-start') {
+        this.mode = 'forward';
+        req.socket.destroy();
+      }
+      return;
+    }
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
     res.end(body);
   }
@@ -282,8 +303,72 @@ describe('secure-mode secrets rotate and secrets rotations (server-side rotation
     assert.equal((await cli('cancel-idempotent', ['secrets', 'rotations', 'cancel', a!.id])).code, 0);
   });
 
+  it('a start whose answer is lost is retried with the same Idempotency-Key: one rotation, and its secret', async () => {
+    const proxy = new Proxy(server.url, 'drop-first-start');
+    await proxy.start();
+    try {
+      const old = await createSecret('Lost answer web');
+      const before = (await api(app(), 'GET', '/secure_mode_rotations')).body.data.length as number;
+      const file = join(dir, 'retried.txt');
+      const res = await cli('retried', ['secrets', 'rotate', old.id, '--no-wait', '--output-secret', file, '--json'], {
+        ...env,
+        SECURE_MODE_URL: proxy.url,
+      });
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(proxy.lost.length, 1);
+      const lost = JSON.parse(proxy.lost[0]!.body) as { id: string; secret: string };
+      recordSensitive('secret', lost.secret);
+      assert.equal(JSON.parse(res.stdout.trim()).rotation.id, lost.id);
+      assert.equal(readFileSync(file, 'utf8'), `${lost.secret}\n`, 'the replay carried the secret the lost answer had');
+      assert.equal((await api(app(), 'GET', '/secure_mode_rotations')).body.data.length, before + 1);
+      assert.equal((await cli('cancel-retried', ['secrets', 'rotations', 'cancel', lost.id])).code, 0);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('interrupted before the start was answered: the key and the replay command, which gets that same rotation', async () => {
+    const proxy = new Proxy(server.url, 'hold-starts');
+    await proxy.start();
+    try {
+      const old = await createSecret('Interrupted start web');
+      const file = join(dir, 'interrupted start.txt');
+      const running = startCli(['secrets', 'rotate', old.id, '--idle-for', '10m', '--output-secret', file], {
+        ...env,
+        SECURE_MODE_URL: proxy.url,
+      });
+      while (proxy.lost.length === 0 && running.proc.exitCode === null) await sleep(20);
+      const committed = JSON.parse(proxy.lost[0]!.body) as { id: string; secret: string };
+      recordSensitive('secret', committed.secret);
+      running.proc.kill('SIGINT');
+      assert.equal(await finished('interrupted-start', running), 130);
+      const replay = /replay it with: (secure-mode secrets rotate .*)$/m.exec(running.out.stderr)?.[1];
+      assert.ok(replay, running.out.stderr);
+      assert.match(
+        replay,
+        new RegExp(
+          `^secure-mode secrets rotate ${old.id} --idempotency-key rotate-[0-9a-f-]{36} --idle-for 10m --output-secret '[^']*interrupted start\\.txt'$`,
+        ),
+      );
+
+      // The replay, word for word as a shell reads it, against the server itself: the same rotation, the same secret.
+      const words = [...replay.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!).slice(1);
+      const replayed = await cli('replayed-start', [...words, '--no-wait']);
+      assert.equal(replayed.code, 0, replayed.stderr);
+      assert.match(replayed.stderr, new RegExp(`started rotation ${committed.id} on the server`));
+      assert.equal(readFileSync(file, 'utf8'), `${committed.secret}\n`);
+      const open = (await api(app(), 'GET', '/secure_mode_rotations')).body.data.filter(
+        (r: { from_secret_id: string }) => r.from_secret_id === old.id,
+      );
+      assert.equal(open.length, 1, 'one rotation, not two');
+      assert.equal((await cli('cancel-replayed', ['secrets', 'rotations', 'cancel', committed.id])).code, 0);
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('without the rotations API (Intercom) it says so and rotates client-side, still waiting for the successor', async () => {
-    const fake = new NoRotationsApi(server.url);
+    const fake = new Proxy(server.url, 'no-rotations');
     await fake.start();
     try {
       const old = await createSecret('Intercom web');
