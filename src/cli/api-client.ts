@@ -1,5 +1,6 @@
 import type { Static } from 'typebox';
 import type { AuditEventList } from '../http/schemas/audit.js';
+import type { RotationBody, RotationList, RotationWithMaterialBody } from '../http/schemas/rotations.js';
 import type {
   IdentityVerificationSecret,
   IdentityVerificationSecretDetail,
@@ -13,6 +14,7 @@ export type SecretDetailBody = Static<typeof IdentityVerificationSecretDetail>;
 export type CreatedSecretBody = Static<typeof IdentityVerificationSecretWithMaterial>;
 export type UsageBody = Static<typeof IdentityVerificationSecretUsage>;
 export type AuditListBody = Static<typeof AuditEventList>;
+export type { RotationBody, RotationWithMaterialBody };
 
 export interface ApiClientOptions {
   url: string;
@@ -58,6 +60,13 @@ export interface UpdateSecretParams {
   expires_at?: number | null;
 }
 
+export interface StartRotationParams {
+  secret_id: string;
+  name?: string;
+  idle_for?: number;
+  deadline?: number;
+}
+
 export interface AuditQueryParams {
   since?: number;
   until?: number;
@@ -68,7 +77,7 @@ export interface AuditQueryParams {
 
 /**
  * The secrets API over HTTP, as Intercom and secure-mode both serve it (list, create, delete), plus secure-mode's
- * extensions (get, update, usage, audit events), which Intercom answers with 404 not_found.
+ * extensions (get, update, usage, audit events, rotations), which Intercom answers with 404 not_found.
  */
 export class ApiClient {
   private readonly base: string;
@@ -108,6 +117,26 @@ export class ApiClient {
       'GET',
       `/secure_mode_secrets/${encodeURIComponent(id)}/usage?window=${windowSeconds}&bucket=${bucketSeconds}`,
     );
+  }
+
+  startRotation(params: StartRotationParams, idempotencyKey: string): Promise<RotationWithMaterialBody> {
+    return this.request('POST', '/secure_mode_rotations', params, { 'idempotency-key': idempotencyKey });
+  }
+
+  async listRotations(): Promise<RotationBody[]> {
+    return (await this.request<Static<typeof RotationList>>('GET', '/secure_mode_rotations')).data;
+  }
+
+  getRotation(id: string): Promise<RotationBody> {
+    return this.request('GET', `/secure_mode_rotations/${encodeURIComponent(id)}`);
+  }
+
+  cancelRotation(id: string, keepNew: boolean): Promise<RotationBody> {
+    return this.request('POST', `/secure_mode_rotations/${encodeURIComponent(id)}/cancel${keepNew ? '?keep_new=true' : ''}`);
+  }
+
+  completeRotation(id: string, force: boolean): Promise<RotationBody> {
+    return this.request('POST', `/secure_mode_rotations/${encodeURIComponent(id)}/complete${force ? '?force=true' : ''}`);
   }
 
   listAudit(query: AuditQueryParams): Promise<AuditListBody> {

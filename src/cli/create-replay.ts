@@ -12,11 +12,19 @@ export function shellWord(word: string): string {
   return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-function replayHint(key: string, replay: string[]): string {
+function replayHint(what: string, key: string, replay: string[]): string {
   return (
-    `the server may have created the secret, and nobody has seen it; its Idempotency-Key is ${key}; ` +
+    `the server may have ${what}, and nobody has seen its secret; its Idempotency-Key is ${key}; ` +
     `within the idempotency window (10 minutes by default) replay it with: ${replay.map(shellWord).join(' ')}`
   );
+}
+
+export interface ReplayableHow<T> {
+  key: string;
+  file: SecretFile | undefined;
+  replay: string[];
+  /** Puts the secret where it goes (the file first); runs before any signal may end the process. */
+  deliver: (created: T) => Promise<void>;
 }
 
 /**
@@ -25,37 +33,39 @@ function replayHint(key: string, replay: string[]): string {
  * have committed it: the empty file is removed again and the key is printed with `replay`, the command that fetches
  * that same secret (same key, same file) instead of taking another of the workspace's slots.
  */
-export async function createReplayable(
+export function createReplayable(
   client: ApiClient,
   params: Parameters<ApiClient['createSecret']>[0],
-  how: {
-    key: string;
-    file: SecretFile | undefined;
-    replay: string[];
-    /** Puts the secret where it goes (the file first); runs before any signal may end the process. */
-    deliver: (created: CreatedSecretBody) => Promise<void>;
-  },
+  how: ReplayableHow<CreatedSecretBody>,
 ): Promise<CreatedSecretBody> {
+  return replayable('created the secret', (key) => client.createSecret(params, key), how);
+}
+
+/**
+ * The same for any request whose 201 carries a secret (a secret's create, a rotation's start), sent by `send` with
+ * the key.
+ */
+export async function replayable<T>(what: string, send: (key: string) => Promise<T>, how: ReplayableHow<T>): Promise<T> {
   const { key, file, replay } = how;
   let answered = false;
   const onSignal = () => {
     // Once the answer is here the file is being written, which takes a moment: let it finish.
     if (answered) return;
     void (file?.abandon() ?? Promise.resolve()).finally(() => {
-      process.stderr.write(`secure-mode: interrupted: ${replayHint(key, replay)}\n`);
+      process.stderr.write(`secure-mode: interrupted: ${replayHint(what, key, replay)}\n`);
       process.exit(EXIT.interrupted);
     });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    let created: CreatedSecretBody;
+    let created: T;
     try {
-      created = await client.createSecret(params, key);
+      created = await send(key);
     } catch (err) {
       await file?.abandon();
       if (isTransient(err))
-        throw new CliError(`${(toCliError(err) as Error).message}; ${replayHint(key, replay)}`, EXIT.unavailable);
+        throw new CliError(`${(toCliError(err) as Error).message}; ${replayHint(what, key, replay)}`, EXIT.unavailable);
       throw err;
     }
     answered = true;

@@ -12,10 +12,13 @@ import {
 } from './api-client.js';
 import type { Platform } from '../domain/model.js';
 import { isTransient } from './create-replay.js';
-import { durationSeconds, formatSeconds, parseDuration } from './duration.js';
+import { durationSeconds, formatSeconds, parseDuration, parseWhen } from './duration.js';
 import { type HttpOptions, clientFrom } from './http-options.js';
 import { CliError, EXIT, printTable } from './output.js';
+import { NO_ROTATIONS_API } from './rotation-view.js';
+import { registerRotationCommands } from './rotations.js';
 import { SecretFile } from './secret-file.js';
+import { detachOnSignal, startServerRotation, watchCommand, watchRotation } from './server-rotation.js';
 import { SECRET_COLUMNS, deliverSecret, parsePlatforms, platformsOf, secretRow } from './secret-view.js';
 
 export interface RotateOptions extends HttpOptions {
@@ -271,24 +274,134 @@ async function createOnce(client: ApiClient, params: Parameters<ApiClient['creat
   }
 }
 
+interface RotateCommandOptions extends Omit<RotateOptions, 'from' | 'idleFor'> {
+  from?: string;
+  idleFor?: string;
+  watch?: string;
+  clientSide?: boolean;
+  deadline?: string;
+  idempotencyKey?: string;
+}
+
+/**
+ * Which rotation runs: --watch attaches to a server-side one; --client-side, --to and --platforms run the loop
+ * in this process (the server's rotation keeps the old platforms); otherwise a server-side rotation is started, and
+ * a server without the rotations API (Intercom) falls back to the loop.
+ */
+async function rotateCommand(secretId: string | undefined, opts: RotateCommandOptions): Promise<void> {
+  const client = clientFrom(opts);
+  const pollMs = Math.max(100, parseDuration(opts.pollInterval, '--poll-interval'));
+  const timeoutMs = parseDuration(opts.timeout, '--timeout');
+  if (secretId !== undefined && opts.from !== undefined && secretId !== opts.from)
+    throw new CliError(`give the secret to rotate once (got ${secretId} and --from ${opts.from})`, EXIT.usage);
+  const from = secretId ?? opts.from;
+  if (opts.watch !== undefined) {
+    const conflicting = [
+      [from !== undefined, 'a secret id'],
+      [opts.to !== undefined, '--to'],
+      [opts.name !== undefined, '--name'],
+      [opts.platforms !== undefined, '--platforms'],
+      [opts.idleFor !== undefined, '--idle-for'],
+      [opts.deadline !== undefined, '--deadline'],
+      [opts.outputSecret !== undefined, '--output-secret'],
+      [opts.idempotencyKey !== undefined, '--idempotency-key'],
+      [opts.clientSide === true, '--client-side'],
+      [!opts.wait, '--no-wait'],
+    ].flatMap(([given, what]) => (given ? [what as string] : []));
+    if (conflicting.length > 0)
+      throw new CliError(`--watch attaches to a started rotation: ${conflicting.join(', ')} do not apply`, EXIT.usage);
+    const detach = detachOnSignal();
+    try {
+      return await watchRotation(client, opts.watch, { ...opts, pollMs, timeoutMs }, detach.signal);
+    } finally {
+      detach.release();
+    }
+  }
+  if (from === undefined)
+    throw new CliError('give the secret to rotate (secure-mode secrets rotate ID) or --watch ROTATION_ID', EXIT.usage);
+  const clientSideOpts: RotateOptions = { ...opts, from, idleFor: opts.idleFor ?? CLIENT_SIDE_IDLE_FOR };
+  const clientSide = opts.clientSide === true || opts.to !== undefined || opts.platforms !== undefined;
+  if (clientSide) {
+    if (opts.deadline !== undefined || opts.idempotencyKey !== undefined)
+      throw new CliError('--deadline and --idempotency-key are for server-side rotations', EXIT.usage);
+    return rotate(client, clientSideOpts);
+  }
+  const deadline = opts.deadline === undefined ? undefined : parseWhen(opts.deadline, '--deadline');
+  // Registered before the start: while the start is unanswered its own handler ends the process with the replay
+  // command; a signal once the answer is here (the secret being written) detaches at the first poll instead.
+  const detach = detachOnSignal();
+  try {
+    const { deadline: _text, ...rest } = opts;
+    const started = await startServerRotation(client, from, {
+      ...rest,
+      ...(deadline !== undefined ? { deadline } : {}),
+      pollMs,
+      timeoutMs,
+    });
+    if (started === undefined) {
+      process.stderr.write(
+        `secure-mode: ${NO_ROTATIONS_API}: rotating client-side, from this process, which must keep running\n`,
+      );
+      if (opts.json) process.stdout.write(`${JSON.stringify({ event: 'client_side', reason: 'no_rotations_api' })}\n`);
+      if (deadline !== undefined) process.stderr.write('secure-mode: --deadline does not apply client-side: ignored\n');
+      detach.release();
+      return await rotate(client, clientSideOpts);
+    }
+    if (!opts.wait) {
+      process.stderr.write(
+        `secure-mode: not waiting: the server finishes rotation ${started.id} by itself. Watch it with: ${watchCommand(started.id, opts)}\n`,
+      );
+      return;
+    }
+    await watchRotation(client, started, { ...opts, pollMs, timeoutMs }, detach.signal);
+  } finally {
+    detach.release();
+  }
+}
+
+/** The client-side loop's idle window when --idle-for is not given; server-side, the server's default applies. */
+const CLIENT_SIDE_IDLE_FOR = '15m';
+
 export function registerRotateCommand(secrets: Command): void {
   secrets
     .command('rotate')
     .description(
-      'create a new secret, wait until the old one has verified nothing for the idle window, then delete it (with the server-side guard)',
+      'rotate a secret: start a server-side rotation and show its progress (Ctrl-C detaches; the server finishes it), or, ' +
+        'against a server without the rotations API (Intercom), create the new secret, wait until the old one is idle and delete it from here',
     )
-    .requiredOption('--from <id>', 'the secret being replaced')
-    .option('--to <id>', 'resume: the replacement already exists (as printed by an interrupted rotate)')
+    .argument('[secret_id]', 'the secret being replaced (or --from)')
+    .option('--from <id>', 'the secret being replaced')
+    .option('--watch <rotation_id>', 'attach to a started server-side rotation and show its progress until it ends')
     .option('--name <name>', 'name of the new secret (default: the old name + " (rotated DATE)")')
-    .option('--platforms <list>', "platforms of the new secret (default: the old secret's)")
-    .option('--idle-for <duration>', 'how long the old secret must verify nothing before it is deleted', '15m')
-    .option('--timeout <duration>', 'give up waiting after this long (nothing is deleted)', '24h')
-    .option('--no-wait', 'create the new secret and stop; finish later with --to')
+    .option(
+      '--idle-for <duration>',
+      `how long the old secret must verify nothing before it is deleted (default: the server's, 1h; client-side ${CLIENT_SIDE_IDLE_FOR}; server-side at least 60s)`,
+    )
+    .option(
+      '--deadline <when>',
+      'server-side: when the rotation should be done (Unix seconds, ISO date or +duration); past it, it shows as overdue',
+    )
     .option('--output-secret <file>', 'write the new secret to this new file (mode 0600) instead of printing it')
-    .option('--poll-interval <duration>', 'how often to look at usage', '5s')
-    .option('--json', 'print JSON lines (events: created, progress, deleted, interrupted, timed_out)')
-    .action(async (_o: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<RotateOptions>();
-      await rotate(clientFrom(opts), opts);
+    .option(
+      '--idempotency-key <key>',
+      'server-side: retrying with the same key within the window returns the same rotation and secret',
+    )
+    .option('--no-wait', 'start (or create the new secret) and stop')
+    .option(
+      '--timeout <duration>',
+      'stop waiting after this long (server-side the rotation goes on; client-side nothing is deleted)',
+      '24h',
+    )
+    .option('--poll-interval <duration>', 'how often to look at progress', '5s')
+    .option('--client-side', 'rotate from this process even if the server has the rotations API')
+    .option('--to <id>', 'client-side resume: the replacement already exists (as printed by an interrupted client-side rotate)')
+    .option('--platforms <list>', "client-side: platforms of the new secret (default: the old secret's)")
+    .option(
+      '--json',
+      'print JSON lines (server-side events: started, progress, completed, cancelled, detached, timed_out; client-side: created, progress, deleted, interrupted, timed_out)',
+    )
+    .action(async (secretId: string | undefined, _o: unknown, cmd: Command) => {
+      await rotateCommand(secretId, cmd.optsWithGlobals<RotateCommandOptions>());
     });
+  registerRotationCommands(secrets);
 }

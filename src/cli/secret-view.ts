@@ -44,7 +44,11 @@ export function parsePlatforms(text: string): { supports_web: boolean; supports_
 }
 
 /** Shows a new secret once: into the reserved file, or on stdout. */
-export async function deliverSecret(created: CreatedSecretBody, file: SecretFile | undefined, json: boolean): Promise<void> {
+export async function deliverSecret(
+  created: Pick<CreatedSecretBody, 'id' | 'secret'>,
+  file: SecretFile | undefined,
+  json: boolean,
+): Promise<void> {
   if (file) {
     await file.write(created.secret);
     process.stderr.write(`secure-mode: the secret of ${created.id} is in ${file.path} (mode 0600); it is not shown again\n`);

@@ -24,6 +24,7 @@ describe('secure-mode CLI conventions', () => {
   it('every HTTP sub-command lists --url and --token in its help, and required options are marked', async () => {
     const http = ['list', 'get', 'create', 'update', 'delete', 'usage', 'rotate']
       .map((c) => ['secrets', c])
+      .concat(['list', 'get', 'cancel', 'complete'].map((c) => ['secrets', 'rotations', c]))
       .concat([['audit', 'list']]);
     for (const command of http) {
       const r = await runCli([...command, '--help']);

@@ -1,56 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { api } from '../helpers/app.js';
-import { ROOT, runCli, spawnServer, type ServerProcess } from '../helpers/process.js';
+import { killRunningClis, startCli } from '../helpers/cli.js';
+import { runCli, spawnServer, type ServerProcess } from '../helpers/process.js';
 
 const TOKEN = 'smt_rotate_test_token_0123456789';
 
-const children = new Set<ReturnType<typeof spawn>>();
 const trafficLoops = new Set<() => Promise<void>>();
 
-/** The CLI as a child process whose stdout/stderr the test watches while it runs. */
-function startCli(args: string[], env: Record<string, string>) {
-  const proc = spawn(process.execPath, ['bin/secure-mode.js', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(proc);
-  proc.once('exit', () => children.delete(proc));
-  const out = { stdout: '', stderr: '' };
-  const waiters: (() => void)[] = [];
-  const wake = () => waiters.splice(0).forEach((w) => w());
-  proc.stdout.on('data', (d: Buffer) => ((out.stdout += d.toString()), wake()));
-  proc.stderr.on('data', (d: Buffer) => ((out.stderr += d.toString()), wake()));
-  const exited = once(proc, 'exit').then(([code]) => code as number | null);
-  return {
-    proc,
-    out,
-    exited,
-    /** Resolves once the output satisfies `test`; fails if the process exits first. */
-    async until(test: () => boolean, what: string): Promise<void> {
-      while (!test()) {
-        const done = await Promise.race([new Promise<false>((r) => waiters.push(() => r(false))), exited.then(() => true)]);
-        if (done && !test()) throw new Error(`CLI exited before ${what}:\n${out.stdout}\n${out.stderr}`);
-      }
-    },
-    events(): Record<string, any>[] {
-      return out.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l));
-    },
-  };
-}
-
-describe('secure-mode secrets rotate (CLI against a real server)', () => {
+describe('secure-mode secrets rotate --client-side (CLI against a real server)', () => {
   let server: ServerProcess;
   let dir: string;
   let appId: string;
@@ -69,7 +32,7 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
   after(async () => {
     // A failed test may leave its traffic and its CLI running: stop them first.
     for (const stop of trafficLoops) await stop();
-    for (const child of children) child.kill('SIGKILL');
+    killRunningClis();
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -118,6 +81,7 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
       [
         'secrets',
         'rotate',
+        '--client-side',
         '--from',
         old.id,
         '--idle-for',
@@ -181,7 +145,19 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
     const t = traffic(currentSecret);
     const file = join(dir, 'interrupted-secret.txt');
     const cli = startCli(
-      ['secrets', 'rotate', '--from', current!, '--idle-for', '1h', '--poll-interval', '200ms', '--output-secret', file],
+      [
+        'secrets',
+        'rotate',
+        '--client-side',
+        '--from',
+        current!,
+        '--idle-for',
+        '1h',
+        '--poll-interval',
+        '200ms',
+        '--output-secret',
+        file,
+      ],
       cliEnv,
     );
     await cli.until(() => /last verified/.test(cli.out.stderr), 'the first progress line');
@@ -224,7 +200,7 @@ describe('secure-mode secrets rotate (CLI against a real server)', () => {
 
   it('--no-wait creates the new secret, prints it once and says how to finish; exit codes for refusals', async () => {
     const current = (await liveIds())[0]!;
-    const res = await runCli(['secrets', 'rotate', '--from', current, '--no-wait', '--name', 'Next'], cliEnv);
+    const res = await runCli(['secrets', 'rotate', '--client-side', '--from', current, '--no-wait', '--name', 'Next'], cliEnv);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /secret \(shown once, store it now\): [A-Za-z0-9_-]{43}/);
     assert.match(res.stderr, new RegExp(`--from ${current} --to [0-9]+`));
