@@ -3,6 +3,7 @@ import { closeDismissableDialogs } from './dialog.js';
 import { h } from './dom.js';
 import { Session, browserSessionStorage } from './session.js';
 import { auditView } from './views/audit.js';
+import { diagnoseView } from './views/diagnose.js';
 import { rotationView } from './views/rotation.js';
 import { secretsView } from './views/secrets.js';
 import { signInView } from './views/signin.js';
@@ -16,6 +17,7 @@ interface Page {
 const PAGES: Readonly<Record<string, Page>> = {
   secrets: { title: 'Secrets', render: secretsView },
   rotation: { title: 'Rotation', render: rotationView },
+  diagnose: { title: 'Test a hash', render: diagnoseView },
   audit: { title: 'Audit log', render: auditView },
 };
 
@@ -76,12 +78,32 @@ function buildShell(token: string): NonNullable<typeof shell> {
       }, 8000);
     },
   };
+  const workspace = h('p', { class: 'workspace', 'aria-live': 'polite' });
+  showWorkspace(ctx, workspace);
   root.replaceChildren(
-    h('header', { class: 'topbar' }, h('p', { class: 'brand' }, 'secure-mode'), nav, signOutButton),
+    h('header', { class: 'topbar' }, h('p', { class: 'brand' }, 'secure-mode'), workspace, nav, signOutButton),
     notice,
     main,
   );
   return { main, links, ctx };
+}
+
+/** The workspace's app_id, which the Messenger and every signing server need, from the Intercom-shaped GET /me. */
+function showWorkspace(ctx: Ctx, into: HTMLElement): void {
+  ctx.api.me().then(
+    (me) => {
+      const iv = me.app.identity_verification ? 'identity verification on' : 'identity verification off: no live secret';
+      into.replaceChildren(
+        h('span', { class: 'workspace-name' }, me.app.name),
+        ' · app_id ',
+        h('code', { class: 'app-id' }, me.app.id_code),
+        h('span', { class: `iv iv-${me.app.identity_verification ? 'on' : 'off'}` }, ` · ${iv}`),
+      );
+    },
+    () => {
+      into.textContent = 'app_id unavailable';
+    },
+  );
 }
 
 function show(moveFocus: boolean): void {
