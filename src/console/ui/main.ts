@@ -31,7 +31,7 @@ function pageFromHash(): string | null {
   return match[1]! in PAGES ? match[1]! : 'secrets';
 }
 
-let shell: { main: HTMLElement; links: Map<string, HTMLAnchorElement>; ctx: Ctx } | null = null;
+let shell: { main: HTMLElement; links: Map<string, HTMLAnchorElement>; ctx: Ctx; workspace: HTMLElement } | null = null;
 let current: string | null = null;
 
 function signOut(notice: string | null): void {
@@ -78,14 +78,13 @@ function buildShell(token: string): NonNullable<typeof shell> {
       }, 8000);
     },
   };
-  const workspace = h('p', { class: 'workspace', 'aria-live': 'polite' });
-  showWorkspace(ctx, workspace);
+  const workspace = h('p', { class: 'workspace' });
   root.replaceChildren(
     h('header', { class: 'topbar' }, h('p', { class: 'brand' }, 'secure-mode'), workspace, nav, signOutButton),
     notice,
     main,
   );
-  return { main, links, ctx };
+  return { main, links, ctx, workspace };
 }
 
 /** The workspace's app_id, which the Messenger and every signing server need, from the Intercom-shaped GET /me. */
@@ -126,6 +125,8 @@ function show(moveFocus: boolean): void {
   const container = h('div', { class: `page page-${id}` });
   shell.main.replaceChildren(container);
   page.render(shell.ctx, container);
+  // Re-read on every page change: identity verification turns on and off as secrets come and go.
+  showWorkspace(shell.ctx, shell.workspace);
   if (moveFocus) container.querySelector('h1')?.focus();
 }
 

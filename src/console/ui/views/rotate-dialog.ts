@@ -8,6 +8,7 @@ import { snippetsBlock } from './snippets-block.js';
 
 const IDLE_CHOICES: ReadonlyArray<{ seconds: number; label: string }> = [
   { seconds: 3_600, label: '1 hour (default)' },
+  { seconds: 60, label: '1 minute' },
   { seconds: 600, label: '10 minutes' },
   { seconds: 86_400, label: '1 day' },
   { seconds: 604_800, label: '7 days' },

@@ -140,7 +140,7 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
             'p',
             { class: 'hint' },
             `${secrets.length} secrets are live. `,
-            h('a', { href: '#/rotation' }, 'See the rotations and their progress'),
+            h('a', { href: '#/rotation' }, 'Follow their progress'),
             '.',
           )
         : '',
