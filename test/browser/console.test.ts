@@ -339,6 +339,24 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     watch.assertClean();
   });
 
+  it('tests a hash: verified with the live secret, refused with the deleted one and told why', async () => {
+    await page.getByRole('link', { name: 'Test a hash', exact: true }).click();
+    await page.getByRole('heading', { name: 'Test a hash' }).waitFor();
+    await page.getByLabel('user_id', { exact: true }).fill('user-1');
+    await page.getByLabel('user_hash', { exact: true }).fill(userHash(secondSecret, 'user-1'));
+    await page.getByRole('button', { name: 'Test' }).click();
+    await page.locator('.verdict-ok').getByText('Verified: identity verification accepts this now.').waitFor();
+    await page.locator('.diagnosed-secret').getByText(/^“Production web” \(id \d+, live\)$/).waitFor();
+
+    await page.getByLabel('user_hash', { exact: true }).fill(userHash(firstSecret, 'user-1'));
+    await page.getByRole('button', { name: 'Test' }).click();
+    await page.locator('.verdict-fail').getByText('Not verified: identity verification refuses this.').waitFor();
+    await page.locator('.diagnosed-secret').getByText(/^“Legacy web” \(id \d+, deleted, deleted /).waitFor();
+    await page.locator('ol.causes li[data-code="deleted_secret"]').waitFor();
+    await shot(page, 'diagnose-desktop');
+    watch.assertClean();
+  });
+
   it('schedules a retirement time from the edit dialog', async () => {
     await secretRow(page, 'Production web').getByRole('button', { name: 'Edit “Production web”' }).click();
     const dialog = page.getByRole('dialog', { name: 'Edit “Production web”' });
