@@ -346,14 +346,22 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     await page.getByLabel('user_hash', { exact: true }).fill(userHash(secondSecret, 'user-1'));
     await page.getByRole('button', { name: 'Test' }).click();
     await page.locator('.verdict-ok').getByText('Verified: identity verification accepts this now.').waitFor();
-    await page.locator('.diagnosed-secret').getByText(/^“Production web” \(id \d+, live\)$/).waitFor();
+    await page
+      .locator('.diagnosed-secret')
+      .getByText(/^“Production web” \(id \d+, live\)$/)
+      .waitFor();
 
     await page.getByLabel('user_hash', { exact: true }).fill(userHash(firstSecret, 'user-1'));
     await page.getByRole('button', { name: 'Test' }).click();
     await page.locator('.verdict-fail').getByText('Not verified: identity verification refuses this.').waitFor();
-    await page.locator('.diagnosed-secret').getByText(/^“Legacy web” \(id \d+, deleted, deleted /).waitFor();
+    await page
+      .locator('.diagnosed-secret')
+      .getByText(/^“Legacy web” \(id \d+, deleted, deleted /)
+      .waitFor();
     await page.locator('ol.causes li[data-code="deleted_secret"]').waitFor();
     await shot(page, 'diagnose-desktop');
+    await page.getByRole('link', { name: 'Secrets', exact: true }).click();
+    await secretRow(page, 'Production web').waitFor();
     watch.assertClean();
   });
 
@@ -615,6 +623,12 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
       const secret = await api(own, 'POST', '/secure_mode_secrets', { body: { name: 'Billing', supports_web: true } });
       assert.equal(secret.status, 201, secret.text);
       recordSensitive('secret', secret.body.secret);
+      // The old secret is in use, so the server's sweeper does not complete the rotations below by itself.
+      const oldVerified = await api(own, 'POST', '/identity_verification/verify', {
+        token: null,
+        body: { app_id: own.workspace.appId, platform: 'web', user_id: 'u-0', user_hash: userHash(secret.body.secret, 'u-0') },
+      });
+      assert.equal(oldVerified.status, 200, oldVerified.text);
       await p.goto(`${own.url}/console`);
       await signIn(p, own.token);
 

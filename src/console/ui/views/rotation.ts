@@ -10,6 +10,7 @@ import {
   platformProgress,
   stateLabel,
 } from '../rotations.js';
+import { Poller } from '../poller.js';
 import { type Ctx, button, errorBox, loading, pageHeader, whenEl } from '../widgets.js';
 import { openCancelDialog, openCompleteDialog } from './rotation-actions.js';
 import { snippetsBlock } from './snippets-block.js';
@@ -157,7 +158,7 @@ function restoreUiState(to: HTMLElement, state: UiState | null): void {
 
 export function rotationView(ctx: Ctx, container: HTMLElement): void {
   const content = h('div', { class: 'page-content' });
-  const status = h('p', { class: 'muted small updated', 'aria-live': 'off' });
+  const status = h('div', { class: 'muted small updated' });
   container.append(
     pageHeader(
       'Rotation',
@@ -168,36 +169,28 @@ export function rotationView(ctx: Ctx, container: HTMLElement): void {
     status,
   );
 
-  let timer: number | undefined;
   let sequence = 0;
-  let waitingForVisible = false;
   let first = true;
-
-  function schedule(): void {
-    window.clearTimeout(timer);
-    timer = window.setTimeout(() => {
-      if (!container.isConnected) return;
-      // A hidden tab asks nothing; it catches up as soon as it is shown again.
-      if (document.hidden) waitingForVisible = true;
-      else void load(false);
-    }, POLL_INTERVAL_MS);
-  }
-
+  let following = false;
+  const poller = new Poller(
+    {
+      setTimeout: (run, ms) => window.setTimeout(run, ms),
+      clearTimeout: (id) => window.clearTimeout(id),
+      hidden: () => document.hidden,
+    },
+    POLL_INTERVAL_MS,
+    () => {
+      if (container.isConnected) void load(false);
+    },
+  );
   const onVisibility = () => {
-    if (!container.isConnected) {
-      document.removeEventListener('visibilitychange', onVisibility);
-      return;
-    }
-    if (!document.hidden && waitingForVisible) {
-      waitingForVisible = false;
-      void load(false);
-    }
+    if (container.isConnected) poller.visibilityChanged();
+    else document.removeEventListener('visibilitychange', onVisibility);
   };
   document.addEventListener('visibilitychange', onVisibility);
 
   async function load(showLoading: boolean): Promise<void> {
-    window.clearTimeout(timer);
-    waitingForVisible = false;
+    poller.stop();
     const mine = ++sequence;
     if (showLoading || first) content.replaceChildren(loading('Loading rotations…'));
     first = false;
@@ -210,8 +203,14 @@ export function rotationView(ctx: Ctx, container: HTMLElement): void {
       ]);
     } catch (err) {
       if (mine !== sequence || !container.isConnected) return;
-      content.replaceChildren(errorBox(err, 'Could not load the rotations'));
-      status.textContent = '';
+      if (showLoading || !following) {
+        content.replaceChildren(errorBox(err, 'Could not load the rotations'));
+        status.replaceChildren();
+        return;
+      }
+      // A failed background refresh keeps the last answer on screen (and the focus in it) and tries again.
+      status.replaceChildren(errorBox(err, 'Could not refresh the rotations; showing the last answer'));
+      poller.next(true);
       return;
     }
     if (mine !== sequence || !container.isConnected) return;
@@ -233,9 +232,9 @@ export function rotationView(ctx: Ctx, container: HTMLElement): void {
       content.replaceChildren(list);
       restoreUiState(list, carried);
     }
-    const polling = anyOpen(rotations);
-    status.textContent = `Updated ${formatDateTime(now)}.${polling ? ` Refreshes every ${POLL_INTERVAL_MS / 1000} seconds while a rotation is open.` : ''}`;
-    if (polling) schedule();
+    following = anyOpen(rotations);
+    status.textContent = `Updated ${formatDateTime(now)}.${following ? ` Refreshes every ${POLL_INTERVAL_MS / 1000} seconds while a rotation is open.` : ''}`;
+    poller.next(following);
   }
 
   void load(true);
