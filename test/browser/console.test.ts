@@ -697,6 +697,22 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
         body: { app_id: own.workspace.appId, platform: 'web', user_id: 'u-1', user_hash: userHash(secret.body.secret, 'u-1') },
       });
       assert.equal(old.status, 401);
+
+      // A rotation past its deadline says so. Nothing is open, so the page stopped refreshing: Refresh starts it again.
+      const live = (await api(own, 'GET', '/secure_mode_secrets')).body.data[0].id;
+      const late = await api(own, 'POST', '/secure_mode_rotations', {
+        body: { secret_id: live, deadline: Math.floor(Date.now() / 1000) + 1 },
+      });
+      assert.equal(late.status, 201, late.text);
+      recordSensitive('secret', late.body.secret);
+      await p.getByRole('button', { name: 'Refresh' }).click();
+      const lateCard = p.locator(`article.rotation[data-rotation-id="${late.body.id}"]`);
+      await lateCard.locator('.rotation-state').getByText('Rolling out').waitFor();
+      await lateCard
+        .locator('.overdue')
+        .getByText(/^Overdue: the deadline .* has passed and the old secret is still live\.$/)
+        .waitFor();
+      await shot(p, 'rotation-overdue-desktop');
       w.assertClean();
     } finally {
       await context.close();

@@ -95,7 +95,8 @@ function rotationCard(ctx: Ctx, rotation: Rotation, names: SecretNames, now: num
     open && rotation.overdue
       ? h(
           'p',
-          { class: 'warning overdue', role: 'alert' },
+          // Not role="alert": the card is rebuilt on every refresh and would be announced again each time.
+          { class: 'warning overdue' },
           h('strong', {}, 'Overdue: '),
           `the deadline ${typeof rotation.deadline === 'number' ? formatDateTime(rotation.deadline) : ''} has passed and the old secret is still live.`,
         )
