@@ -713,6 +713,10 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
         .getByText(/^Overdue: the deadline .* has passed and the old secret is still live\.$/)
         .waitFor();
       await shot(p, 'rotation-overdue-desktop');
+      await p.setViewportSize(PHONE);
+      await lateCard.locator('table.progress').waitFor();
+      assert.ok(await p.evaluate<boolean>(`document.documentElement.scrollWidth <= ${PHONE.width}`), 'rotations fit 390 px');
+      await shot(p, 'rotation-overdue-phone');
       w.assertClean();
     } finally {
       await context.close();

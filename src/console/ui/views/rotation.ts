@@ -26,6 +26,7 @@ function namesOf(secrets: readonly Secret[]): SecretNames {
 }
 
 function progressTable(rotation: Rotation, now: number): HTMLElement {
+  const open = isOpen(rotation);
   return h(
     'div',
     { class: 'table-wrap' },
@@ -55,7 +56,12 @@ function progressTable(rotation: Rotation, now: number): HTMLElement {
             h('th', { scope: 'row' }, PLATFORM_LABELS[p.platform]),
             h('td', { 'data-label': 'Old secret last verified' }, whenEl(p.oldLastVerifiedAt, now)),
             h('td', { 'data-label': 'New secret last verified' }, whenEl(p.newLastVerifiedAt, now)),
-            h('td', { 'data-label': 'New secret', class: p.newSeen ? 'seen' : 'waiting' }, p.newSeen ? 'Seen' : 'Waiting'),
+            // Only an open rotation still waits; a closed one just records whether the new secret got there.
+            h(
+              'td',
+              { 'data-label': 'New secret', class: p.newSeen ? 'seen' : open ? 'waiting' : 'muted' },
+              p.newSeen ? 'Seen' : open ? 'Waiting' : 'Not seen',
+            ),
           ),
         ),
       ),
@@ -91,6 +97,12 @@ function rotationCard(ctx: Ctx, rotation: Rotation, names: SecretNames, now: num
       { class: 'rotation-head' },
       h('h2', {}, `${names(rotation.from_secret_id)} → ${names(rotation.to_secret_id)}`),
       h('span', { class: `state rotation-state state-${rotation.state}` }, stateLabel(rotation.state)),
+    ),
+    // Names repeat (a successor is named after its predecessor); the ids tell them apart.
+    h(
+      'p',
+      { class: 'muted small ids' },
+      `Rotation ${rotation.id}: secret ${rotation.from_secret_id} → secret ${rotation.to_secret_id}`,
     ),
     open && rotation.overdue
       ? h(
