@@ -18,7 +18,7 @@ describe('console: signing snippets', () => {
     const path = join(dir, file);
     writeFileSync(path, source);
     return execFileSync(command, [path], {
-      env: { PATH: process.env.PATH ?? '', [SECRET_ENV_VAR]: VECTOR.secret },
+      env: { ...process.env, [SECRET_ENV_VAR]: VECTOR.secret },
       encoding: 'utf8',
     }).trim();
   };
