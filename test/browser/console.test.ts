@@ -302,37 +302,19 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     watch.assertClean();
   });
 
-  it('shows the old and new secrets’ share of verifications on the rotation page', async () => {
-    await page.getByRole('link', { name: 'Rotation' }).click();
+  it('shows the workspace’s app_id from GET /me, and an empty rotation page', async () => {
+    await page.getByRole('link', { name: 'Rotation', exact: true }).click();
     await page.getByRole('heading', { name: 'Rotation' }).waitFor();
-    assert.equal(
-      await page
-        .getByLabel('Old secret')
-        .locator('option:checked')
-        .innerText()
-        .then((t) => t.startsWith('Legacy web')),
-      true,
-    );
-    assert.equal(
-      await page
-        .getByLabel('New secret')
-        .locator('option:checked')
-        .innerText()
-        .then((t) => t.startsWith('Production web')),
-      true,
-    );
-    await page
-      .locator('.cutover')
-      .getByText(/^In progress: 50% of verifications/)
-      .waitFor();
-    await page.locator('.share-chart rect.share-new').first().waitFor();
-    await page.getByText('Show the numbers').click();
-    await shot(page, 'rotation-desktop');
+    const workspace = page.locator('header .workspace');
+    await workspace.locator('.app-id').getByText(app.workspace.appId, { exact: true }).waitFor();
+    await workspace.getByText('identity verification on').waitFor();
+    await page.getByText('No rotations yet.').waitFor();
+    assert.equal(await page.locator('article.rotation').count(), 0);
     watch.assertClean();
   });
 
   it('deletes the first secret only after a loud warning about its recent traffic', async () => {
-    await page.getByRole('link', { name: 'Secrets' }).click();
+    await page.getByRole('link', { name: 'Secrets', exact: true }).click();
     await secretRow(page, 'Legacy web').getByRole('button', { name: 'Delete “Legacy web”' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete “Legacy web”?' });
     await dialog.getByText('It last verified a user just now').waitFor();
@@ -357,6 +339,32 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     watch.assertClean();
   });
 
+  it('tests a hash: verified with the live secret, refused with the deleted one and told why', async () => {
+    await page.getByRole('link', { name: 'Test a hash', exact: true }).click();
+    await page.getByRole('heading', { name: 'Test a hash' }).waitFor();
+    await page.getByLabel('user_id', { exact: true }).fill('user-1');
+    await page.getByLabel('user_hash', { exact: true }).fill(userHash(secondSecret, 'user-1'));
+    await page.getByRole('button', { name: 'Test' }).click();
+    await page.locator('.verdict-ok').getByText('Verified: identity verification accepts this now.').waitFor();
+    await page
+      .locator('.diagnosed-secret')
+      .getByText(/^“Production web” \(id \d+, live\)$/)
+      .waitFor();
+
+    await page.getByLabel('user_hash', { exact: true }).fill(userHash(firstSecret, 'user-1'));
+    await page.getByRole('button', { name: 'Test' }).click();
+    await page.locator('.verdict-fail').getByText('Not verified: identity verification refuses this.').waitFor();
+    await page
+      .locator('.diagnosed-secret')
+      .getByText(/^“Legacy web” \(id \d+, deleted, deleted /)
+      .waitFor();
+    await page.locator('ol.causes li[data-code="deleted_secret"]').waitFor();
+    await shot(page, 'diagnose-desktop');
+    await page.getByRole('link', { name: 'Secrets', exact: true }).click();
+    await secretRow(page, 'Production web').waitFor();
+    watch.assertClean();
+  });
+
   it('schedules a retirement time from the edit dialog', async () => {
     await secretRow(page, 'Production web').getByRole('button', { name: 'Edit “Production web”' }).click();
     const dialog = page.getByRole('dialog', { name: 'Edit “Production web”' });
@@ -375,7 +383,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
   });
 
   it('finds all of it on the audit page, filterable by action and time', async () => {
-    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('link', { name: 'Audit log', exact: true }).click();
     await page.getByRole('heading', { name: 'Audit log' }).waitFor();
     const rows = page.locator('table.audit tbody tr');
     await rows.first().waitFor();
@@ -406,7 +414,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
   it('shows a name made of markup as text', async () => {
     const created = await api(app, 'POST', '/secure_mode_secrets', { body: { name: XSS_NAME, supports_android: true } });
     assert.equal(created.status, 201, created.text);
-    await page.getByRole('link', { name: 'Secrets' }).click();
+    await page.getByRole('link', { name: 'Secrets', exact: true }).click();
     const row = secretRow(page, XSS_NAME);
     await row.waitFor();
     assert.equal(await row.locator('.secret-name').textContent(), XSS_NAME);
@@ -457,18 +465,12 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     await del.getByRole('button', { name: 'Cancel' }).click();
     await del.waitFor({ state: 'detached' });
 
-    await p.getByRole('link', { name: 'Rotation' }).click();
-    const oldPick = p.getByLabel('Old secret');
-    const production = await oldPick.locator('option', { hasText: 'Production web' }).getAttribute('value');
-    await oldPick.selectOption(production!);
-    await p
-      .locator('.cutover')
-      .getByText(/^Not started: every verification still uses “Production web”/)
-      .waitFor();
+    await p.getByRole('link', { name: 'Rotation', exact: true }).click();
+    await p.getByText('No rotations yet.').waitFor();
     assert.ok(await fitsWidth(), 'rotation page fits 390 px');
     await shot(p, 'rotation-phone');
 
-    await p.getByRole('link', { name: 'Audit log' }).click();
+    await p.getByRole('link', { name: 'Audit log', exact: true }).click();
     await p.locator('tr[data-action="secret.deleted"]').first().waitFor();
     assert.ok(await fitsWidth(), 'audit page fits 390 px');
     await shot(p, 'audit-phone');
@@ -509,6 +511,217 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     assert.equal(await p.evaluate<number>('sessionStorage.length'), 0);
     readOnly.assertClean();
     await context.close();
+  });
+
+  it('runs a full rotation from the console: Rotate, sign with the old then the new secret, watch it complete', async () => {
+    // The server deletes the old secret only after idle_for (at least 60 s) without traffic: this app's clock jumps
+    // ahead on demand, so that minute passes without waiting for it. Its sweeper and usage flush run fast.
+    let aheadMs = 0;
+    const rotApp = await startTestApp({
+      clock: { nowMs: () => Date.now() + aheadMs },
+      env: { SECURE_MODE_CONSOLE_DIR: consoleDir, SECURE_MODE_SWEEP_INTERVAL_MS: '200', SECURE_MODE_USAGE_FLUSH_MS: '100' },
+    });
+    const context = await newContext(DESKTOP);
+    try {
+      const p = await context.newPage();
+      const w = new PageWatch(p);
+      const verifyOn = async (secret: string, platform: 'web' | 'ios', userId: string) =>
+        (
+          await api(rotApp, 'POST', '/identity_verification/verify', {
+            token: null,
+            body: { app_id: rotApp.workspace.appId, platform, user_id: userId, user_hash: userHash(secret, userId) },
+          })
+        ).status;
+      await p.goto(`${rotApp.url}/console`);
+      await signIn(p, rotApp.token);
+
+      await p.getByRole('button', { name: 'Create secret' }).click();
+      const create = p.getByRole('dialog', { name: 'Create a secret' });
+      await create.getByLabel('Name').fill('Checkout');
+      await create.getByLabel('iOS').check();
+      await create.getByRole('button', { name: 'Create secret' }).click();
+      const created = p.getByRole('dialog', { name: 'Save the secret for “Checkout”' });
+      const oldSecret = await created.getByLabel('Secret', { exact: true }).inputValue();
+      recordSensitive('secret', oldSecret);
+      await created.getByLabel('I have saved this secret somewhere safe').check();
+      await created.getByRole('button', { name: 'Done' }).click();
+      await created.waitFor({ state: 'detached' });
+      assert.equal(await verifyOn(oldSecret, 'web', 'user-1'), 200);
+
+      await secretRow(p, 'Checkout').getByRole('button', { name: 'Rotate “Checkout”' }).click();
+      const rotate = p.getByRole('dialog', { name: 'Rotate “Checkout”' });
+      await rotate.getByLabel('Name of the new secret (optional)').fill('Checkout 2');
+      await rotate.getByLabel('Delete the old secret after it has been idle for').selectOption('60');
+      await rotate.getByRole('button', { name: 'Start rotation' }).click();
+      const once = p.getByRole('dialog', { name: 'Save the new secret “Checkout 2”' });
+      const newSecret = await once.getByLabel('Secret', { exact: true }).inputValue();
+      recordSensitive('secret', newSecret);
+      assert.match(newSecret, /^[A-Za-z0-9_-]{43}$/);
+      assert.notEqual(newSecret, oldSecret);
+      await once.getByText('This is the only time this secret is shown.').waitFor();
+      await once.getByText('Python', { exact: true }).click();
+      assert.match(
+        await once.locator('details[data-language="python"] code').innerText(),
+        /secret = os\.environ\["INTERCOM_IDENTITY_SECRET"\]/,
+      );
+      assert.equal((await once.locator('.snippets').innerText()).includes(newSecret), false, 'snippets hold a placeholder');
+      await shot(p, 'rotate-secret-shown-desktop');
+      await once.getByLabel('I have saved this secret somewhere safe').check();
+      await once.getByRole('button', { name: 'Done' }).click();
+      await once.waitFor({ state: 'detached' });
+
+      await p.getByRole('heading', { name: 'Rotation' }).waitFor();
+      const card = p.locator('article.rotation').first();
+      await card.locator('.rotation-state').getByText('Rolling out').waitFor();
+      assert.equal(await card.locator('h2').innerText(), '“Checkout” → “Checkout 2”');
+      await card.locator('tr[data-platform="web"] td.waiting').waitFor();
+      await card.locator('tr[data-platform="ios"] td.waiting').waitFor();
+      await card.getByText('Waiting for the new secret to verify a user on Web, iOS.').waitFor();
+      await shot(p, 'rotation-rolling-out-desktop');
+
+      // The servers still sign with the old secret, then move to the new one platform by platform; nobody clicks
+      // Refresh: the page follows by itself.
+      assert.equal(await verifyOn(oldSecret, 'ios', 'user-2'), 200);
+      assert.equal(await verifyOn(newSecret, 'web', 'user-1'), 200);
+      await card.locator('tr[data-platform="web"] td.seen').waitFor();
+      await card.getByText('Waiting for the new secret to verify a user on iOS.').waitFor();
+      assert.equal(await verifyOn(newSecret, 'ios', 'user-2'), 200);
+      await card.locator('.rotation-state').getByText('Cutting over').waitFor();
+      await card.getByText(/verified nobody for 1 minute\./).waitFor();
+      await shot(p, 'rotation-cutting-over-desktop');
+
+      aheadMs = 61_000;
+      await card.locator('.rotation-state').getByText('Completed').waitFor();
+      await card.getByText('The old secret was deleted; the new one is the only one in use.').waitFor();
+      assert.equal(await card.getByRole('button', { name: 'Complete now…' }).count(), 0);
+      await p.getByText(/^Updated [^.]*\.$/).waitFor();
+      assert.equal(await verifyOn(oldSecret, 'web', 'user-1'), 401);
+      assert.equal(await verifyOn(newSecret, 'web', 'user-1'), 200);
+      await shot(p, 'rotation-completed-desktop');
+
+      // Neither secret is kept anywhere in the page once its dialog closed: not in storage, markup or a field.
+      for (const value of [oldSecret, newSecret]) {
+        const found = await p.evaluate<boolean>(
+          `(() => { const v = ${JSON.stringify(value)}; return JSON.stringify({ ...localStorage }).includes(v) || JSON.stringify({ ...sessionStorage }).includes(v) || document.documentElement.outerHTML.includes(v) || document.body.innerText.includes(v) || [...document.querySelectorAll('input, textarea')].some((e) => e.value.includes(v)); })()`,
+        );
+        assert.equal(found, false);
+      }
+      assert.equal(await p.evaluate<number>('localStorage.length'), 0);
+      w.assertClean();
+    } finally {
+      await context.close();
+      await rotApp.close();
+    }
+  });
+
+  it('cancels a rotation keeping a new secret already in use, and completes one by force, each after a refusal', async () => {
+    const own = await startTestApp({ env: { SECURE_MODE_CONSOLE_DIR: consoleDir } });
+    const context = await newContext(DESKTOP);
+    try {
+      const p = await context.newPage();
+      const w = new PageWatch(p);
+      const secret = await api(own, 'POST', '/secure_mode_secrets', { body: { name: 'Billing', supports_web: true } });
+      assert.equal(secret.status, 201, secret.text);
+      recordSensitive('secret', secret.body.secret);
+      // The old secret is in use, so the server's sweeper does not complete the rotations below by itself.
+      const oldVerified = await api(own, 'POST', '/identity_verification/verify', {
+        token: null,
+        body: { app_id: own.workspace.appId, platform: 'web', user_id: 'u-0', user_hash: userHash(secret.body.secret, 'u-0') },
+      });
+      assert.equal(oldVerified.status, 200, oldVerified.text);
+      await p.goto(`${own.url}/console`);
+      await signIn(p, own.token);
+
+      const rotateFromConsole = async (name: string) => {
+        await secretRow(p, name)
+          .getByRole('button', { name: `Rotate “${name}”` })
+          .click();
+        await p
+          .getByRole('dialog', { name: `Rotate “${name}”` })
+          .getByRole('button', { name: 'Start rotation' })
+          .click();
+        const once = p.getByRole('dialog', { name: `Save the successor of “${name}”` });
+        const value = await once.getByLabel('Secret', { exact: true }).inputValue();
+        recordSensitive('secret', value);
+        await once.getByLabel('I have saved this secret somewhere safe').check();
+        await once.getByRole('button', { name: 'Done' }).click();
+        await once.waitFor({ state: 'detached' });
+        const card = p.locator('article.rotation[data-state="rolling_out"]');
+        await card.waitFor();
+        return { value, card, id: (await card.getAttribute('data-rotation-id'))! };
+      };
+
+      // The new secret already verified users: a plain cancel is refused, keeping it is an explicit second choice.
+      const first = await rotateFromConsole('Billing');
+      const verified = await api(own, 'POST', '/identity_verification/verify', {
+        token: null,
+        body: { app_id: own.workspace.appId, platform: 'web', user_id: 'u-1', user_hash: userHash(first.value, 'u-1') },
+      });
+      assert.equal(verified.status, 200, verified.text);
+      await own.runtime.usage.flush();
+      w.expect(409, `/secure_mode_rotations/${first.id}/cancel`);
+      await first.card.getByRole('button', { name: 'Cancel rotation…' }).click();
+      const cancel = p.getByRole('dialog', { name: 'Cancel this rotation?' });
+      assert.ok(await hasFocus(cancel.getByRole('button', { name: 'Back' })), 'the safe choice has focus');
+      await cancel.getByRole('button', { name: 'Cancel rotation' }).click();
+      await cancel
+        .getByRole('alert')
+        .getByText(/^Not cancelled: The new secret verified traffic at .*use keep_new=true/)
+        .waitFor();
+      await shot(p, 'rotation-cancel-refused-desktop');
+      await cancel.getByRole('button', { name: 'Cancel and keep the new secret' }).click();
+      await cancel.waitFor({ state: 'detached' });
+      await p.locator(`article.rotation[data-rotation-id="${first.id}"] .rotation-state`).getByText('Cancelled').waitFor();
+      await p.getByRole('status').filter({ hasText: 'Rotation cancelled;' }).waitFor();
+
+      // Completing before the new secret verified anywhere is refused; forcing needs the acknowledgement ticked.
+      await p.getByRole('link', { name: 'Secrets', exact: true }).click();
+      const second = await rotateFromConsole('Billing');
+      w.expect(409, `/secure_mode_rotations/${second.id}/complete`);
+      await second.card.getByRole('button', { name: 'Complete now…' }).click();
+      const complete = p.getByRole('dialog', { name: 'Complete this rotation now?' });
+      await complete.getByRole('button', { name: 'Complete rotation' }).click();
+      await complete
+        .getByRole('alert')
+        .getByText(/^Not completed: The new secret has not verified on web yet/)
+        .waitFor();
+      const force = complete.getByRole('button', { name: 'Force: delete the old secret now' });
+      assert.ok(await force.isDisabled());
+      await complete.getByLabel('I understand that users still signed with “Billing” will fail verification').check();
+      await shot(p, 'rotation-force-desktop');
+      await force.click();
+      await complete.waitFor({ state: 'detached' });
+      await p.locator(`article.rotation[data-rotation-id="${second.id}"] .rotation-state`).getByText('Completed').waitFor();
+      const old = await api(own, 'POST', '/identity_verification/verify', {
+        token: null,
+        body: { app_id: own.workspace.appId, platform: 'web', user_id: 'u-1', user_hash: userHash(secret.body.secret, 'u-1') },
+      });
+      assert.equal(old.status, 401);
+
+      // A rotation past its deadline says so. Nothing is open, so the page stopped refreshing: Refresh starts it again.
+      const live = (await api(own, 'GET', '/secure_mode_secrets')).body.data[0].id;
+      const late = await api(own, 'POST', '/secure_mode_rotations', {
+        body: { secret_id: live, deadline: Math.floor(Date.now() / 1000) + 1 },
+      });
+      assert.equal(late.status, 201, late.text);
+      recordSensitive('secret', late.body.secret);
+      await p.getByRole('button', { name: 'Refresh' }).click();
+      const lateCard = p.locator(`article.rotation[data-rotation-id="${late.body.id}"]`);
+      await lateCard.locator('.rotation-state').getByText('Rolling out').waitFor();
+      await lateCard
+        .locator('.overdue')
+        .getByText(/^Overdue: the deadline .* has passed and the old secret is still live\.$/)
+        .waitFor();
+      await shot(p, 'rotation-overdue-desktop');
+      await p.setViewportSize(PHONE);
+      await lateCard.locator('table.progress').waitFor();
+      assert.ok(await p.evaluate<boolean>(`document.documentElement.scrollWidth <= ${PHONE.width}`), 'rotations fit 390 px');
+      await shot(p, 'rotation-overdue-phone');
+      w.assertClean();
+    } finally {
+      await context.close();
+      await own.close();
+    }
   });
 
   it('signs out, forgetting the token; the token never appears in a URL', async () => {

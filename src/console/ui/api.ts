@@ -6,7 +6,9 @@ import type {
   IdentityVerificationSecretWithMaterialBody,
   UpdateSecretRequestBody,
 } from '../../http/schemas/secrets.js';
-import type { Secret } from './format.js';
+import type { AdminWithAppBody } from '../../http/schemas/me.js';
+import type { Platform, Secret } from './format.js';
+import { type Rotation, type StartRotationInput, type StartedRotation, cancelPath, completePath } from './rotations.js';
 import type { UsageSeries, UsageWindow } from './usage.js';
 
 /** A failed request, already turned into a sentence for people. */
@@ -35,6 +37,30 @@ export interface SecretInput {
 }
 
 export type SecretUpdate = UpdateSecretRequestBody;
+
+export type Me = AdminWithAppBody;
+
+/**
+ * POST /identity_verification/diagnose, as the console uses it. Spelled out here rather than imported: the schema
+ * module takes its cause codes from the domain, which the browser bundle's type-check cannot load.
+ */
+export interface DiagnoseInput {
+  platform: Platform;
+  user_id?: string;
+  email?: string;
+  user_hash?: string;
+  intercom_user_jwt?: string;
+}
+
+export interface Diagnosis {
+  type: 'identity_verification.diagnosis';
+  verified: boolean;
+  method: 'user_hash' | 'jwt';
+  user_id: string | null;
+  email: string | null;
+  secret: { id: string; name: string; state: string; deleted_at: number | null; expires_at: number | null } | null;
+  causes: Array<{ code: string; message: string }>;
+}
 
 /** The console's only way to the server: same origin, bearer token, no cookies, nothing cached. */
 export class ApiClient {
@@ -107,5 +133,29 @@ export class ApiClient {
 
   auditEvents(filter: AuditFilter, startingAfter: string | null): Promise<AuditPage> {
     return this.request('GET', auditPath(filter, startingAfter));
+  }
+
+  listRotations(): Promise<{ type: 'list'; data: Rotation[] }> {
+    return this.request('GET', '/secure_mode_rotations');
+  }
+
+  startRotation(input: StartRotationInput): Promise<StartedRotation> {
+    return this.request('POST', '/secure_mode_rotations', input);
+  }
+
+  cancelRotation(id: string, keepNew: boolean): Promise<Rotation> {
+    return this.request('POST', cancelPath(id, keepNew));
+  }
+
+  completeRotation(id: string, force: boolean): Promise<Rotation> {
+    return this.request('POST', completePath(id, force));
+  }
+
+  me(): Promise<Me> {
+    return this.request('GET', '/me');
+  }
+
+  diagnose(input: DiagnoseInput): Promise<Diagnosis> {
+    return this.request('POST', '/identity_verification/diagnose', input);
   }
 }

@@ -1,6 +1,6 @@
 import { s } from './dom.js';
-import { PLATFORMS, formatTick } from './format.js';
-import { bucketTotal, type ShareBucket, type UsageBucket } from './usage.js';
+import { PLATFORMS } from './format.js';
+import { bucketTotal, type UsageBucket } from './usage.js';
 
 /** Tiny stacked bars, one per bucket, one colour per platform (colours come from the stylesheet). */
 export function usageSparkline(buckets: readonly UsageBucket[], label: string): SVGSVGElement {
@@ -31,54 +31,5 @@ export function usageSparkline(buckets: readonly UsageBucket[], label: string): 
       );
     }
   });
-  return svg;
-}
-
-/** 100%-stacked bars: the new secret's share from the bottom, the old one's above it. */
-export function shareChart(
-  shares: readonly ShareBucket[],
-  windowSeconds: number,
-  label: string,
-  compact: boolean,
-): SVGSVGElement {
-  // The viewBox is chosen for the screen so axis text stays readable when the chart scales to fit.
-  const width = compact ? 400 : 960;
-  const height = compact ? 220 : 260;
-  const left = 40;
-  const bottom = 24;
-  const plotW = width - left - 8;
-  const plotH = height - bottom - 8;
-  const top = 8;
-  const step = plotW / Math.max(1, shares.length);
-  const barWidth = Math.max(1, step - 2);
-  const svg = s(
-    'svg',
-    { class: 'share-chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label },
-    s('title', {}, label),
-  );
-
-  for (const fraction of [0, 0.5, 1]) {
-    const y = top + plotH * (1 - fraction);
-    svg.append(s('line', { class: 'grid', x1: left, x2: width - 8, y1: y, y2: y }));
-    svg.append(s('text', { class: 'axis', x: left - 6, y: y + 4, 'text-anchor': 'end' }, `${fraction * 100}%`));
-  }
-  shares.forEach((bucket, i) => {
-    const x = left + i * step + 1;
-    if (bucket.newShare === null) {
-      svg.append(s('rect', { class: 'share-empty', x, y: top + plotH - 2, width: barWidth, height: 2 }));
-      return;
-    }
-    const newH = plotH * bucket.newShare;
-    svg.append(s('rect', { class: 'share-old', x, y: top, width: barWidth, height: plotH - newH }));
-    svg.append(s('rect', { class: 'share-new', x, y: top + plotH - newH, width: barWidth, height: newH }));
-  });
-  const ticks = shares.length <= 1 ? [0] : [0, Math.floor((shares.length - 1) / 2), shares.length - 1];
-  for (const i of ticks) {
-    const bucket = shares[i];
-    if (!bucket) continue;
-    const anchor = i === 0 ? 'start' : i === shares.length - 1 ? 'end' : 'middle';
-    const x = left + i * step + (anchor === 'start' ? 1 : anchor === 'end' ? step - 1 : step / 2);
-    svg.append(s('text', { class: 'axis', x, y: height - 6, 'text-anchor': anchor }, formatTick(bucket.start, windowSeconds)));
-  }
   return svg;
 }

@@ -27,16 +27,9 @@ export function secretState(secret: Secret, nowS: number): SecretState {
 }
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
-const shortTime = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const shortDateTime = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
 
 export function formatDateTime(unix: number): string {
   return dateTime.format(unix * 1000);
-}
-
-/** Chart axis labels: the time of day when the window fits in a day, else day and time. */
-export function formatTick(unix: number, windowSeconds: number): string {
-  return (windowSeconds <= 86_400 ? shortTime : shortDateTime).format(unix * 1000);
 }
 
 const UNITS: ReadonlyArray<[Intl.RelativeTimeFormatUnit, number]> = [
@@ -73,8 +66,4 @@ export function toLocalDateTimeValue(unix: number): string {
 
 export function plural(count: number, one: string, many: string = `${one}s`): string {
   return `${count.toLocaleString('en')} ${count === 1 ? one : many}`;
-}
-
-export function percent(share: number): string {
-  return `${Math.round(share * 100)}%`;
 }

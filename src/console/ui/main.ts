@@ -3,6 +3,7 @@ import { closeDismissableDialogs } from './dialog.js';
 import { h } from './dom.js';
 import { Session, browserSessionStorage } from './session.js';
 import { auditView } from './views/audit.js';
+import { diagnoseView } from './views/diagnose.js';
 import { rotationView } from './views/rotation.js';
 import { secretsView } from './views/secrets.js';
 import { signInView } from './views/signin.js';
@@ -16,6 +17,7 @@ interface Page {
 const PAGES: Readonly<Record<string, Page>> = {
   secrets: { title: 'Secrets', render: secretsView },
   rotation: { title: 'Rotation', render: rotationView },
+  diagnose: { title: 'Test a hash', render: diagnoseView },
   audit: { title: 'Audit log', render: auditView },
 };
 
@@ -29,7 +31,7 @@ function pageFromHash(): string | null {
   return match[1]! in PAGES ? match[1]! : 'secrets';
 }
 
-let shell: { main: HTMLElement; links: Map<string, HTMLAnchorElement>; ctx: Ctx } | null = null;
+let shell: { main: HTMLElement; links: Map<string, HTMLAnchorElement>; ctx: Ctx; workspace: HTMLElement } | null = null;
 let current: string | null = null;
 
 function signOut(notice: string | null): void {
@@ -76,12 +78,31 @@ function buildShell(token: string): NonNullable<typeof shell> {
       }, 8000);
     },
   };
+  const workspace = h('p', { class: 'workspace' });
   root.replaceChildren(
-    h('header', { class: 'topbar' }, h('p', { class: 'brand' }, 'secure-mode'), nav, signOutButton),
+    h('header', { class: 'topbar' }, h('p', { class: 'brand' }, 'secure-mode'), workspace, nav, signOutButton),
     notice,
     main,
   );
-  return { main, links, ctx };
+  return { main, links, ctx, workspace };
+}
+
+/** The workspace's app_id, which the Messenger and every signing server need, from the Intercom-shaped GET /me. */
+function showWorkspace(ctx: Ctx, into: HTMLElement): void {
+  ctx.api.me().then(
+    (me) => {
+      const iv = me.app.identity_verification ? 'identity verification on' : 'identity verification off: no live secret';
+      into.replaceChildren(
+        h('span', { class: 'workspace-name' }, me.app.name),
+        ' · app_id ',
+        h('code', { class: 'app-id' }, me.app.id_code),
+        h('span', { class: `iv iv-${me.app.identity_verification ? 'on' : 'off'}` }, ` · ${iv}`),
+      );
+    },
+    () => {
+      into.textContent = 'app_id unavailable';
+    },
+  );
 }
 
 function show(moveFocus: boolean): void {
@@ -104,6 +125,8 @@ function show(moveFocus: boolean): void {
   const container = h('div', { class: `page page-${id}` });
   shell.main.replaceChildren(container);
   page.render(shell.ctx, container);
+  // Re-read on every page change: identity verification turns on and off as secrets come and go.
+  showWorkspace(shell.ctx, shell.workspace);
   if (moveFocus) container.querySelector('h1')?.focus();
 }
 

@@ -12,7 +12,7 @@ import {
   toLocalDateTimeValue,
   trafficIsRecent,
 } from '../../../src/console/ui/format.js';
-import { cutoverStatus, platformTotals, rotationShares, type UsageBucket } from '../../../src/console/ui/usage.js';
+import { platformTotals, type UsageBucket } from '../../../src/console/ui/usage.js';
 
 const secret = (over: Partial<Secret> = {}): Secret => ({
   type: 'identity_verification_secret',
@@ -105,37 +105,9 @@ describe('console: secret state and times', () => {
   });
 });
 
-describe('console: usage and rotation', () => {
+describe('console: usage', () => {
   it('totals usage per platform', () => {
     assert.deepEqual(platformTotals([bucket(0, 1, 2, 3), bucket(60, 4, 0, 1)]), { web: 5, ios: 2, android: 4 });
-  });
-
-  it('lines up old and new buckets by start time, oldest first', () => {
-    const shares = rotationShares([bucket(120, 3), bucket(0, 4)], [bucket(0, 0), bucket(60, 2), bucket(120, 1)]);
-    assert.deepEqual(shares, [
-      { start: 0, old: 4, new: 0, newShare: 0 },
-      { start: 60, old: 0, new: 2, newShare: 1 },
-      { start: 120, old: 3, new: 1, newShare: 0.25 },
-    ]);
-  });
-
-  it('judges the cut-over on the latest bucket with traffic', () => {
-    assert.deepEqual(cutoverStatus(rotationShares([bucket(0, 0)], [bucket(0, 0)])), { kind: 'no_traffic' });
-    assert.deepEqual(cutoverStatus(rotationShares([bucket(0, 5), bucket(60, 5)], [bucket(0, 0), bucket(60, 0)])), {
-      kind: 'not_started',
-    });
-    assert.deepEqual(
-      cutoverStatus(rotationShares([bucket(0, 5), bucket(60, 1), bucket(120, 0)], [bucket(0, 0), bucket(60, 3), bucket(120, 0)])),
-      {
-        kind: 'in_progress',
-        oldShare: 0.25,
-        bucketStart: 60,
-      },
-    );
-    assert.deepEqual(cutoverStatus(rotationShares([bucket(0, 5), bucket(60, 0)], [bucket(0, 1), bucket(60, 9)])), {
-      kind: 'cut_over',
-    });
-    assert.deepEqual(cutoverStatus(rotationShares([bucket(0, 0)], [bucket(0, 2)])), { kind: 'cut_over' });
   });
 });
 

@@ -3,6 +3,7 @@ import { openDialog } from '../dialog.js';
 import { h, uid } from '../dom.js';
 import type { Secret } from '../format.js';
 import { type Ctx, errorBox } from '../widgets.js';
+import { showSecretOnce } from './secret-once.js';
 import { platformFields } from './platform-fields.js';
 
 /**
@@ -65,7 +66,9 @@ export function openCreateDialog(ctx: Ctx, onCreated: (secret: Secret) => void):
     ctx.api.createSecret({ name: name.value, ...platforms.chosen() }).then(
       (secret) => {
         created = secret;
-        showSecret(secret);
+        showSecretOnce(handle, `Save the secret for “${secret.name}”`, secret.secret, () => {
+          saved = true;
+        });
       },
       (err: unknown) => {
         submit.disabled = false;
@@ -78,71 +81,6 @@ export function openCreateDialog(ctx: Ctx, onCreated: (secret: Secret) => void):
       },
     );
   });
-
-  function showSecret(secret: CreatedSecret): void {
-    handle.setTitle(`Save the secret for “${secret.name}”`);
-    const warnId = uid('secret-warning');
-    const valueId = uid('secret-value');
-    // A textarea so the whole value wraps into view at any width; the Copy button is the usual way out.
-    const value = h('textarea', {
-      id: valueId,
-      class: 'secret-value',
-      rows: 2,
-      readonly: true,
-      autocomplete: 'off',
-      spellcheck: 'false',
-      'aria-describedby': warnId,
-    });
-    value.value = secret.secret;
-    const copyStatus = h('p', { class: 'copy-status', role: 'status' });
-    const copy = h('button', { type: 'button', class: 'button secondary' }, 'Copy');
-    copy.addEventListener('click', () => {
-      navigator.clipboard.writeText(value.value).then(
-        () => {
-          copyStatus.textContent = 'Copied to the clipboard.';
-        },
-        () => {
-          value.focus();
-          value.select();
-          copyStatus.textContent = 'This browser blocked copying: the secret is selected, press Ctrl+C (⌘C on a Mac).';
-        },
-      );
-    });
-    const confirmId = uid('secret-saved');
-    const confirm = h('input', { type: 'checkbox', id: confirmId });
-    const done = h('button', { type: 'button', class: 'button primary', disabled: true }, 'Done');
-    confirm.addEventListener('change', () => {
-      done.disabled = !confirm.checked;
-    });
-    done.addEventListener('click', () => {
-      saved = true;
-      value.value = '';
-      handle.close();
-    });
-    handle.setContent(
-      h(
-        'div',
-        { class: 'warning', id: warnId },
-        h('p', {}, h('strong', {}, 'This is the only time this secret is shown.')),
-        h(
-          'p',
-          {},
-          'Copy it now and store it where your servers read their configuration. secure-mode keeps it encrypted and will never display it again; if it is lost, create a new secret and delete this one.',
-        ),
-      ),
-      h(
-        'div',
-        { class: 'field' },
-        h('label', { for: valueId }, 'Secret'),
-        h('div', { class: 'copy-row' }, value, copy),
-        copyStatus,
-      ),
-      h('div', { class: 'check confirm' }, confirm, h('label', { for: confirmId }, 'I have saved this secret somewhere safe')),
-      h('div', { class: 'dialog-actions' }, h('p', { class: 'hint' }, 'Tick the box to close.'), done),
-    );
-    value.focus();
-    value.select();
-  }
 
   handle.setContent(form);
   name.focus();

@@ -1,85 +1,66 @@
-import { shareChart } from '../chart.js';
-import { h, uid } from '../dom.js';
-import { type Secret, formatDateTime, formatTick, percent, relativeTime } from '../format.js';
+import { h } from '../dom.js';
+import { PLATFORM_LABELS, type Secret, formatDateTime } from '../format.js';
 import {
-  type Cutover,
-  DEFAULT_WINDOW,
-  USAGE_WINDOWS,
-  type ShareBucket,
-  type UsageSeries,
-  type UsageWindow,
-  cutoverStatus,
-  rotationShares,
-} from '../usage.js';
-import { type Ctx, button, loadSecretsInto, errorBox, loading, pageHeader, whenEl } from '../widgets.js';
-import { openDeleteDialog } from './delete-dialog.js';
+  POLL_INTERVAL_MS,
+  type Rotation,
+  anyOpen,
+  durationText,
+  isOpen,
+  nextStep,
+  platformProgress,
+  stateLabel,
+} from '../rotations.js';
+import { Poller } from '../poller.js';
+import { type Ctx, button, errorBox, loading, pageHeader, whenEl } from '../widgets.js';
+import { openCancelDialog, openCompleteDialog } from './rotation-actions.js';
+import { snippetsBlock } from './snippets-block.js';
 
-function headline(
-  status: Cutover,
-  oldSecret: Secret,
-  newSecret: Secret,
-  series: UsageSeries,
-  now: number,
-): { kind: string; text: string } {
-  const oldName = `“${oldSecret.name}”`;
-  const newName = `“${newSecret.name}”`;
-  switch (status.kind) {
-    case 'no_traffic':
-      return { kind: 'idle', text: 'Neither secret verified anyone in this window.' };
-    case 'not_started':
-      return { kind: 'waiting', text: `Not started: every verification still uses ${oldName}. Give ${newName} to your servers.` };
-    case 'in_progress':
-      return {
-        kind: 'progress',
-        text: `In progress: ${percent(status.oldShare)} of verifications in the step from ${formatTick(status.bucketStart, series.window_seconds)} still used ${oldName}.`,
-      };
-    case 'cut_over': {
-      const last = series.last_verified_at;
-      const since = typeof last === 'number' ? ` ${oldName} last verified a user ${relativeTime(last, now)}.` : '';
-      return { kind: 'done', text: `Cut over: all recent verifications use ${newName}.${since}` };
-    }
-  }
+export type SecretNames = (id: string) => string;
+
+function namesOf(secrets: readonly Secret[]): SecretNames {
+  const byId = new Map(secrets.map((s) => [s.id, s.name]));
+  return (id) => {
+    const name = byId.get(id);
+    return name === undefined ? `secret ${id} (deleted)` : `“${name}”`;
+  };
 }
 
-function numbersTable(
-  shares: readonly ShareBucket[],
-  oldSecret: Secret,
-  newSecret: Secret,
-  windowSeconds: number,
-): HTMLDetailsElement {
+function progressTable(rotation: Rotation, now: number): HTMLElement {
+  const open = isOpen(rotation);
   return h(
-    'details',
-    { class: 'numbers' },
-    h('summary', {}, 'Show the numbers'),
+    'div',
+    { class: 'table-wrap' },
     h(
-      'div',
-      { class: 'table-wrap' },
+      'table',
+      { class: 'compact progress' },
+      h('caption', { class: 'visually-hidden' }, 'Progress per platform'),
       h(
-        'table',
-        { class: 'compact' },
+        'thead',
+        {},
         h(
-          'thead',
+          'tr',
           {},
+          h('th', { scope: 'col' }, 'Platform'),
+          h('th', { scope: 'col' }, 'Old secret last verified'),
+          h('th', { scope: 'col' }, 'New secret last verified'),
+          h('th', { scope: 'col' }, 'New secret'),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        ...platformProgress(rotation).map((p) =>
           h(
             'tr',
-            {},
-            h('th', { scope: 'col' }, 'From'),
-            h('th', { scope: 'col' }, oldSecret.name),
-            h('th', { scope: 'col' }, newSecret.name),
-            h('th', { scope: 'col' }, 'New share'),
-          ),
-        ),
-        h(
-          'tbody',
-          {},
-          ...shares.map((b) =>
+            { 'data-platform': p.platform },
+            h('th', { scope: 'row' }, PLATFORM_LABELS[p.platform]),
+            h('td', { 'data-label': 'Old secret last verified' }, whenEl(p.oldLastVerifiedAt, now)),
+            h('td', { 'data-label': 'New secret last verified' }, whenEl(p.newLastVerifiedAt, now)),
+            // Only an open rotation still waits; a closed one just records whether the new secret got there.
             h(
-              'tr',
-              {},
-              h('th', { scope: 'row' }, formatTick(b.start, windowSeconds)),
-              h('td', {}, String(b.old)),
-              h('td', {}, String(b.new)),
-              h('td', {}, b.newShare === null ? '–' : percent(b.newShare)),
+              'td',
+              { 'data-label': 'New secret', class: p.newSeen ? 'seen' : open ? 'waiting' : 'muted' },
+              p.newSeen ? 'Seen' : open ? 'Waiting' : 'Not seen',
             ),
           ),
         ),
@@ -88,122 +69,186 @@ function numbersTable(
   );
 }
 
+function rotationCard(ctx: Ctx, rotation: Rotation, names: SecretNames, now: number, reload: () => void): HTMLElement {
+  const open = isOpen(rotation);
+  const waitingOn = platformProgress(rotation)
+    .filter((p) => !p.newSeen)
+    .map((p) => p.platform);
+  const facts: Node[] = [
+    h('dt', {}, 'Started'),
+    h('dd', {}, whenEl(rotation.created_at, now)),
+    h('dt', {}, 'Old secret deleted after idle for'),
+    h('dd', {}, durationText(rotation.idle_for)),
+    h('dt', {}, 'Deadline'),
+    h('dd', {}, typeof rotation.deadline === 'number' ? formatDateTime(rotation.deadline) : 'None'),
+  ];
+  if (typeof rotation.completed_at === 'number') {
+    facts.push(
+      h('dt', {}, rotation.state === 'cancelled' ? 'Cancelled' : 'Completed'),
+      h('dd', {}, whenEl(rotation.completed_at, now)),
+    );
+  }
+  const key = (what: string) => `${rotation.id}:${what}`;
+  return h(
+    'article',
+    { class: `rotation rotation-${rotation.state}`, 'data-rotation-id': rotation.id, 'data-state': rotation.state },
+    h(
+      'div',
+      { class: 'rotation-head' },
+      h('h2', {}, `${names(rotation.from_secret_id)} → ${names(rotation.to_secret_id)}`),
+      h('span', { class: `state rotation-state state-${rotation.state}` }, stateLabel(rotation.state)),
+    ),
+    // Names repeat (a successor is named after its predecessor); the ids tell them apart.
+    h(
+      'p',
+      { class: 'muted small ids' },
+      `Rotation ${rotation.id}: secret ${rotation.from_secret_id} → secret ${rotation.to_secret_id}`,
+    ),
+    open && rotation.overdue
+      ? h(
+          'p',
+          // Not role="alert": the card is rebuilt on every refresh and would be announced again each time.
+          { class: 'warning overdue' },
+          h('strong', {}, 'Overdue: '),
+          `the deadline ${typeof rotation.deadline === 'number' ? formatDateTime(rotation.deadline) : ''} has passed and the old secret is still live.`,
+        )
+      : null,
+    h('p', { class: 'next-step' }, nextStep(rotation, waitingOn, PLATFORM_LABELS)),
+    progressTable(rotation, now),
+    h('dl', { class: 'facts' }, ...facts),
+    open
+      ? h(
+          'div',
+          { class: 'actions' },
+          button('Cancel rotation…', () => openCancelDialog(ctx, rotation, names, reload), 'secondary', {
+            'data-key': key('cancel'),
+          }),
+          button('Complete now…', () => openCompleteDialog(ctx, rotation, names, reload), 'danger', {
+            'data-key': key('complete'),
+          }),
+        )
+      : null,
+    open
+      ? h(
+          'details',
+          { class: 'numbers', 'data-key': key('snippets') },
+          h('summary', { 'data-key': key('snippets-summary') }, 'Signing code for the new secret'),
+          snippetsBlock('Sign users with the new secret'),
+        )
+      : null,
+  );
+}
+
+interface UiState {
+  focusKey: string | undefined;
+  openKeys: Set<string | undefined>;
+}
+
+/**
+ * A refresh replaces the cards; what the operator had open or focused (a disclosure, a button) is carried over by
+ * its data-key, so a control never vanishes under the keyboard. Read before the old cards leave the page.
+ */
+function uiStateOf(from: HTMLElement | null): UiState | null {
+  if (!from) return null;
+  const focused = document.activeElement;
+  return {
+    focusKey: focused instanceof HTMLElement && from.contains(focused) ? focused.dataset.key : undefined,
+    openKeys: new Set(
+      [...from.querySelectorAll<HTMLDetailsElement>('details[data-key]')].filter((d) => d.open).map((d) => d.dataset.key),
+    ),
+  };
+}
+
+function restoreUiState(to: HTMLElement, state: UiState | null): void {
+  if (!state) return;
+  for (const d of to.querySelectorAll<HTMLDetailsElement>('details[data-key]'))
+    if (state.openKeys.has(d.dataset.key)) d.open = true;
+  if (state.focusKey) {
+    const target = [...to.querySelectorAll<HTMLElement>('[data-key]')].find((el) => el.dataset.key === state.focusKey);
+    target?.focus();
+  }
+}
+
 export function rotationView(ctx: Ctx, container: HTMLElement): void {
   const content = h('div', { class: 'page-content' });
+  const status = h('div', { class: 'muted small updated' });
   container.append(
     pageHeader(
       'Rotation',
-      'While two secrets are live your servers move from signing with the old one to the new one. Here is each one’s share of successful verifications over time: once the old share stays at 0%, delete the old secret.',
-      button('Refresh', () => void load()),
+      'Rotations started with Rotate on the Secrets page, newest first. The server moves each one on by itself: once the new secret has verified a user on every platform and the old one has been idle long enough, it deletes the old one.',
+      button('Refresh', () => void load(true)),
     ),
     content,
+    status,
   );
 
-  async function load(): Promise<void> {
-    const secrets = await loadSecretsInto(ctx, content);
-    if (!secrets) return;
-    if (secrets.length < 2) {
+  let sequence = 0;
+  let first = true;
+  let following = false;
+  const poller = new Poller(
+    {
+      setTimeout: (run, ms) => window.setTimeout(run, ms),
+      clearTimeout: (id) => window.clearTimeout(id),
+      hidden: () => document.hidden,
+    },
+    POLL_INTERVAL_MS,
+    () => {
+      if (container.isConnected) void load(false);
+    },
+  );
+  const onVisibility = () => {
+    if (container.isConnected) poller.visibilityChanged();
+    else document.removeEventListener('visibilitychange', onVisibility);
+  };
+  document.addEventListener('visibilitychange', onVisibility);
+
+  async function load(showLoading: boolean): Promise<void> {
+    poller.stop();
+    const mine = ++sequence;
+    if (showLoading || first) content.replaceChildren(loading('Loading rotations…'));
+    first = false;
+    let rotations: Rotation[];
+    let secrets: Secret[];
+    try {
+      [rotations, secrets] = await Promise.all([
+        ctx.api.listRotations().then((r) => r.data),
+        ctx.api.listSecrets().then((r) => r.data),
+      ]);
+    } catch (err) {
+      if (mine !== sequence || !container.isConnected) return;
+      if (showLoading || !following) {
+        content.replaceChildren(errorBox(err, 'Could not load the rotations'));
+        status.replaceChildren();
+        return;
+      }
+      // A failed background refresh keeps the last answer on screen (and the focus in it) and tries again.
+      status.replaceChildren(errorBox(err, 'Could not refresh the rotations; showing the last answer'));
+      poller.next(true);
+      return;
+    }
+    if (mine !== sequence || !container.isConnected) return;
+    const now = ctx.nowS();
+    const reload = () => void load(false);
+    if (rotations.length === 0) {
       content.replaceChildren(
         h(
           'div',
           { class: 'empty' },
-          h('p', {}, 'A rotation needs two live secrets: the old one and the new one. '),
-          h('p', {}, h('a', { href: '#/secrets' }, 'Create the new secret on the Secrets page'), '.'),
+          h('p', {}, 'No rotations yet.'),
+          h('p', {}, 'To rotate a secret, use Rotate beside it on the ', h('a', { href: '#/secrets' }, 'Secrets page'), '.'),
         ),
       );
-      return;
+    } else {
+      const names = namesOf(secrets);
+      const list = h('div', { class: 'rotations' }, ...rotations.map((r) => rotationCard(ctx, r, names, now, reload)));
+      const carried = uiStateOf(content.querySelector<HTMLElement>('.rotations'));
+      content.replaceChildren(list);
+      restoreUiState(list, carried);
     }
-    secrets.sort((a, b) => a.created_at - b.created_at || Number(a.id) - Number(b.id));
-    const select = (label: string, chosen: Secret) => {
-      const id = uid('pick');
-      const el = h(
-        'select',
-        { id },
-        ...secrets.map((s) =>
-          h('option', { value: s.id, selected: s.id === chosen.id }, `${s.name} (created ${formatDateTime(s.created_at)})`),
-        ),
-      );
-      return { el, field: h('div', { class: 'field' }, h('label', { for: id }, label), el) };
-    };
-    const oldPick = select('Old secret', secrets[secrets.length - 2]!);
-    const newPick = select('New secret', secrets[secrets.length - 1]!);
-    const windowId = uid('window');
-    const windowPick = h(
-      'select',
-      { id: windowId },
-      ...USAGE_WINDOWS.map((w) => h('option', { value: w.id, selected: w.id === DEFAULT_WINDOW.id }, w.label)),
-    );
-    const result = h('div', { class: 'rotation-result', 'aria-live': 'polite' });
-    const form = h(
-      'form',
-      { class: 'filters' },
-      oldPick.field,
-      newPick.field,
-      h('div', { class: 'field' }, h('label', { for: windowId }, 'Time window'), windowPick),
-    );
-    form.addEventListener('submit', (e) => e.preventDefault());
-    form.addEventListener('change', () => void draw());
-    content.replaceChildren(form, result);
-
-    const byId = (id: string) => secrets.find((s) => s.id === id)!;
-
-    async function draw(): Promise<void> {
-      const oldSecret = byId(oldPick.el.value);
-      const newSecret = byId(newPick.el.value);
-      const window: UsageWindow = USAGE_WINDOWS.find((w) => w.id === windowPick.value) ?? DEFAULT_WINDOW;
-      if (oldSecret.id === newSecret.id) {
-        result.replaceChildren(h('p', { class: 'error', role: 'alert' }, 'Choose two different secrets to compare.'));
-        return;
-      }
-      result.replaceChildren(loading('Loading usage…'));
-      let oldSeries: UsageSeries;
-      let newSeries: UsageSeries;
-      try {
-        [oldSeries, newSeries] = await Promise.all([ctx.api.usage(oldSecret.id, window), ctx.api.usage(newSecret.id, window)]);
-      } catch (err) {
-        result.replaceChildren(errorBox(err, 'Could not load usage'));
-        return;
-      }
-      const now = ctx.nowS();
-      const shares = rotationShares(oldSeries.buckets, newSeries.buckets);
-      const status = cutoverStatus(shares);
-      const head = headline(status, oldSecret, newSecret, oldSeries, now);
-      const label = `Share of verifications, ${window.label.toLowerCase()}: ${head.text}`;
-      result.replaceChildren(
-        h('p', { class: `cutover cutover-${head.kind}` }, head.text),
-        h(
-          'ul',
-          { class: 'legend', 'aria-label': 'Chart colours' },
-          h('li', {}, h('span', { class: 'swatch share-old', 'aria-hidden': 'true' }), `Old: ${oldSecret.name}`),
-          h('li', {}, h('span', { class: 'swatch share-new', 'aria-hidden': 'true' }), `New: ${newSecret.name}`),
-        ),
-        h('div', { class: 'chart-frame' }, shareChart(shares, window.window, label, matchMedia('(max-width: 760px)').matches)),
-        h(
-          'dl',
-          { class: 'facts' },
-          h('dt', {}, `“${oldSecret.name}” last verified`),
-          h('dd', {}, whenEl(oldSeries.last_verified_at, now)),
-          h('dt', {}, `“${newSecret.name}” last verified`),
-          h('dd', {}, whenEl(newSeries.last_verified_at, now)),
-        ),
-        h(
-          'div',
-          { class: 'actions' },
-          button(
-            `Delete “${oldSecret.name}”…`,
-            () =>
-              openDeleteDialog(ctx, { ...oldSecret, last_verified_at: oldSeries.last_verified_at }, () => {
-                ctx.announce(`Secret “${oldSecret.name}” deleted.`);
-                void load();
-              }),
-            'danger',
-          ),
-        ),
-        numbersTable(shares, oldSecret, newSecret, window.window),
-      );
-    }
-    await draw();
+    following = anyOpen(rotations);
+    status.textContent = `Updated ${formatDateTime(now)}.${following ? ` Refreshes every ${POLL_INTERVAL_MS / 1000} seconds while a rotation is open.` : ''}`;
+    poller.next(following);
   }
 
-  void load();
+  void load(true);
 }

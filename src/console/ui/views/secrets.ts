@@ -6,6 +6,7 @@ import { type Ctx, button, loadSecretsInto, errorText, pageHeader, platformBadge
 import { openCreateDialog } from './create-dialog.js';
 import { openDeleteDialog } from './delete-dialog.js';
 import { openEditDialog } from './edit-dialog.js';
+import { openRotateDialog } from './rotate-dialog.js';
 
 export function platformLegend(): HTMLUListElement {
   return h(
@@ -37,7 +38,7 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
   container.append(
     pageHeader(
       'Identity verification secrets',
-      'Each secret signs user_hash values and JWTs for the platforms it supports. During a rotation two are live; delete the old one once its traffic has moved.',
+      'Each secret signs user_hash values and JWTs for the platforms it supports. Rotate one to get its successor: both verify until your servers have moved, then the server deletes the old one.',
       button('Refresh', reload),
       button(
         'Create secret',
@@ -63,6 +64,16 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
       'ghost',
       { 'aria-label': `Edit “${secret.name}”` },
     );
+    const rotate = button(
+      'Rotate',
+      () =>
+        openRotateDialog(ctx, secret, () => {
+          ctx.announce(`Rotation of “${secret.name}” started.`);
+          location.hash = '#/rotation';
+        }),
+      'ghost',
+      { 'aria-label': `Rotate “${secret.name}”` },
+    );
     const del = button(
       'Delete',
       () =>
@@ -87,7 +98,7 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
       h('td', { 'data-label': 'Last verified', class: 'last-verified' }, whenEl(secret.last_verified_at, now)),
       usageCell(ctx, secret),
       h('td', { 'data-label': 'State' }, stateBadge(secret, now)),
-      h('td', { class: 'row-actions' }, edit, del),
+      h('td', { class: 'row-actions' }, edit, rotate, del),
     );
   }
 
@@ -129,7 +140,7 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
             'p',
             { class: 'hint' },
             `${secrets.length} secrets are live. `,
-            h('a', { href: '#/rotation' }, 'See which one your traffic uses'),
+            h('a', { href: '#/rotation' }, 'Follow their progress'),
             '.',
           )
         : '',
