@@ -200,7 +200,9 @@ export async function runPrimary(config: Config, notice: (message: string) => vo
       listening.add(worker.id);
       if (!announced && listening.size === config.workers) {
         announced = true;
-        notice(`listening on http://${config.host}:${address.port} (${config.database.kind}, ${config.workers} workers${startupWarnings(config)})`);
+        notice(
+          `listening on http://${config.host}:${address.port} (${config.database.kind}, ${config.workers} workers${startupWarnings(config)})`,
+        );
       }
     });
     worker.on('exit', (code, signal) => {

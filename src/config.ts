@@ -243,7 +243,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     7 * 24 * 3600,
     1,
     31_536_000,
-    'seconds before a secret\'s `expires_at` that `secret.expiring` is raised, once',
+    "seconds before a secret's `expires_at` that `secret.expiring` is raised, once",
     '604800 (7 days)',
   ),
 ];

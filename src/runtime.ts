@@ -244,7 +244,10 @@ export async function createServices(
     retryBaseMs: config.webhookRetryBaseMs,
     onError: (err) => {
       if (options.logger) {
-        options.logger.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'webhook delivery failed');
+        options.logger.error(
+          { err: { type: (err as Error)?.name, message: (err as Error)?.message } },
+          'webhook delivery failed',
+        );
       }
     },
   });

@@ -33,7 +33,9 @@ async function main(): Promise<void> {
   if (worker) return;
   const address = runtime.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  process.stderr.write(`secure-mode: listening on http://${config.host}:${port} (${config.database.kind}${startupWarnings(config)})\n`);
+  process.stderr.write(
+    `secure-mode: listening on http://${config.host}:${port} (${config.database.kind}${startupWarnings(config)})\n`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -180,7 +180,7 @@ export interface WebhookStore {
    * node only. A node that dies holding a claim delays that delivery until the lease runs out.
    */
   claimDueDeliveries(nowMs: number, leaseUntilMs: number, limit: number): Promise<ClaimedDelivery[]>;
-  /** Records an attempt if its claim is still the delivery's latest; false (nothing written) otherwise. */
+  /** Records an attempt if its claim is still the delivery's latest, once per claim; false (nothing written) otherwise. */
   recordDeliveryAttempt(attempt: DeliveryAttempt): Promise<boolean>;
   /** An endpoint's attempts, newest first. */
   listDeliveryAttempts(workspaceId: number, endpointId: number, limit: number): Promise<DeliveryAttemptRecord[]>;

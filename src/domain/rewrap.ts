@@ -115,7 +115,7 @@ async function rewrapIdempotencyRecords(store: Store, keyring: Keyring, currentO
  */
 async function rewrapWebhookSecrets(store: Store, keyring: Keyring, currentOnly: Keyring, batchSize: number): Promise<void> {
   const currentKeyId = currentOnly.current.id;
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const rows = await store.listWebhookSecretsNotUnderKey(currentKeyId, after, batchSize);
     if (rows.length === 0) break;
     for (const row of rows) {
@@ -128,7 +128,7 @@ async function rewrapWebhookSecrets(store: Store, keyring: Keyring, currentOnly:
     after = rows[rows.length - 1]!.id;
   }
   const failed: number[] = [];
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const rows = await store.listWebhookSecretsNotUnderKey(EVERY_KEY, after, batchSize);
     if (rows.length === 0) break;
     for (const row of rows) {

@@ -212,7 +212,13 @@ export class WebhookDispatcher {
         'webhook-timestamp': String(timestamp),
         'webhook-signature': signWebhook(key, id, timestamp, body),
       };
-      result = await this.sender.send({ url: delivery.endpoint.url, headers, body, timeoutMs: this.timeoutMs, signal: this.abort.signal });
+      result = await this.sender.send({
+        url: delivery.endpoint.url,
+        headers,
+        body,
+        timeoutMs: this.timeoutMs,
+        signal: this.abort.signal,
+      });
     } catch {
       result = { error: 'signing secret does not open under the configured master keys' };
     } finally {
@@ -232,7 +238,9 @@ export class WebhookDispatcher {
   ): DeliveryAttempt {
     const base = { deliveryId: delivery.id, claim: delivery.claim, attemptedAtMs, durationMs };
     const fields =
-      'status' in result ? { status: result.status, error: null } : { status: null, error: interrupted ? 'shutdown' : result.error };
+      'status' in result
+        ? { status: result.status, error: null }
+        : { status: null, error: interrupted ? 'shutdown' : result.error };
     if ('status' in result && result.status >= 200 && result.status < 300) {
       return { ...base, ...fields, state: 'succeeded', nextAttemptAtMs: attemptedAtMs };
     }

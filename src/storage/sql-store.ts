@@ -666,7 +666,7 @@ export abstract class SqlStore implements Store {
   async recordDeliveryAttempt(attempt: DeliveryAttempt): Promise<boolean> {
     return this.write(async (tx) => {
       const [r] = await tx.query(
-        `UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?
+        `UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, claim = claim + 1
          WHERE id = ? AND claim = ? AND state = 'pending' RETURNING endpoint_id`,
         [attempt.state, attempt.nextAttemptAtMs, attempt.deliveryId, attempt.claim],
       );
@@ -717,7 +717,8 @@ export abstract class SqlStore implements Store {
   }
 
   async listWebhookSecretsNotUnderKey(keyId: string, afterId: number, limit: number): Promise<WebhookSecretCiphertext[]> {
-    const sql = 'SELECT id, workspace_id, secret_ciphertext FROM webhook_endpoints WHERE key_id <> ? AND id > ? ORDER BY id LIMIT ?';
+    const sql =
+      'SELECT id, workspace_id, secret_ciphertext FROM webhook_endpoints WHERE key_id <> ? AND id > ? ORDER BY id LIMIT ?';
     return (await this.read(sql, [keyId, afterId, limit])).map((r) => ({
       id: Number(r.id),
       workspaceId: Number(r.workspace_id),

@@ -14,7 +14,7 @@ export const WebhookEndpoint = Type.Object(
     description: Nullable('string'),
     created_at: Type.Integer(),
   },
-  { ...EXT, description: 'Where the workspace\'s events are delivered, as Standard Webhooks. Never carries its secret.' },
+  { ...EXT, description: "Where the workspace's events are delivered, as Standard Webhooks. Never carries its secret." },
 );
 export type WebhookEndpointBody = Static<typeof WebhookEndpoint>;
 
@@ -67,5 +67,5 @@ export type WebhookDeliveryBody = Static<typeof WebhookDelivery>;
 
 export const WebhookDeliveryList = Type.Object(
   { type: Type.Literal('list'), data: Type.Array(WebhookDelivery) },
-  { ...EXT, description: 'The endpoint\'s latest 100 attempts, newest first' },
+  { ...EXT, description: "The endpoint's latest 100 attempts, newest first" },
 );

@@ -16,8 +16,7 @@ describe('webhooks: /webhook_endpoints', () => {
     await app.close();
   });
 
-  const create = (body: unknown, token?: string) =>
-    api(app, 'POST', '/webhook_endpoints', { body, ...(token ? { token } : {}) });
+  const create = (body: unknown, token?: string) => api(app, 'POST', '/webhook_endpoints', { body, ...(token ? { token } : {}) });
 
   it('creates an endpoint and shows its whsec_ secret only in the 201', async () => {
     const res = await create({ url: PUBLIC_URL, events: ['secret.deleted', 'rotation.completed'], description: 'ops' });
