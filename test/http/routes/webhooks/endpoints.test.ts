@@ -158,7 +158,7 @@ describe('webhooks: /webhook_endpoints', () => {
       ['/webhook_endpoints/{id}', 'get'],
       ['/webhook_endpoints/{id}', 'delete'],
       ['/webhook_endpoints/{id}/deliveries', 'get'],
-    ]) {
+    ] as const) {
       assert.equal(doc.paths[path]?.[method]?.['x-secure-mode-extension'], true, `${method} ${path}`);
     }
   });
