@@ -43,13 +43,14 @@ export function webhookPayload(event: AuditEvent): WebhookPayload {
   const type = webhookEventTypeOf(event.action);
   if (type === undefined) throw new Error(`audit action ${event.action} raises no webhook event`);
   const data: WebhookPayload['data'] = { [`${event.targetType}_id`]: event.targetId };
-  const platforms: string[] = [];
-  for (const [key, value] of Object.entries(event.details ?? {})) {
-    if (key in PLATFORM_FLAGS) {
-      if (value === true) platforms.push(PLATFORM_FLAGS[key as keyof typeof PLATFORM_FLAGS]);
-    } else if (typeof value !== 'string' || STRING_DETAILS.test(key)) data[key] = value;
+  const details = event.details ?? {};
+  // PostgreSQL keeps details as jsonb, which orders keys its own way: the body's order is fixed here instead.
+  for (const key of Object.keys(details).sort()) {
+    const value = details[key]!;
+    if (!(key in PLATFORM_FLAGS) && (typeof value !== 'string' || STRING_DETAILS.test(key))) data[key] = value;
   }
-  if (platforms.length > 0) data.platforms = platforms;
+  const platforms = Object.entries(PLATFORM_FLAGS).filter(([flag]) => details[flag] === true);
+  if (platforms.length > 0) data.platforms = platforms.map(([, platform]) => platform);
   if (type === 'secret.deleted') data.reason = event.action === 'secret.expired' ? 'expired' : 'deleted';
   return { type, timestamp: new Date(event.at * 1000).toISOString(), data };
 }
