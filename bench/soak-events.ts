@@ -88,7 +88,7 @@ async function write(count: number): Promise<void> {
 }
 
 let target = 0;
-let ids: string[] = [];
+const ids: string[] = [];
 try {
   log(
     `secure-mode soak:events — node ${process.version}, ${cpus().length} CPU(s), load average ${loadavg()

@@ -491,6 +491,7 @@ function contract(backend: Backend): void {
       assert.ok(await store.deleteWebhookEndpoint(w.id, gone.id, 1000));
       assert.equal(await store.deleteWebhookEndpoint(w.id, gone.id, 1000), undefined);
       assert.equal(await store.getWebhookEndpoint(other.id, everything.id), undefined);
+      assert.equal(await store.getWebhookEndpoint(w.id, elsewhere.id), undefined);
       assert.equal((await store.getWebhookEndpoint(w.id, everything.id))?.url, 'https://hooks.example/in');
       await drain(store);
 
