@@ -17,8 +17,8 @@ export default tseslint.config(
     ['src/domain/**'],
     [
       {
-        group: ['**/http/**', '**/storage/**', '**/cli/**', '**/runtime.js', '**/server.js', '**/cluster.js'],
-        message: 'the domain knows neither HTTP nor storage',
+        group: ['**/http/**', '**/storage/**', '**/webhooks/**', '**/cli/**', '**/runtime.js', '**/server.js', '**/cluster.js'],
+        message: 'the domain knows neither HTTP nor storage nor the outbound webhook sender (its adapters)',
       },
     ],
   ),

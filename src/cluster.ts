@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomUUID } from 'node:crypto';
-import type { Config } from './config.js';
+import { type Config, startupWarnings } from './config.js';
 import { AnswerRound, type ChangeFeed, type ChangeSink, type PeerAnswers, type PeerQuestion } from './domain/change-feed.js';
 import type { Clock } from './domain/clock.js';
 import type { SecretChange } from './domain/model.js';
@@ -200,7 +200,9 @@ export async function runPrimary(config: Config, notice: (message: string) => vo
       listening.add(worker.id);
       if (!announced && listening.size === config.workers) {
         announced = true;
-        notice(`listening on http://${config.host}:${address.port} (${config.database.kind}, ${config.workers} workers)`);
+        notice(
+          `listening on http://${config.host}:${address.port} (${config.database.kind}, ${config.workers} workers${startupWarnings(config)})`,
+        );
       }
     });
     worker.on('exit', (code, signal) => {

@@ -61,6 +61,12 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Where the built web console is served from; the build writes dist/console/ by default. */
   consoleDir: string | undefined;
+  /** Development and tests only: webhook endpoints may use http and private or loopback addresses. */
+  webhookAllowPrivate: boolean;
+  /** The first webhook retry waits this long, each next one twice as long. */
+  webhookRetryBaseMs: number;
+  /** secret.expiring is raised this many seconds before a secret's expires_at. */
+  expiryWarningSeconds: number;
 }
 
 /** What one client may hold of the server: bounds on request size and on how long a slow client keeps a socket. */
@@ -219,6 +225,27 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     'on SIGTERM, requests still running (or still arriving) after it are cut; then usage is flushed and the process exits',
   ),
   { name: 'SECURE_MODE_CONSOLE_DIR', shown: '`dist/console/`', meaning: 'where the built web console is served from' },
+  {
+    name: 'SECURE_MODE_WEBHOOK_ALLOW_PRIVATE',
+    shown: '`false`',
+    meaning:
+      '`true` lets webhook endpoints use `http` and private or loopback addresses: development and tests only (see docs/events.md)',
+  },
+  int(
+    'SECURE_MODE_WEBHOOK_RETRY_BASE_MS',
+    5000,
+    10,
+    3_600_000,
+    'the first webhook retry waits this long, each next one twice as long (at most an hour), for 24 hours',
+  ),
+  int(
+    'SECURE_MODE_EXPIRY_WARNING',
+    7 * 24 * 3600,
+    1,
+    31_536_000,
+    "seconds before a secret's `expires_at` that `secret.expiring` is raised, once",
+    '604800 (7 days)',
+  ),
 ];
 
 const VARIABLES = new Map(CONFIG_VARIABLES.map((v) => [v.name, v]));
@@ -270,6 +297,13 @@ function optionalInteger(env: Env, name: string): number | undefined {
   if (!range) throw new Error(`${name} is not an optional integer variable of CONFIG_VARIABLES`);
   const raw = env[name];
   return raw === undefined || raw === '' ? undefined : wholeNumber(name, raw, range.min, range.max);
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ConfigError(`${name} must be true or false (got "${raw}")`);
 }
 
 function metricsToken(env: Env): string | undefined {
@@ -344,6 +378,9 @@ export function loadConfig(env: Env = process.env): Config {
     pgQueryTimeoutMs: integer(env, 'SECURE_MODE_PG_QUERY_TIMEOUT_MS'),
     shutdownTimeoutMs: integer(env, 'SECURE_MODE_SHUTDOWN_TIMEOUT_MS'),
     consoleDir: env.SECURE_MODE_CONSOLE_DIR || undefined,
+    webhookAllowPrivate: flag(env, 'SECURE_MODE_WEBHOOK_ALLOW_PRIVATE'),
+    webhookRetryBaseMs: integer(env, 'SECURE_MODE_WEBHOOK_RETRY_BASE_MS'),
+    expiryWarningSeconds: integer(env, 'SECURE_MODE_EXPIRY_WARNING'),
   };
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (config.limits.headersTimeoutMs > config.limits.requestTimeoutMs) {
@@ -355,4 +392,11 @@ export function loadConfig(env: Env = process.env): Config {
 /** The embedded default's database file; undefined for PostgreSQL and for an in-memory database. */
 export function sqliteFile(config: Config): string | undefined {
   return config.database.kind === 'sqlite' && config.database.filename !== ':memory:' ? config.database.filename : undefined;
+}
+
+/** What the start-up line adds about settings an operator must not miss (a development-only relaxation). */
+export function startupWarnings(config: Config): string {
+  return config.webhookAllowPrivate
+    ? '; SECURE_MODE_WEBHOOK_ALLOW_PRIVATE is on: webhooks may use http and reach private and loopback addresses (development only)'
+    : '';
 }

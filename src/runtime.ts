@@ -20,6 +20,10 @@ import { Verifier } from './domain/verifier.js';
 import { JWT_CLOCK_SKEW_SECONDS } from './crypto/jwt.js';
 import { ClientAddresses } from './http/client-address.js';
 import { WorkspaceService } from './domain/workspaces.js';
+import { WebhookAddressPolicy } from './domain/webhook-address.js';
+import { WebhookDispatcher } from './domain/webhook-delivery.js';
+import { WebhooksService } from './domain/webhooks.js';
+import { HttpWebhookSender, dnsResolver } from './webhooks/http-sender.js';
 import { ConfigError } from './errors.js';
 import { buildApp } from './http/app.js';
 import { openChangeFeed, openRateLimiter, openStore, type StorageContext } from './storage/open.js';
@@ -35,6 +39,9 @@ export interface Services {
   secrets: SecretsService;
   rotations: RotationsService;
   audit: AuditService;
+  webhooks: WebhooksService;
+  /** Delivers queued events; started by createRuntime only (the CLI and a cluster's primary deliver nothing). */
+  dispatcher: WebhookDispatcher;
   sweeper: ExpirySweeper;
   cache: SecretCache;
   usage: UsageRecorder;
@@ -226,7 +233,24 @@ export async function createServices(
     maxLiveSecrets: config.maxLiveSecrets,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
   });
-  const sweeper = new ExpirySweeper({ secrets, store, clock, rotations });
+  const sweeper = new ExpirySweeper({ secrets, store, clock, rotations, expiryWarningSeconds: config.expiryWarningSeconds });
+  const addresses = new WebhookAddressPolicy(config.webhookAllowPrivate, dnsResolver);
+  const webhooks = new WebhooksService({ store, keyring, clock, addresses });
+  const dispatcher = new WebhookDispatcher({
+    store,
+    keyring,
+    clock,
+    sender: new HttpWebhookSender((address) => addresses.allows(address)),
+    retryBaseMs: config.webhookRetryBaseMs,
+    onError: (err) => {
+      if (options.logger) {
+        options.logger.error(
+          { err: { type: (err as Error)?.name, message: (err as Error)?.message } },
+          'webhook delivery failed',
+        );
+      }
+    },
+  });
   const census = new SecretCensus(store, usage);
   const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
   const jwtPolicy = { skewSeconds: JWT_CLOCK_SKEW_SECONDS, maxAgeSeconds: config.jwtMaxAgeSeconds };
@@ -240,6 +264,8 @@ export async function createServices(
     secrets,
     rotations,
     audit,
+    webhooks,
+    dispatcher,
     sweeper,
     cache,
     usage,
@@ -302,6 +328,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   services.sweeper.start(config.sweepIntervalMs, (err) =>
     app.log.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'sweep failed'),
   );
+  // Off the request path: a slow or failing receiver never holds up the API or verification.
+  services.dispatcher.start();
   // In the background: /readyz answers 503 until it is done, and retries it when it failed.
   void services.readiness.warm().catch(() => undefined);
   let closed = false;
@@ -320,6 +348,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
         clearTimeout(deadline);
       }
       await services.sweeper.stop();
+      await services.dispatcher.stop();
       await services.usage.stop().catch(() => undefined);
       await releaseServices(services);
     },

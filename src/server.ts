@@ -1,5 +1,5 @@
 import { IpcChangeFeed, isClusterWorker, runPrimary } from './cluster.js';
-import { loadConfig } from './config.js';
+import { loadConfig, startupWarnings } from './config.js';
 import { systemClock } from './domain/clock.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -33,7 +33,9 @@ async function main(): Promise<void> {
   if (worker) return;
   const address = runtime.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  process.stderr.write(`secure-mode: listening on http://${config.host}:${port} (${config.database.kind})\n`);
+  process.stderr.write(
+    `secure-mode: listening on http://${config.host}:${port} (${config.database.kind}${startupWarnings(config)})\n`,
+  );
 }
 
 main().catch((err: unknown) => {

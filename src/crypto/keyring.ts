@@ -116,3 +116,8 @@ export function secretAad(workspaceId: number, secretId: number): string {
 export function idempotencyAad(workspaceId: number, key: string): string {
   return `secure-mode/idempotency/v1/${workspaceId}/${key}`;
 }
+
+/** Associated data of a webhook endpoint's signing secret: it opens only for that endpoint of that workspace. */
+export function webhookSecretAad(workspaceId: number, endpointId: number): string {
+  return `secure-mode/webhook/v1/${workspaceId}/${endpointId}`;
+}

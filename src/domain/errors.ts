@@ -24,6 +24,7 @@ export const ERROR_CATALOGUE = {
     'the secret is already the old or new side of an open rotation, or a PUT would leave the successor without a platform the old secret supports',
   rotation_closed: 'cancel or complete on a rotation that is already completed or cancelled',
   rotation_not_ready: 'complete (without force) before the successor has verified on every platform the old secret supports',
+  webhook_endpoint_not_found: "unknown, deleted or another workspace's webhook endpoint id",
   hmac_mismatch: 'the user_hash matches no live secret',
   jwt_invalid: 'the user JWT is malformed, expired or matches no live secret',
   service_unavailable: 'storage unavailable, not ready yet, or a guarded delete could not hear from every node',
@@ -106,6 +107,7 @@ export const errors = {
     ),
   idempotencyConflict: () =>
     new DomainError('idempotency_key_reused', 'Idempotency-Key was already used with a different request body'),
+  webhookEndpointNotFound: () => new DomainError('webhook_endpoint_not_found', 'Webhook endpoint not found'),
   hmacMismatch: () => new DomainError('hmac_mismatch', 'Failed Identity Verification check'),
   jwtInvalid: () => new DomainError('jwt_invalid', 'Failed Identity Verification check'),
   serviceUnavailable: () =>

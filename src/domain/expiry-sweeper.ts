@@ -1,13 +1,21 @@
 import type { Store } from './ports.js';
+import { SYSTEM_ACTOR } from './actor.js';
 import { type Clock, nowSeconds } from './clock.js';
+import { actorFields } from './workspaces.js';
 import type { RotationsService } from './rotations.js';
 import type { SecretsService } from './secrets.js';
+
+/** secret.expiring this long before expires_at unless configured (SECURE_MODE_EXPIRY_WARNING). */
+export const DEFAULT_EXPIRY_WARNING_SECONDS = 7 * 24 * 3600;
+const WARN_BATCH = 100;
 
 /** The lease's lifetime when this node sweeps only on demand (tests, tools). */
 const DEFAULT_LEASE_TTL_MS = 10_000;
 
 export interface SweepResult {
   secretsExpired: number;
+  /** secret.expiring events raised by this pass. */
+  secretsWarned: number;
   idempotencyPurged: number;
   /** Rotation steps taken; null when another node holds the rotations lease. */
   rotationSteps: number | null;
@@ -31,12 +39,20 @@ export class ExpirySweeper {
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly rotations: RotationsService;
+  private readonly expiryWarningSeconds: number;
 
-  constructor(deps: { secrets: SecretsService; store: Store; clock: Clock; rotations: RotationsService }) {
+  constructor(deps: {
+    secrets: SecretsService;
+    store: Store;
+    clock: Clock;
+    rotations: RotationsService;
+    expiryWarningSeconds?: number;
+  }) {
     this.secrets = deps.secrets;
     this.store = deps.store;
     this.clock = deps.clock;
     this.rotations = deps.rotations;
+    this.expiryWarningSeconds = deps.expiryWarningSeconds ?? DEFAULT_EXPIRY_WARNING_SECONDS;
   }
 
   /** A pass that starts after this call (and after any pass in progress), so it sees the clock as it is now. */
@@ -49,10 +65,42 @@ export class ExpirySweeper {
 
   private async sweepOnce(): Promise<SweepResult> {
     const secretsExpired = await this.secrets.expireDue();
+    const secretsWarned = await this.warnExpiring();
     const idempotencyPurged = await this.store.deleteExpiredIdempotency(nowSeconds(this.clock));
     // After expiry, so a rotation whose secret expired in this pass closes in it too.
     const rotationSteps = (await this.store.holdLease('rotations', this.leaseTtlMs)) ? await this.rotations.advanceAll() : null;
-    return { secretsExpired, idempotencyPurged, rotationSteps };
+    return { secretsExpired, secretsWarned, idempotencyPurged, rotationSteps };
+  }
+
+  /**
+   * secret.expiring, once per secret and expires_at: each warning is a compare-and-set with its audit event (the
+   * outbox), so nodes sweeping at once raise it once. A new expires_at is warned of again when it comes near.
+   */
+  private async warnExpiring(): Promise<number> {
+    const at = nowSeconds(this.clock);
+    let warned = 0;
+    for (;;) {
+      const due = await this.store.listSecretsToWarn(at + this.expiryWarningSeconds, WARN_BATCH);
+      for (const secret of due) {
+        const audit = {
+          ...actorFields(SYSTEM_ACTOR),
+          workspaceId: secret.workspaceId,
+          action: 'secret.expiring' as const,
+          targetType: 'secret' as const,
+          targetId: String(secret.id),
+          at,
+          details: {
+            name: secret.name,
+            expires_at: secret.expiresAt,
+            supports_web: secret.supportsWeb,
+            supports_ios: secret.supportsIos,
+            supports_android: secret.supportsAndroid,
+          },
+        };
+        if (await this.store.markExpiryWarned(secret, audit)) warned++;
+      }
+      if (due.length < WARN_BATCH) return warned;
+    }
   }
 
   start(intervalMs: number, onError: (err: unknown) => void): void {

@@ -2,9 +2,10 @@
  * The domain's model: the records every layer speaks in. Storage adapters map rows to these; the HTTP layer presents
  * them. Times are Unix seconds unless a name says otherwise.
  */
-import type { AuditAction } from './audit-actions.js';
+import type { AuditAction, WebhookEventType } from './audit-actions.js';
 
-export type { AuditAction } from './audit-actions.js';
+export type { AuditAction, WebhookEventType } from './audit-actions.js';
+export { WEBHOOK_EVENT_TYPES, webhookEventTypeOf } from './audit-actions.js';
 
 export type Platform = 'web' | 'ios' | 'android';
 export const PLATFORMS: readonly Platform[] = ['web', 'ios', 'android'];
@@ -203,4 +204,68 @@ export interface LastUsage {
   platform: Platform;
   /** Unix minute of the latest counted verification. */
   minute: number;
+}
+
+/** Where a workspace's events are sent; the signing secret is stored only encrypted and never read back out. */
+export interface WebhookEndpointRecord {
+  id: number;
+  workspaceId: number;
+  url: string;
+  /** The event types it receives, or ['*'] for all. */
+  events: (WebhookEventType | '*')[];
+  description: string | null;
+  createdAt: number;
+  deletedAt: number | null;
+}
+
+export type NewWebhookEndpoint = Omit<WebhookEndpointRecord, 'id' | 'deletedAt'>;
+
+/**
+ * A delivery claimed for one attempt: the event (its audit record), where to send it and the endpoint's encrypted
+ * secret. `claim` identifies this claim: the attempt's result is recorded only while it is still the latest.
+ */
+export interface ClaimedDelivery {
+  id: number;
+  claim: number;
+  /** Attempts made before this one. */
+  attempts: number;
+  /** When the event was queued, ms: retries stop 24 hours after it. */
+  createdAtMs: number;
+  endpoint: Pick<WebhookEndpointRecord, 'id' | 'workspaceId' | 'url'> & { secretCiphertext: Buffer };
+  event: AuditEvent;
+}
+
+/** The outcome of one attempt, recorded by compare-and-set on the claim. */
+export interface DeliveryAttempt {
+  deliveryId: number;
+  claim: number;
+  attemptedAtMs: number;
+  durationMs: number;
+  /** The receiver's HTTP status, or null when there was no answer (then `error` says why). */
+  status: number | null;
+  error: string | null;
+  /** pending: try again at nextAttemptAtMs; succeeded: a 2xx; failed: retries are over. */
+  state: 'pending' | 'succeeded' | 'failed';
+  nextAttemptAtMs: number;
+}
+
+/** One attempt as GET /webhook_endpoints/{id}/deliveries lists it; never a body. */
+export interface DeliveryAttemptRecord {
+  id: number;
+  deliveryId: number;
+  auditId: number;
+  action: AuditAction;
+  attemptedAtMs: number;
+  durationMs: number;
+  status: number | null;
+  error: string | null;
+  /** The delivery's state after this attempt. */
+  state: 'pending' | 'succeeded' | 'failed';
+}
+
+/** A webhook endpoint's secret with its ciphertext, for re-wrapping under a new master key. */
+export interface WebhookSecretCiphertext {
+  id: number;
+  workspaceId: number;
+  ciphertext: Buffer;
 }

@@ -8,7 +8,10 @@ import type {
   AuditEvent,
   AuditInput,
   AuditQuery,
+  ClaimedDelivery,
   CreateSecretResult,
+  DeliveryAttempt,
+  DeliveryAttemptRecord,
   IdempotencyRecord,
   IdempotentCreate,
   LastUsage,
@@ -25,6 +28,9 @@ import type {
   TokenAudit,
   UsageIncrement,
   UsageTotals,
+  WebhookEndpointRecord,
+  WebhookSecretCiphertext,
+  NewWebhookEndpoint,
   Workspace,
 } from './model.js';
 
@@ -93,6 +99,14 @@ export interface SecretStore {
   ): Promise<SecretRecord | undefined>;
   /** Live secrets whose expires_at is at or before `at`, across workspaces. */
   listExpiredSecrets(at: number, limit: number): Promise<SecretRecord[]>;
+  /** Live secrets whose expires_at is at or before `at` and not yet warned of (for that expires_at), across workspaces. */
+  listSecretsToWarn(at: number, limit: number): Promise<SecretRecord[]>;
+  /**
+   * Marks the secret warned of for its current expires_at and writes the audit event (secret.expiring), in one
+   * transaction, only if it is still live with that expires_at and not yet warned of: so across nodes the warning is
+   * raised once. false when nothing was written.
+   */
+  markExpiryWarned(secret: SecretRecord, audit: AuditInput): Promise<boolean>;
   /** Registers a listener for committed changes; returns the function that removes it. */
   onChange(listener: (change: SecretChange) => void): () => void;
 }
@@ -141,9 +155,39 @@ export interface LeaseStore {
   holdLease(name: 'rotations', ttlMs: number): Promise<boolean>;
 }
 
+/**
+ * The audit log is the events' outbox: every audit record whose action raises a webhook event (webhookEventTypeOf)
+ * inserts, in the same transaction, one pending delivery for each live endpoint of its workspace subscribed to that
+ * type (or to '*'). A change that rolls back has no event; one that commits always has its deliveries.
+ */
 export interface AuditStore {
   writeAudit(event: AuditInput): Promise<void>;
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+}
+
+export interface WebhookStore {
+  /** `seal` is called inside the transaction with the new row's id, as createSecret's is. */
+  createWebhookEndpoint(input: NewWebhookEndpoint, seal: (endpointId: number) => Buffer): Promise<WebhookEndpointRecord>;
+  /** Live endpoints of a workspace, oldest first. */
+  listWebhookEndpoints(workspaceId: number): Promise<WebhookEndpointRecord[]>;
+  /** A live endpoint of the workspace. */
+  getWebhookEndpoint(workspaceId: number, id: number): Promise<WebhookEndpointRecord | undefined>;
+  /** Soft delete; its pending deliveries are dropped. undefined when there is no live endpoint with that id. */
+  deleteWebhookEndpoint(workspaceId: number, id: number, at: number): Promise<WebhookEndpointRecord | undefined>;
+  /**
+   * Claims up to `limit` pending deliveries due at nowMs (to live endpoints), oldest due first, and pushes each one's
+   * next attempt to leaseUntilMs: until then no other claim (on any node) gets it, so each attempt is made by one
+   * node only. A node that dies holding a claim delays that delivery until the lease runs out.
+   */
+  claimDueDeliveries(nowMs: number, leaseUntilMs: number, limit: number): Promise<ClaimedDelivery[]>;
+  /** Records an attempt if its claim is still the delivery's latest, once per claim; false (nothing written) otherwise. */
+  recordDeliveryAttempt(attempt: DeliveryAttempt): Promise<boolean>;
+  /** An endpoint's attempts, newest first. */
+  listDeliveryAttempts(workspaceId: number, endpointId: number, limit: number): Promise<DeliveryAttemptRecord[]>;
+  /** When the earliest pending delivery is due (ms), or undefined when none is pending: how long the worker may sleep. */
+  nextDeliveryDueAt(): Promise<number | undefined>;
+  /** Registers a listener told after a transaction that queued deliveries commits; returns its remover. */
+  onDeliveriesQueued(listener: () => void): () => void;
 }
 
 export interface IdempotencyStore {
@@ -161,6 +205,9 @@ export interface KeyStore {
   listIdempotencyRecords(): Promise<IdempotencyRecord[]>;
   /** Compare-and-swap of a record's encrypted response; false when it changed or is gone meanwhile. */
   replaceIdempotencyResponse(workspaceId: number, key: string, expected: Buffer, response: Buffer): Promise<boolean>;
+  /** Webhook endpoints (deleted included) whose secret is not under keyId, ordered by id. */
+  listWebhookSecretsNotUnderKey(keyId: string, afterId: number, limit: number): Promise<WebhookSecretCiphertext[]>;
+  replaceWebhookSecretCiphertext(id: number, expected: Buffer, ciphertext: Buffer): Promise<boolean>;
 }
 
 export interface StoreLifecycle {
@@ -183,7 +230,8 @@ export interface Store
     IdempotencyStore,
     KeyStore,
     RotationStore,
-    LeaseStore {}
+    LeaseStore,
+    WebhookStore {}
 
 /** What an adapter raises when the database cannot be reached or written; the HTTP layer answers 503. */
 export class StorageUnavailableError extends Error {

@@ -1,4 +1,4 @@
-import { DecryptionError, Keyring, envelopeKeyId, idempotencyAad, secretAad } from '../crypto/keyring.js';
+import { DecryptionError, Keyring, envelopeKeyId, idempotencyAad, secretAad, webhookSecretAad } from '../crypto/keyring.js';
 import type { SecretWithCiphertext } from './model.js';
 import type { Store } from './ports.js';
 
@@ -89,6 +89,7 @@ export async function rewrapSecrets(
   }
   if (failed.length > 0) throw new RewrapVerificationError(failed, currentKeyId);
   await rewrapIdempotencyRecords(store, keyring, currentOnly);
+  await rewrapWebhookSecrets(store, keyring, currentOnly, batchSize);
   return { rewrapped, verified, currentKeyId };
 }
 
@@ -105,5 +106,44 @@ async function rewrapIdempotencyRecords(store: Store, keyring: Keyring, currentO
     const sealed = currentOnly.encrypt(plaintext, aad);
     plaintext.fill(0);
     await store.replaceIdempotencyResponse(record.workspaceId, record.key, record.response, sealed);
+  }
+}
+
+/**
+ * Webhook endpoints' signing secrets move to the new key as secrets do (one compare-and-swap each, deleted endpoints
+ * too), and are then opened with the current key alone.
+ */
+async function rewrapWebhookSecrets(store: Store, keyring: Keyring, currentOnly: Keyring, batchSize: number): Promise<void> {
+  const currentKeyId = currentOnly.current.id;
+  for (let after = 0; ;) {
+    const rows = await store.listWebhookSecretsNotUnderKey(currentKeyId, after, batchSize);
+    if (rows.length === 0) break;
+    for (const row of rows) {
+      const aad = webhookSecretAad(row.workspaceId, row.id);
+      const plaintext = keyring.decrypt(row.ciphertext, aad);
+      const sealed = currentOnly.encrypt(plaintext, aad);
+      plaintext.fill(0);
+      await store.replaceWebhookSecretCiphertext(row.id, row.ciphertext, sealed);
+    }
+    after = rows[rows.length - 1]!.id;
+  }
+  const failed: number[] = [];
+  for (let after = 0; ;) {
+    const rows = await store.listWebhookSecretsNotUnderKey(EVERY_KEY, after, batchSize);
+    if (rows.length === 0) break;
+    for (const row of rows) {
+      try {
+        currentOnly.decrypt(row.ciphertext, webhookSecretAad(row.workspaceId, row.id)).fill(0);
+      } catch (err) {
+        if (!(err instanceof DecryptionError)) throw err;
+        failed.push(row.id);
+      }
+    }
+    after = rows[rows.length - 1]!.id;
+  }
+  if (failed.length > 0) {
+    throw new Error(
+      `${failed.length} webhook signing secret(s) do not open under the current master key ${currentKeyId} alone (endpoint ids ${failed.slice(0, 10).join(', ')}): keep the previous keys configured`,
+    );
   }
 }

@@ -21,6 +21,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   rotation_in_progress: 409,
   rotation_closed: 409,
   rotation_not_ready: 409,
+  webhook_endpoint_not_found: 404,
   hmac_mismatch: 401,
   jwt_invalid: 401,
   service_unavailable: 503,

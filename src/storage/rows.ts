@@ -6,6 +6,7 @@ import type {
   RotationRecord,
   SecretRecord,
   SecretWithCiphertext,
+  WebhookEndpointRecord,
   Workspace,
 } from '../domain/model.js';
 
@@ -129,5 +130,19 @@ export function toRotation(r: Row): RotationRecord {
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
     completedAt: (r.completed_at as number | null) ?? null,
+  };
+}
+
+export const WEBHOOK_ENDPOINT_COLUMNS = 'id, workspace_id, url, events, description, created_at, deleted_at';
+
+export function toWebhookEndpoint(r: Row): WebhookEndpointRecord {
+  return {
+    id: r.id as number,
+    workspaceId: r.workspace_id as number,
+    url: r.url as string,
+    events: (r.events as string).split(' ').filter(Boolean) as WebhookEndpointRecord['events'],
+    description: (r.description as string | null) ?? null,
+    createdAt: r.created_at as number,
+    deletedAt: (r.deleted_at as number | null) ?? null,
   };
 }

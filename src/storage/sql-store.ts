@@ -4,7 +4,10 @@ import type {
   AuditEvent,
   AuditInput,
   AuditQuery,
+  ClaimedDelivery,
   CreateSecretResult,
+  DeliveryAttempt,
+  DeliveryAttemptRecord,
   IdempotencyRecord,
   IdempotentCreate,
   LastUsage,
@@ -22,9 +25,12 @@ import type {
   TokenAudit,
   UsageIncrement,
   UsageTotals,
+  NewWebhookEndpoint,
+  WebhookEndpointRecord,
+  WebhookSecretCiphertext,
   Workspace,
 } from '../domain/model.js';
-import { OPEN_ROTATION_STATES } from '../domain/model.js';
+import { OPEN_ROTATION_STATES, webhookEventTypeOf } from '../domain/model.js';
 import type { Store } from '../domain/ports.js';
 import {
   AUDIT_INSERT_COLUMNS,
@@ -38,6 +44,8 @@ import {
   toSecretWithCiphertext,
   toToken,
   toWorkspace,
+  toWebhookEndpoint,
+  WEBHOOK_ENDPOINT_COLUMNS,
   workspaceCreatedEvent,
 } from './rows.js';
 
@@ -79,6 +87,9 @@ const PATCH_COLUMNS: Record<keyof SecretPatch, string> = {
 export abstract class SqlStore implements Store {
   abstract readonly kind: 'sqlite' | 'postgres';
   private readonly listeners = new Set<(change: SecretChange) => void>();
+  private readonly queuedListeners = new Set<() => void>();
+  /** Per running transaction: whether it queued webhook deliveries (SQLite reuses one tx object, one at a time). */
+  private readonly queuing = new WeakMap<SqlTx, { queued: boolean }>();
 
   abstract migrate(): Promise<void>;
   abstract close(): Promise<void>;
@@ -86,6 +97,11 @@ export abstract class SqlStore implements Store {
   protected abstract read(sql: string, params?: unknown[]): Promise<Row[]>;
   /** Runs `work` in one transaction; may run it again when it failed before COMMIT. */
   protected abstract transaction<T>(work: (tx: SqlTx) => Promise<T>): Promise<T>;
+  /**
+   * What a SELECT appends to lock the rows it picks and skip those another transaction holds (PostgreSQL: FOR UPDATE
+   * SKIP LOCKED); empty where a write transaction already holds the whole database (SQLite).
+   */
+  protected abstract readonly skipLocked: string;
   /** Serialises first-start bootstrap (scope 'bootstrap') or the creates of one workspace (its id). */
   protected abstract serialize(tx: SqlTx, scope: 'bootstrap' | number): Promise<void>;
   /** Tells other nodes of a change as part of the transaction (so only when it commits), where the database can. */
@@ -100,10 +116,35 @@ export abstract class SqlStore implements Store {
     return () => this.listeners.delete(listener);
   }
 
+  /** Every write transaction of this class: once it commits, the delivery worker hears of the deliveries it queued. */
+  private async write<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
+    const state = { queued: false };
+    const result = await this.transaction((tx) => {
+      state.queued = false;
+      this.queuing.set(tx, state);
+      return work(tx);
+    });
+    if (state.queued) {
+      for (const listener of this.queuedListeners) {
+        try {
+          listener();
+        } catch {
+          // The deliveries are committed; the worker's poll finds them anyway.
+        }
+      }
+    }
+    return result;
+  }
+
+  onDeliveriesQueued(listener: () => void): () => void {
+    this.queuedListeners.add(listener);
+    return () => this.queuedListeners.delete(listener);
+  }
+
   /** A transaction whose changes reach the listeners once it has committed, and never when it rolled back. */
   private async mutate<T>(work: (tx: SqlTx, emit: (change: SecretChange) => Promise<void>) => Promise<T>): Promise<T> {
     let changes: SecretChange[] = [];
-    const result = await this.transaction((tx) => {
+    const result = await this.write((tx) => {
       changes = [];
       return work(tx, (change) => {
         changes.push(change);
@@ -122,8 +163,24 @@ export abstract class SqlStore implements Store {
     return result;
   }
 
+  /** The audit record, and (the outbox) one pending delivery per live endpoint subscribed to the event it raises. */
   private async insertAudit(tx: SqlTx, event: AuditInput): Promise<void> {
-    await tx.run(`INSERT INTO audit_events (${AUDIT_INSERT_COLUMNS}) VALUES (${placeholders(9)})`, auditInsertValues(event));
+    const id = await this.insertId(
+      tx,
+      `INSERT INTO audit_events (${AUDIT_INSERT_COLUMNS}) VALUES (${placeholders(9)})`,
+      auditInsertValues(event),
+    );
+    const type = webhookEventTypeOf(event.action);
+    if (type === undefined) return;
+    const queued = await tx.run(
+      `INSERT INTO webhook_deliveries (endpoint_id, audit_id, state, attempts, claim, created_at, next_attempt_at)
+       SELECT e.id, CAST(? AS BIGINT), 'pending', 0, 0, CAST(? AS BIGINT), CAST(? AS BIGINT) FROM webhook_endpoints e
+       WHERE e.workspace_id = ? AND e.deleted_at IS NULL
+         AND EXISTS (SELECT 1 FROM webhook_endpoint_events t WHERE t.endpoint_id = e.id AND t.event_type IN ('*', ?))`,
+      [id, event.at * 1000, event.at * 1000, event.workspaceId, type],
+    );
+    const state = this.queuing.get(tx);
+    if (queued > 0 && state) state.queued = true;
   }
 
   private async insertId(tx: SqlTx, sql: string, params: unknown[]): Promise<number> {
@@ -142,14 +199,14 @@ export abstract class SqlStore implements Store {
   }
 
   async createWorkspace(input: Omit<Workspace, 'id'>): Promise<Workspace> {
-    return this.transaction((tx) => this.insertWorkspace(tx, input));
+    return this.write((tx) => this.insertWorkspace(tx, input));
   }
 
   async bootstrapWorkspace(
     workspace: Omit<Workspace, 'id'>,
     token: NewToken & { audit: TokenAudit },
   ): Promise<Workspace | undefined> {
-    return this.transaction(async (tx) => {
+    return this.write(async (tx) => {
       await this.serialize(tx, 'bootstrap');
       const [counted] = await tx.query('SELECT count(*) AS n FROM workspaces');
       if (Number(counted!.n) > 0) return undefined;
@@ -187,7 +244,7 @@ export abstract class SqlStore implements Store {
   }
 
   async createToken(input: NewToken & { workspaceId: number }, audit: TokenAudit): Promise<AccessToken> {
-    return this.transaction((tx) => this.insertToken(tx, input, audit));
+    return this.write((tx) => this.insertToken(tx, input, audit));
   }
 
   async findTokenByHash(tokenHash: Buffer): Promise<{ token: AccessToken; workspace: Workspace } | undefined> {
@@ -219,7 +276,7 @@ export abstract class SqlStore implements Store {
   }
 
   async revokeToken(id: number, at: number, audit: TokenAudit): Promise<AccessToken | undefined> {
-    return this.transaction(async (tx) => {
+    return this.write(async (tx) => {
       const changed = await tx.run('UPDATE access_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [at, id]);
       const [r] = await tx.query('SELECT * FROM access_tokens WHERE id = ?', [id]);
       if (!r) return undefined;
@@ -504,6 +561,176 @@ export abstract class SqlStore implements Store {
     return (await this.read(sql, [at, limit])).map(toSecret);
   }
 
+  async listSecretsToWarn(at: number, limit: number): Promise<SecretRecord[]> {
+    const sql = `SELECT ${SECRET_COLUMNS} FROM secrets WHERE deleted_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?
+                 AND (expiry_warned_for IS NULL OR expiry_warned_for <> expires_at) ORDER BY expires_at, id LIMIT ?`;
+    return (await this.read(sql, [at, limit])).map(toSecret);
+  }
+
+  async markExpiryWarned(secret: SecretRecord, audit: AuditInput): Promise<boolean> {
+    return this.write(async (tx) => {
+      const changed = await tx.run(
+        `UPDATE secrets SET expiry_warned_for = expires_at
+         WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL AND expires_at = ?
+           AND (expiry_warned_for IS NULL OR expiry_warned_for <> expires_at)`,
+        [secret.workspaceId, secret.id, secret.expiresAt],
+      );
+      if (changed !== 1) return false;
+      await this.insertAudit(tx, audit);
+      return true;
+    });
+  }
+
+  async createWebhookEndpoint(input: NewWebhookEndpoint, seal: (endpointId: number) => Buffer): Promise<WebhookEndpointRecord> {
+    return this.write(async (tx) => {
+      // The row exists before its ciphertext, which binds the row's id as associated data.
+      const id = await this.insertId(
+        tx,
+        `INSERT INTO webhook_endpoints (workspace_id, url, events, description, secret_ciphertext, key_id, created_at)
+         VALUES (?, ?, ?, ?, ?, '', ?)`,
+        [input.workspaceId, input.url, input.events.join(' '), input.description, Buffer.alloc(0), input.createdAt],
+      );
+      const ciphertext = seal(id);
+      await tx.run('UPDATE webhook_endpoints SET secret_ciphertext = ?, key_id = ? WHERE id = ?', [
+        ciphertext,
+        envelopeKeyId(ciphertext),
+        id,
+      ]);
+      for (const type of new Set(input.events)) {
+        await tx.run('INSERT INTO webhook_endpoint_events (endpoint_id, event_type) VALUES (?, ?)', [id, type]);
+      }
+      return { id, ...input, events: [...input.events], deletedAt: null };
+    });
+  }
+
+  async listWebhookEndpoints(workspaceId: number): Promise<WebhookEndpointRecord[]> {
+    const sql = `SELECT ${WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY id`;
+    return (await this.read(sql, [workspaceId])).map(toWebhookEndpoint);
+  }
+
+  async getWebhookEndpoint(workspaceId: number, id: number): Promise<WebhookEndpointRecord | undefined> {
+    const sql = `SELECT ${WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL`;
+    const [r] = await this.read(sql, [workspaceId, id]);
+    return r && toWebhookEndpoint(r);
+  }
+
+  async deleteWebhookEndpoint(workspaceId: number, id: number, at: number): Promise<WebhookEndpointRecord | undefined> {
+    return this.write(async (tx) => {
+      const [r] = await tx.query(
+        `UPDATE webhook_endpoints SET deleted_at = ? WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL
+         RETURNING ${WEBHOOK_ENDPOINT_COLUMNS}`,
+        [at, workspaceId, id],
+      );
+      if (!r) return undefined;
+      await tx.run("UPDATE webhook_deliveries SET state = 'dropped' WHERE endpoint_id = ? AND state = 'pending'", [id]);
+      return toWebhookEndpoint(r);
+    });
+  }
+
+  async claimDueDeliveries(nowMs: number, leaseUntilMs: number, limit: number): Promise<ClaimedDelivery[]> {
+    return this.write(async (tx) => {
+      const due = await tx.query(
+        `SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?
+         ORDER BY next_attempt_at, id LIMIT ?${this.skipLocked}`,
+        [nowMs, limit],
+      );
+      if (due.length === 0) return [];
+      const ids = due.map((r) => Number(r.id));
+      await tx.run(
+        `UPDATE webhook_deliveries SET next_attempt_at = ?, claim = claim + 1 WHERE id IN (${placeholders(ids.length)})`,
+        [leaseUntilMs, ...ids],
+      );
+      const rows = await tx.query(
+        `SELECT d.id AS d_id, d.claim AS d_claim, d.attempts AS d_attempts, d.created_at AS d_created_at,
+                e.id AS e_id, e.workspace_id AS e_workspace_id, e.url AS e_url, e.secret_ciphertext AS e_secret, a.*
+         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN audit_events a ON a.id = d.audit_id
+         WHERE d.id IN (${placeholders(ids.length)}) ORDER BY d.next_attempt_at, d.id`,
+        ids,
+      );
+      return rows.map((r) => ({
+        id: Number(r.d_id),
+        claim: Number(r.d_claim),
+        attempts: Number(r.d_attempts),
+        createdAtMs: Number(r.d_created_at),
+        endpoint: {
+          id: Number(r.e_id),
+          workspaceId: Number(r.e_workspace_id),
+          url: r.e_url as string,
+          secretCiphertext: r.e_secret as Buffer,
+        },
+        event: toAudit(r),
+      }));
+    });
+  }
+
+  async recordDeliveryAttempt(attempt: DeliveryAttempt): Promise<boolean> {
+    return this.write(async (tx) => {
+      const [r] = await tx.query(
+        `UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, claim = claim + 1
+         WHERE id = ? AND claim = ? AND state = 'pending' RETURNING endpoint_id`,
+        [attempt.state, attempt.nextAttemptAtMs, attempt.deliveryId, attempt.claim],
+      );
+      if (!r) return false;
+      await tx.run(
+        `INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, duration_ms, status, error, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        [
+          attempt.deliveryId,
+          r.endpoint_id,
+          attempt.attemptedAtMs,
+          Math.round(attempt.durationMs),
+          attempt.status,
+          attempt.error,
+          attempt.state,
+        ],
+      );
+      return true;
+    });
+  }
+
+  async listDeliveryAttempts(workspaceId: number, endpointId: number, limit: number): Promise<DeliveryAttemptRecord[]> {
+    const rows = await this.read(
+      `SELECT t.id, t.delivery_id, t.attempted_at, t.duration_ms, t.status, t.error, t.state, d.audit_id, a.action
+       FROM webhook_attempts t
+       JOIN webhook_endpoints e ON e.id = t.endpoint_id
+       JOIN webhook_deliveries d ON d.id = t.delivery_id
+       JOIN audit_events a ON a.id = d.audit_id
+       WHERE e.workspace_id = ? AND t.endpoint_id = ? ORDER BY t.id DESC LIMIT ?`,
+      [workspaceId, endpointId, limit],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      deliveryId: Number(r.delivery_id),
+      auditId: Number(r.audit_id),
+      action: r.action as DeliveryAttemptRecord['action'],
+      attemptedAtMs: Number(r.attempted_at),
+      durationMs: Number(r.duration_ms),
+      status: r.status === null || r.status === undefined ? null : Number(r.status),
+      error: (r.error as string | null) ?? null,
+      state: r.state as DeliveryAttemptRecord['state'],
+    }));
+  }
+
+  async nextDeliveryDueAt(): Promise<number | undefined> {
+    const [r] = await this.read("SELECT min(next_attempt_at) AS due FROM webhook_deliveries WHERE state = 'pending'");
+    return r?.due === null || r?.due === undefined ? undefined : Number(r.due);
+  }
+
+  async listWebhookSecretsNotUnderKey(keyId: string, afterId: number, limit: number): Promise<WebhookSecretCiphertext[]> {
+    const sql =
+      'SELECT id, workspace_id, secret_ciphertext FROM webhook_endpoints WHERE key_id <> ? AND id > ? ORDER BY id LIMIT ?';
+    return (await this.read(sql, [keyId, afterId, limit])).map((r) => ({
+      id: Number(r.id),
+      workspaceId: Number(r.workspace_id),
+      ciphertext: r.secret_ciphertext as Buffer,
+    }));
+  }
+
+  async replaceWebhookSecretCiphertext(id: number, expected: Buffer, ciphertext: Buffer): Promise<boolean> {
+    const sql = 'UPDATE webhook_endpoints SET secret_ciphertext = ?, key_id = ? WHERE id = ? AND secret_ciphertext = ?';
+    return this.write(async (tx) => (await tx.run(sql, [ciphertext, envelopeKeyId(ciphertext), id, expected])) === 1);
+  }
+
   async oneSecretPerKey(): Promise<SecretWithCiphertext[]> {
     const sql = `SELECT ${SECRET_COLUMNS}, ciphertext FROM secrets WHERE id IN (SELECT min(id) FROM secrets GROUP BY key_id) ORDER BY id`;
     return (await this.read(sql)).map(toSecretWithCiphertext);
@@ -516,7 +743,7 @@ export abstract class SqlStore implements Store {
 
   async replaceCiphertext(id: number, expected: Buffer, ciphertext: Buffer): Promise<boolean> {
     const sql = 'UPDATE secrets SET ciphertext = ?, key_id = ? WHERE id = ? AND ciphertext = ?';
-    return this.transaction(async (tx) => (await tx.run(sql, [ciphertext, envelopeKeyId(ciphertext), id, expected])) === 1);
+    return this.write(async (tx) => (await tx.run(sql, [ciphertext, envelopeKeyId(ciphertext), id, expected])) === 1);
   }
 
   async usageTotals(secretIds: number[], sinceMinute: number): Promise<UsageTotals[]> {
@@ -555,7 +782,7 @@ export abstract class SqlStore implements Store {
   }
 
   async writeAudit(event: AuditInput): Promise<void> {
-    await this.transaction((tx) => this.insertAudit(tx, event));
+    await this.write((tx) => this.insertAudit(tx, event));
   }
 
   async listAudit(query: AuditQuery): Promise<AuditEvent[]> {
@@ -577,7 +804,7 @@ export abstract class SqlStore implements Store {
   }
 
   async deleteExpiredIdempotency(now: number): Promise<number> {
-    return this.transaction((tx) => tx.run('DELETE FROM idempotency_keys WHERE expires_at <= ?', [now]));
+    return this.write((tx) => tx.run('DELETE FROM idempotency_keys WHERE expires_at <= ?', [now]));
   }
 
   async listIdempotencyRecords(): Promise<IdempotencyRecord[]> {
@@ -586,6 +813,6 @@ export abstract class SqlStore implements Store {
 
   async replaceIdempotencyResponse(workspaceId: number, key: string, expected: Buffer, response: Buffer): Promise<boolean> {
     const sql = 'UPDATE idempotency_keys SET response = ? WHERE workspace_id = ? AND key = ? AND response = ?';
-    return this.transaction(async (tx) => (await tx.run(sql, [response, workspaceId, key, expected])) === 1);
+    return this.write(async (tx) => (await tx.run(sql, [response, workspaceId, key, expected])) === 1);
   }
 }

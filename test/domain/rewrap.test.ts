@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { envelopeKeyId } from '../../src/crypto/keyring.js';
+import { envelopeKeyId, webhookSecretAad } from '../../src/crypto/keyring.js';
 import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
 import { rewrapSecrets } from '../../src/domain/rewrap.js';
 import { createServices, type Services } from '../../src/runtime.js';
@@ -18,7 +18,7 @@ describe('keys rewrap and Idempotency-Key records', () => {
   const open = (env: Record<string, string>) =>
     createServices(loadConfig({ SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, ...env }), { logger: false });
   const withServices = async <T>(env: Record<string, string>, work: (s: Services) => Promise<T>): Promise<T> => {
-    const services = await open(env);
+    const services = await (env.SECURE_MODE_DATABASE_URL ? createServices(loadConfig(env), { logger: false }) : open(env));
     try {
       return await work(services);
     } finally {
@@ -46,6 +46,32 @@ describe('keys rewrap and Idempotency-Key records', () => {
       assert.equal(replay.replayed, true);
       assert.equal(replay.secret, original.created.secret);
       assert.equal(replay.view.record.id, original.created.view.record.id);
+    });
+  });
+
+  it("moves webhook endpoints' signing secrets to the new key, deleted endpoints too", async () => {
+    const dev = { SECURE_MODE_WEBHOOK_ALLOW_PRIVATE: 'true', SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'hooks.sqlite')}` };
+    const made = await withServices({ ...dev, SECURE_MODE_MASTER_KEY: oldKey }, async (s) => {
+      const workspace = await s.workspaces.createWorkspace({ name: 'Hooks' });
+      const live = await s.webhooks.create(workspace, { url: 'http://127.0.0.1:9/live', events: ['*'] });
+      const gone = await s.webhooks.create(workspace, { url: 'http://127.0.0.1:9/gone', events: ['*'] });
+      await s.webhooks.delete(workspace, String(gone.endpoint.id));
+      return { workspace, endpoints: [live, gone] };
+    });
+
+    await withServices({ ...dev, SECURE_MODE_MASTER_KEY: newKey, SECURE_MODE_PREVIOUS_MASTER_KEYS: oldKey }, async (s) => {
+      await rewrapSecrets(s.store, s.keyring);
+      assert.deepEqual(await s.store.listWebhookSecretsNotUnderKey(s.keyring.current.id, 0, 100), []);
+    });
+
+    await withServices({ ...dev, SECURE_MODE_MASTER_KEY: newKey }, async (s) => {
+      const stored = await s.store.listWebhookSecretsNotUnderKey('', 0, 100);
+      assert.equal(stored.length, 2);
+      for (const { endpoint, secret } of made.endpoints) {
+        const row = stored.find((r) => r.id === endpoint.id)!;
+        const key = s.keyring.decrypt(row.ciphertext, webhookSecretAad(made.workspace.id, endpoint.id));
+        assert.equal(`whsec_${key.toString('base64')}`, secret);
+      }
     });
   });
 });

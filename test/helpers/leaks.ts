@@ -91,6 +91,9 @@ function needles(v: SensitiveValue): Needle[] {
   const forms: Needle[] = [{ v, bytes: Buffer.from(v.value, 'utf8'), as: 'text' }];
   if (v.kind === 'secret' && /^[A-Za-z0-9_-]{43}$/.test(v.value))
     forms.push({ v, bytes: Buffer.from(v.value, 'base64url'), as: 'decoded bytes' });
+  // A webhook signing secret (whsec_ and base64): its key bytes are what an HMAC would leak.
+  if (v.kind === 'secret' && /^whsec_[A-Za-z0-9+/]{43}=$/.test(v.value))
+    forms.push({ v, bytes: Buffer.from(v.value.slice('whsec_'.length), 'base64'), as: 'decoded bytes' });
   return forms;
 }
 

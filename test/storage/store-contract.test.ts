@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Keyring, envelopeKeyId, parseMasterKey, secretAad } from '../../src/crypto/keyring.js';
+import { Keyring, envelopeKeyId, parseMasterKey, secretAad, webhookSecretAad } from '../../src/crypto/keyring.js';
 import { StorageUnavailableError } from '../../src/domain/ports.js';
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
@@ -95,6 +95,19 @@ function newSecret(workspaceId: number, name = 'web', createdAt = 1000): NewSecr
 
 async function addWorkspace(store: Store, appId = `app${randomBytes(4).toString('hex')}`): Promise<Workspace> {
   return store.createWorkspace({ appId, name: 'W', defaultVersion: 'Preview', rateLimit: 100, createdAt: 1000 });
+}
+
+async function addEndpoint(store: Store, workspace: Workspace, events: string[], url = 'https://hooks.example/in') {
+  return store.createWebhookEndpoint(
+    { workspaceId: workspace.id, url, events: events as never, description: null, createdAt: 1000 },
+    (id) => keyring.encrypt(randomBytes(32), webhookSecretAad(workspace.id, id)),
+  );
+}
+
+/** Every delivery due by then, claimed (and so leased) for a minute; as "endpoint:action". */
+async function drain(store: Store, nowMs = 10_000_000): Promise<string[]> {
+  const claimed = await store.claimDueDeliveries(nowMs, nowMs + 60_000, 1000);
+  return claimed.map((d) => `${d.endpoint.id}:${d.event.action}`).sort();
 }
 
 async function addSecret(store: Store, workspace: Workspace, name = 'web', maxLive = 5) {
@@ -458,6 +471,178 @@ function contract(backend: Backend): void {
       assert.ok((await store.deleteExpiredIdempotency(2000)) >= 1);
       const again = await create(2000);
       assert.ok(again.ok, 'the key is free once its record expired');
+    });
+
+    it('the audit log is the outbox: a committed event queues one delivery per subscribed live endpoint, a rolled-back one none', async () => {
+      const w = await addWorkspace(store);
+      const other = await addWorkspace(store);
+      const deletesOnly = await addEndpoint(store, w, ['secret.deleted']);
+      const everything = await addEndpoint(store, w, ['*']);
+      const gone = await addEndpoint(store, w, ['*']);
+      const elsewhere = await addEndpoint(store, other, ['*']);
+      assert.deepEqual(
+        (await store.listWebhookEndpoints(w.id)).map((e) => [e.id, e.events]),
+        [
+          [deletesOnly.id, ['secret.deleted']],
+          [everything.id, ['*']],
+          [gone.id, ['*']],
+        ],
+      );
+      assert.ok(await store.deleteWebhookEndpoint(w.id, gone.id, 1000));
+      assert.equal(await store.deleteWebhookEndpoint(w.id, gone.id, 1000), undefined);
+      assert.equal(await store.getWebhookEndpoint(other.id, everything.id), undefined);
+      assert.equal(await store.getWebhookEndpoint(w.id, elsewhere.id), undefined);
+      assert.equal((await store.getWebhookEndpoint(w.id, everything.id))?.url, 'https://hooks.example/in');
+      await drain(store);
+
+      let queued = 0;
+      const stop = store.onDeliveriesQueued(() => queued++);
+      try {
+        const secret = await addSecret(store, w, 'outbox');
+        assert.deepEqual(await drain(store), [`${everything.id}:secret.created`]);
+        assert.equal(queued, 1);
+        await store.deleteSecret(w.id, secret.id, 1001, 'deleted', auditFor(w.id, 'secret.deleted', 1001));
+        assert.deepEqual(await drain(store), [`${deletesOnly.id}:secret.deleted`, `${everything.id}:secret.deleted`]);
+        // Expiry is a delete to subscribers: secret.expired reaches secret.deleted subscriptions.
+        const expiring = await addSecret(store, w, 'expiring');
+        await drain(store);
+        await store.deleteSecret(w.id, expiring.id, 1002, 'expired', auditFor(w.id, 'secret.expired', 1002));
+        assert.deepEqual(await drain(store), [`${deletesOnly.id}:secret.expired`, `${everything.id}:secret.expired`]);
+        // Not an event: no delivery.
+        await store.createToken(
+          { workspaceId: w.id, name: 't', tokenHash: randomBytes(32), scopes: ['read_all'], createdAt: 1000 },
+          { actorTokenId: null, ip: null, requestId: null, action: 'token.created', targetType: 'token', at: 1000 },
+        );
+        queued = 0;
+        await assert.rejects(
+          store.createSecret(
+            newSecret(w.id, 'rolled back'),
+            5,
+            () => {
+              throw new Error('seal failed');
+            },
+            auditFor(w.id, 'secret.created'),
+          ),
+          /seal failed/,
+        );
+        assert.deepEqual(await drain(store), []);
+        assert.equal(queued, 0);
+        assert.equal(await store.nextDeliveryDueAt(), 10_000_000 + 60_000);
+      } finally {
+        stop();
+      }
+    });
+
+    it('claims each due delivery once across nodes, leases it, and records an attempt only under the latest claim', async () => {
+      const w = await addWorkspace(store);
+      const endpoint = await addEndpoint(store, w, ['secret.created']);
+      await drain(store, 50_000_000);
+      for (let i = 0; i < 30; i++) await addSecret(store, w, `c${i}`, 100);
+      const peer = await backend.openPeer();
+      try {
+        const now = 20_000_000;
+        const claimedBy = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? store : peer).claimDueDeliveries(now, now + 30_000, 4)),
+        );
+        let claimed = claimedBy.flat();
+        for (let more = await store.claimDueDeliveries(now, now + 30_000, 100); more.length > 0;) {
+          claimed = claimed.concat(more);
+          more = await peer.claimDueDeliveries(now, now + 30_000, 100);
+        }
+        const ids = claimed.map((d) => d.id);
+        assert.equal(ids.length, 30);
+        assert.equal(new Set(ids).size, 30, 'no delivery claimed twice');
+        assert.ok(claimed.every((d) => d.endpoint.id === endpoint.id && d.attempts === 0 && d.event.action === 'secret.created'));
+        // Leased: nothing is due again before the lease ends; after it, the same delivery under a new claim.
+        assert.deepEqual(await peer.claimDueDeliveries(now + 29_999, now + 60_000, 100), []);
+        const first = claimed[0]!;
+        const [again] = (await peer.claimDueDeliveries(now + 30_000, now + 60_000, 100)).filter((d) => d.id === first.id);
+        assert.ok(again && again.claim > first.claim);
+        const attempt = {
+          deliveryId: first.id,
+          attemptedAtMs: now,
+          durationMs: 12,
+          status: 500,
+          error: null,
+          state: 'pending' as const,
+          nextAttemptAtMs: now + 5000,
+        };
+        assert.equal(
+          await store.recordDeliveryAttempt({ ...attempt, claim: first.claim }),
+          false,
+          'a stale claim records nothing',
+        );
+        assert.equal(await store.recordDeliveryAttempt({ ...attempt, claim: again.claim }), true);
+        assert.equal(await store.recordDeliveryAttempt({ ...attempt, claim: again.claim }), false, 'one attempt per claim');
+        const [third] = (await store.claimDueDeliveries(now + 5000, now + 90_000, 100)).filter((d) => d.id === first.id);
+        assert.equal(third?.attempts, 1);
+        assert.equal(
+          await store.recordDeliveryAttempt({ ...attempt, claim: third!.claim, state: 'succeeded', status: 204 }),
+          true,
+        );
+        assert.equal(
+          await store.recordDeliveryAttempt({ ...attempt, claim: third!.claim }),
+          false,
+          'a finished delivery stays finished',
+        );
+        const listed = await store.listDeliveryAttempts(w.id, endpoint.id, 10);
+        assert.deepEqual(
+          listed.map((a) => [a.deliveryId, a.status, a.state, a.action]),
+          [
+            [first.id, 204, 'succeeded', 'secret.created'],
+            [first.id, 500, 'pending', 'secret.created'],
+          ],
+        );
+        assert.deepEqual(await store.listDeliveryAttempts(w.id + 1000, endpoint.id, 10), []);
+      } finally {
+        await peer.close();
+      }
+    });
+
+    it('warns of an expiry once across nodes, and again for a new expires_at', async () => {
+      const w = await addWorkspace(store);
+      const secret = await addSecret(store, w, 'soon');
+      const updated = await store.updateSecret(w.id, secret.id, { expiresAt: 5000 }, auditFor(w.id, 'secret.updated'));
+      assert.ok(updated);
+      const due = (await store.listSecretsToWarn(5000, 100)).filter((s) => s.id === secret.id);
+      assert.equal(due.length, 1);
+      assert.deepEqual(
+        (await store.listSecretsToWarn(4999, 100)).filter((s) => s.id === secret.id),
+        [],
+      );
+      const peer = await backend.openPeer();
+      try {
+        const warning = { ...auditFor(w.id, 'secret.expiring'), targetId: String(secret.id) };
+        const results = await Promise.all([store.markExpiryWarned(due[0]!, warning), peer.markExpiryWarned(due[0]!, warning)]);
+        assert.deepEqual(results.sort(), [false, true]);
+        assert.equal((await store.listAudit({ workspaceId: w.id, actions: ['secret.expiring'], limit: 10 })).length, 1);
+        assert.deepEqual(
+          (await store.listSecretsToWarn(5000, 100)).filter((s) => s.id === secret.id),
+          [],
+        );
+        const moved = await store.updateSecret(w.id, secret.id, { expiresAt: 6000 }, auditFor(w.id, 'secret.updated'));
+        assert.equal((await peer.listSecretsToWarn(6000, 100)).filter((s) => s.id === moved!.id).length, 1);
+      } finally {
+        await peer.close();
+      }
+    });
+
+    it('lists webhook secrets not under a key and swaps one only if it is unchanged', async () => {
+      const w = await addWorkspace(store);
+      const endpoint = await addEndpoint(store, w, ['*']);
+      const [row] = (await store.listWebhookSecretsNotUnderKey('', endpoint.id - 1, 1)).filter((r) => r.id === endpoint.id);
+      assert.ok(row);
+      assert.equal(envelopeKeyId(row.ciphertext), keyring.current.id);
+      assert.deepEqual(
+        (await store.listWebhookSecretsNotUnderKey(keyring.current.id, 0, 1000)).filter((r) => r.id === endpoint.id),
+        [],
+      );
+      const resealed = keyring.encrypt(
+        keyring.decrypt(row.ciphertext, webhookSecretAad(w.id, endpoint.id)),
+        webhookSecretAad(w.id, endpoint.id),
+      );
+      assert.equal(await store.replaceWebhookSecretCiphertext(endpoint.id, Buffer.from('other'), resealed), false);
+      assert.equal(await store.replaceWebhookSecretCiphertext(endpoint.id, row.ciphertext, resealed), true);
     });
 
     it('bootstraps an empty database exactly once when two nodes race', async () => {

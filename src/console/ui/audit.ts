@@ -10,6 +10,8 @@ export const AUDIT_ACTION_LABELS: Readonly<Record<AuditAction, string>> = {
   'secret.updated': 'Secret updated',
   'secret.deleted': 'Secret deleted',
   'secret.expired': 'Secret expired',
+  'secret.expiring': 'Secret expiring soon',
+  'secret.due_for_rotation': 'Secret due for rotation',
   'token.created': 'Token created',
   'token.revoked': 'Token revoked',
   'workspace.created': 'Workspace created',
@@ -18,6 +20,7 @@ export const AUDIT_ACTION_LABELS: Readonly<Record<AuditAction, string>> = {
   'rotation.completed': 'Rotation completed',
   'rotation.cancelled': 'Rotation cancelled',
   'rotation.overdue': 'Rotation overdue',
+  'rotation.delivery_failed': 'Rotation delivery failed',
 };
 
 /** Every action, in the order of the labels (the Record type makes the list complete). */

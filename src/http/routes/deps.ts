@@ -3,6 +3,7 @@ import type { Diagnoser } from '../../domain/diagnose.js';
 import type { RotationsService } from '../../domain/rotations.js';
 import type { SecretsService } from '../../domain/secrets.js';
 import type { Verifier } from '../../domain/verifier.js';
+import type { WebhooksService } from '../../domain/webhooks.js';
 import type { GuardDeps } from '../guard.js';
 import type { VerifyRateLimitDeps } from '../verify-rate-limit.js';
 
@@ -11,6 +12,7 @@ export interface RouteDeps extends GuardDeps, VerifyRateLimitDeps {
   secrets: SecretsService;
   rotations: RotationsService;
   audit: AuditService;
+  webhooks: WebhooksService;
   verifier: Verifier;
   diagnoser: Diagnoser;
   diagnoseRateLimit: number;

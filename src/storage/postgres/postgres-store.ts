@@ -65,6 +65,7 @@ const queryTimedOut = () => new Error('Query read timeout');
 
 export class PostgresStore extends SqlStore {
   readonly kind = 'postgres' as const;
+  protected readonly skipLocked = ' FOR UPDATE SKIP LOCKED';
   private pool: pg.Pool;
   /** The session that holds the leases: an advisory lock lives as long as its connection, and dies with its node. */
   private leaseSession: { client: pg.Client; held: Set<string> } | undefined;

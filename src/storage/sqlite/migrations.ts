@@ -88,4 +88,50 @@ export const sqliteMigrations: readonly string[] = [
   // The access token whose create an Idempotency-Key record keeps: only that token may replay it. Records written
   // before this column hold null, as creates without a token (the system) do, so no access token replays them.
   `ALTER TABLE idempotency_keys ADD COLUMN token_id INTEGER;`,
+  // Webhooks (docs/events.md). Deliveries are the outbox's rows, queued with their audit event; times in ms. A secret
+  // remembers the expires_at it was warned of (secret.expiring), so the warning is raised once per expiry date.
+  `
+  CREATE TABLE webhook_endpoints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    description TEXT,
+    secret_ciphertext BLOB NOT NULL,
+    key_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    deleted_at INTEGER
+  );
+  CREATE INDEX webhook_endpoints_workspace_live ON webhook_endpoints (workspace_id) WHERE deleted_at IS NULL;
+  -- The subscriptions again, one row per type, so that queuing an event matches them with an index.
+  CREATE TABLE webhook_endpoint_events (
+    endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+    event_type TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, event_type)
+  ) WITHOUT ROWID;
+  CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+    audit_id INTEGER NOT NULL REFERENCES audit_events(id),
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    claim INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    UNIQUE (endpoint_id, audit_id)
+  );
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+  CREATE TABLE webhook_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id),
+    endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id),
+    attempted_at INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    state TEXT NOT NULL
+  );
+  CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, id);
+  ALTER TABLE secrets ADD COLUMN expiry_warned_for INTEGER;
+  `,
 ];

@@ -17,6 +17,7 @@ export interface SqliteStoreOptions {
 
 export class SqliteStore extends SqlStore {
   readonly kind = 'sqlite' as const;
+  protected readonly skipLocked = '';
   private readonly db: Database.Database;
   private readonly queue: { tail: Promise<unknown> };
   private readonly tx: SqlTx = {

@@ -53,6 +53,19 @@ const PORT_METHODS: Record<Exclude<keyof Store, 'kind'>, boolean> = {
   countOverdueRotations: false,
   transitionRotation: false,
   holdLease: true,
+  listSecretsToWarn: true,
+  markExpiryWarned: true,
+  listWebhookSecretsNotUnderKey: false,
+  replaceWebhookSecretCiphertext: false,
+  createWebhookEndpoint: false,
+  listWebhookEndpoints: false,
+  getWebhookEndpoint: false,
+  deleteWebhookEndpoint: false,
+  claimDueDeliveries: true,
+  recordDeliveryAttempt: true,
+  listDeliveryAttempts: false,
+  nextDeliveryDueAt: true,
+  onDeliveriesQueued: false,
 };
 
 /** What openssl's command line prints for the HMAC of stdin: the message goes in as bytes, exactly. */
