@@ -5,6 +5,7 @@ import { DEFAULT_MAX_LIVE_SECRETS } from './domain/secrets.js';
 import { DEFAULT_RATE_LIMIT } from './domain/workspaces.js';
 import { DEFAULT_CACHE_OPTIONS } from './domain/secret-cache.js';
 import { DEFAULT_IDLE_CHECK_TIMEOUT_MS } from './domain/usage.js';
+import { DEFAULT_RETRY_BASE_MS, DEFAULT_ROLLOUT_TIMEOUT_MS } from './domain/rollout.js';
 
 export type DatabaseLocation = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
 
@@ -61,6 +62,11 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Where the built web console is served from; the build writes dist/console/ by default. */
   consoleDir: string | undefined;
+  /** The operator's command that rolls a delivering rotation's new secret out; unset: deliver is refused. */
+  rolloutCommand: string | undefined;
+  rolloutTimeoutMs: number;
+  /** The first retry delay of a failed rollout run; doubles on each failure. */
+  retryBaseMs: number;
 }
 
 /** What one client may hold of the server: bounds on request size and on how long a slow client keeps a socket. */
@@ -219,6 +225,26 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     'on SIGTERM, requests still running (or still arriving) after it are cut; then usage is flushed and the process exits',
   ),
   { name: 'SECURE_MODE_CONSOLE_DIR', shown: '`dist/console/`', meaning: 'where the built web console is served from' },
+  {
+    name: 'SECURE_MODE_ROLLOUT_COMMAND',
+    shown: '—',
+    meaning:
+      "run by `/bin/sh -c` with a delivering rotation's new secret as JSON on standard input, to roll it out (see docs/rotation.md); never settable through the API",
+  },
+  int(
+    'SECURE_MODE_ROLLOUT_TIMEOUT_MS',
+    DEFAULT_ROLLOUT_TIMEOUT_MS,
+    100,
+    3_600_000,
+    'a run of the rollout command still going after it is killed and retried',
+  ),
+  int(
+    'SECURE_MODE_WEBHOOK_RETRY_BASE_MS',
+    DEFAULT_RETRY_BASE_MS,
+    10,
+    3_600_000,
+    'first retry delay of a failed rollout run, doubling on each failure (at most 1 h apart, for 24 h)',
+  ),
 ];
 
 const VARIABLES = new Map(CONFIG_VARIABLES.map((v) => [v.name, v]));
@@ -344,6 +370,9 @@ export function loadConfig(env: Env = process.env): Config {
     pgQueryTimeoutMs: integer(env, 'SECURE_MODE_PG_QUERY_TIMEOUT_MS'),
     shutdownTimeoutMs: integer(env, 'SECURE_MODE_SHUTDOWN_TIMEOUT_MS'),
     consoleDir: env.SECURE_MODE_CONSOLE_DIR || undefined,
+    rolloutCommand: env.SECURE_MODE_ROLLOUT_COMMAND?.trim() || undefined,
+    rolloutTimeoutMs: integer(env, 'SECURE_MODE_ROLLOUT_TIMEOUT_MS'),
+    retryBaseMs: integer(env, 'SECURE_MODE_WEBHOOK_RETRY_BASE_MS'),
   };
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (config.limits.headersTimeoutMs > config.limits.requestTimeoutMs) {

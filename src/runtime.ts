@@ -14,6 +14,9 @@ import { Diagnoser } from './domain/diagnose.js';
 import { MemoryRateLimiter, type RateLimiter } from './domain/rate-limiter.js';
 import { SecretCache, DEFAULT_CACHE_OPTIONS, openSecret } from './domain/secret-cache.js';
 import { RotationsService } from './domain/rotations.js';
+import { RolloutDeliverer } from './domain/rollout.js';
+import { RotationPolicyService } from './domain/rotation-policy.js';
+import { SpawnRolloutCommand } from './rollout/spawn-command.js';
 import { SecretsService } from './domain/secrets.js';
 import { UsageRecorder } from './domain/usage.js';
 import { Verifier } from './domain/verifier.js';
@@ -34,6 +37,8 @@ export interface Services {
   workspaces: WorkspaceService;
   secrets: SecretsService;
   rotations: RotationsService;
+  rotationPolicy: RotationPolicyService;
+  rollout: RolloutDeliverer;
   audit: AuditService;
   sweeper: ExpirySweeper;
   cache: SecretCache;
@@ -216,8 +221,34 @@ export async function createServices(
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
   });
   const audit = new AuditService(store);
+  const rollout = new RolloutDeliverer({
+    store,
+    keyring,
+    clock,
+    command: config.rolloutCommand === undefined ? undefined : new SpawnRolloutCommand(config.rolloutCommand),
+    timeoutMs: config.rolloutTimeoutMs,
+    retryBaseMs: config.retryBaseMs,
+    onRun: (run) => {
+      // Ids, exit status and duration only: the command's output is never read.
+      if (!options.logger) return;
+      options.logger[run.outcome === 'delivered' ? 'info' : 'warn'](
+        {
+          workspace_id: run.workspaceId,
+          rotation_id: run.rotationId,
+          attempt: run.attempt,
+          outcome: run.outcome,
+          exit_code: run.exitCode,
+          signal: run.signal,
+          timed_out: run.timedOut,
+          duration_ms: run.durationMs,
+        },
+        'rollout command run',
+      );
+    },
+  });
   const rotations = new RotationsService({
     store,
+    rollout,
     secrets,
     keyring,
     cache,
@@ -226,8 +257,9 @@ export async function createServices(
     maxLiveSecrets: config.maxLiveSecrets,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
   });
-  const sweeper = new ExpirySweeper({ secrets, store, clock, rotations });
-  const census = new SecretCensus(store, usage);
+  const rotationPolicy = new RotationPolicyService({ store, rotations, rollout, clock });
+  const sweeper = new ExpirySweeper({ secrets, store, clock, rotations, policy: rotationPolicy, rollout });
+  const census = new SecretCensus(store, usage, clock);
   const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
   const jwtPolicy = { skewSeconds: JWT_CLOCK_SKEW_SECONDS, maxAgeSeconds: config.jwtMaxAgeSeconds };
   const verifier = new Verifier({ cache, usage, clock, jwtPolicy });
@@ -239,6 +271,8 @@ export async function createServices(
     workspaces,
     secrets,
     rotations,
+    rotationPolicy,
+    rollout,
     audit,
     sweeper,
     cache,
@@ -320,6 +354,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
         clearTimeout(deadline);
       }
       await services.sweeper.stop();
+      await services.rollout.stop();
       await services.usage.stop().catch(() => undefined);
       await releaseServices(services);
     },

@@ -12,6 +12,10 @@ export const AUDIT_ACTIONS = [
   'rotation.completed',
   'rotation.cancelled',
   'rotation.overdue',
+  'rotation.delivered',
+  'rotation.delivery_failed',
+  'secret.due_for_rotation',
+  'rotation_policy.updated',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -25,6 +25,8 @@ import { completeRotationRoute } from './routes/rotations/complete.js';
 import { getRotationRoute } from './routes/rotations/get.js';
 import { listRotationsRoute } from './routes/rotations/list.js';
 import { startRotationRoute } from './routes/rotations/start.js';
+import { getRotationPolicyRoute } from './routes/rotation-policy/get.js';
+import { updateRotationPolicyRoute } from './routes/rotation-policy/update.js';
 import { consoleRoutes, defaultConsoleDir } from './routes/console.js';
 import { healthRoutes, type HealthDeps } from './routes/ops/health.js';
 import { metricsRoute } from './routes/ops/metrics.js';
@@ -162,6 +164,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   await app.register(getRotationRoute, deps);
   await app.register(cancelRotationRoute, deps);
   await app.register(completeRotationRoute, deps);
+  await app.register(getRotationPolicyRoute, deps);
+  await app.register(updateRotationPolicyRoute, deps);
   await app.register(meRoute, deps);
   await app.register(listAuditEventsRoute, deps);
   await app.register(healthRoutes, deps);

@@ -52,6 +52,15 @@ const PORT_METHODS: Record<Exclude<keyof Store, 'kind'>, boolean> = {
   listOpenRotations: true,
   countOverdueRotations: false,
   transitionRotation: false,
+  listDueDeliveries: true,
+  claimDelivery: true,
+  finishDelivery: true,
+  releaseDelivery: true,
+  getRotationPolicy: false,
+  putRotationPolicy: false,
+  listDueSecrets: true,
+  countDueSecrets: false,
+  markDueForRotation: true,
   holdLease: true,
 };
 
