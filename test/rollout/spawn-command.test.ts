@@ -11,7 +11,7 @@ const payload: RolloutPayload = {
   app_id: 'app1',
   rotation_id: '7',
   secret_id: '13',
-  name: "it's \"quoted\" $(touch pwned) `x`",
+  name: 'it\'s "quoted" $(touch pwned) `x`',
   platforms: ['web', 'ios'],
   secret: 'A'.repeat(43),
 };
