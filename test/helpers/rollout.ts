@@ -8,8 +8,8 @@ export type RolloutMode = 'ok' | 'fail' | 'hang' | 'signal' | 'noisy';
 
 /**
  * A rollout command for tests: a shell script whose behaviour a test switches by writing its mode file. Each run
- * appends a line to `runs`; in ok and noisy modes it keeps the payload it was given, which the test reads back (and
- * records the secret in it as a credential, so the leak scan looks for it in every log and response).
+ * appends a line to `runs` and keeps the payload it was given; the secret in each is recorded as a credential (when
+ * read back, and on close), so the leak scan looks for it in every log, response and database file.
  */
 export class TestRolloutCommand {
   readonly dir = mkdtempSync(join(tmpdir(), 'secure-mode-rollout-'));
@@ -21,11 +21,13 @@ export class TestRolloutCommand {
       join(this.dir, 'rollout.sh'),
       [
         'dir=$(dirname "$0")',
+        'payload=$(cat)',
         'echo run >> "$dir/runs"',
+        'printf \'%s\\n\' "$payload" >> "$dir/payloads"',
         'case "$(cat "$dir/mode")" in',
-        '  ok) cat > "$dir/payload.tmp" && mv "$dir/payload.tmp" "$dir/payload.json" ;;',
+        '  ok) printf \'%s\' "$payload" > "$dir/payload.tmp" && mv "$dir/payload.tmp" "$dir/payload.json" ;;',
         // Everything it was given, to both its outputs: none of it may reach the server's log.
-        '  noisy) tee /dev/stderr > "$dir/payload.json"; echo "$(cat "$dir/payload.json")" ;;',
+        '  noisy) printf \'%s\' "$payload" > "$dir/payload.json"; printf \'%s\\n\' "$payload"; printf \'%s\\n\' "$payload" >&2 ;;',
         '  fail) exit 3 ;;',
         '  hang) sleep 30 ;;',
         '  signal) kill -TERM $$ ;;',
@@ -56,7 +58,14 @@ export class TestRolloutCommand {
     return payload;
   }
 
+  /** Records the secret of every payload the command was given as a credential, then removes its directory. */
   close(): void {
+    const file = join(this.dir, 'payloads');
+    if (existsSync(file)) {
+      for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+        recordSensitive('secret', (JSON.parse(line) as RolloutPayload).secret);
+      }
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
