@@ -160,6 +160,15 @@ export class RolloutDeliverer {
       await this.finish(rotation, claim, attempt, noRun, 'gave_up', { reason: 'successor_gone' });
       return;
     }
+    let secret: string;
+    try {
+      secret = openSecret(this.keyring, material);
+    } catch {
+      // Under a master key this node does not have: another node (or this one, reconfigured) retries.
+      const delay = retryDelayMs(this.retryBaseMs, attempt);
+      await this.finish(rotation, claim, attempt, noRun, 'failed', { reason: 'secret_unreadable', next_attempt_in_ms: delay });
+      return;
+    }
     const result = await this.command!.run(
       {
         app_id: workspace.appId,
@@ -167,7 +176,7 @@ export class RolloutDeliverer {
         secret_id: String(material.id),
         name: material.name,
         platforms: platformsOf(material),
-        secret: openSecret(this.keyring, material),
+        secret,
       },
       this.timeoutMs,
       this.abort.signal,

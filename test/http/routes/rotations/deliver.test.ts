@@ -7,6 +7,7 @@ import { userHash } from '../../../../packages/sign/src/index.js';
 import { ManualClock, nowSeconds } from '../../../../src/domain/clock.js';
 import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 import { assertErrorList } from '../../../helpers/assertions.js';
+import { eventually } from '../../../helpers/nodes.js';
 import { TestRolloutCommand } from '../../../helpers/rollout.js';
 
 const BASE_MS = 1000;
@@ -293,10 +294,10 @@ describe('rotations: a pending delivery survives a restart', () => {
     // Shut down mid-run: the run is stopped and its claim released, so the next start need not wait for it to lapse.
     rollout.mode('hang');
     const s2 = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Cut short', supports_web: true } });
-    const cut = await api(app, 'POST', '/secure_mode_rotations', { body: { secret_id: s2.body.id, deliver: true } });
     const runs = rollout.runs();
+    const cut = await api(app, 'POST', '/secure_mode_rotations', { body: { secret_id: s2.body.id, deliver: true } });
+    await eventually(async () => rollout.runs() === runs + 1, 'the run to start');
     await app.close();
-    assert.ok(rollout.runs() >= runs);
     rollout.mode('ok');
     app = await startTestApp({ clock, dir, env });
     try {
