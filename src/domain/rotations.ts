@@ -150,7 +150,14 @@ export class RotationsService {
     // The old secret's traffic so far, read before the transaction: the 201 (and its replay) show it.
     const oldProgress = await this.lastVerifiedByPlatform(before);
     const secret = generateSecret();
-    const hash = requestHash('start-rotation', [input.secret_id, input.name, input.idle_for, input.deadline, deliver]);
+    // deliver joins the hashed request only when set, so records kept before it existed still replay.
+    const hash = requestHash('start-rotation', [
+      input.secret_id,
+      input.name,
+      input.idle_for,
+      input.deadline,
+      ...(deliver ? [true] : []),
+    ]);
     const keptView = (rotation: RotationRecord, old: SecretRecord): RotationView => ({
       record: rotation,
       platforms: Object.fromEntries(

@@ -68,6 +68,11 @@ const bit = (b: boolean) => (b ? 1 : 0);
 /** The states of an open rotation, as an SQL list (constants, never user input). */
 const OPEN_STATES = OPEN_ROTATION_STATES.map((state) => `'${state}'`).join(', ');
 
+/** Live secrets of workspaces with a max age, created at least that long before the first parameter. */
+const DUE_FROM = `FROM secrets s JOIN rotation_policies p ON p.workspace_id = s.workspace_id
+  LEFT JOIN secret_rotation_due d ON d.secret_id = s.id
+  WHERE s.deleted_at IS NULL AND p.max_age_days IS NOT NULL AND s.created_at + p.max_age_days * 86400 <= ?`;
+
 const PATCH_COLUMNS: Record<keyof SecretPatch, string> = {
   name: 'name',
   supportsWeb: 'supports_web',
@@ -484,11 +489,6 @@ export abstract class SqlStore implements Store {
     });
   }
 
-  /** Live secrets of workspaces with a max age, created at least that long before the first parameter. */
-  private static readonly DUE_FROM = `FROM secrets s JOIN rotation_policies p ON p.workspace_id = s.workspace_id
-    LEFT JOIN secret_rotation_due d ON d.secret_id = s.id
-    WHERE s.deleted_at IS NULL AND p.max_age_days IS NOT NULL AND s.created_at + p.max_age_days * 86400 <= ?`;
-
   async listDueSecrets(at: number, afterId: number, limit: number): Promise<DueSecret[]> {
     const columns = SECRET_COLUMNS.split(',')
       .map((c) => `s.${c.trim()}`)
@@ -496,7 +496,7 @@ export abstract class SqlStore implements Store {
     const rows = await this.read(
       `SELECT ${columns}, p.max_age_days AS p_max_age_days, p.idle_for AS p_idle_for, p.auto_rotate AS p_auto_rotate,
               p.updated_at AS p_updated_at, d.raised_at AS d_raised_at, d.rotation_id AS d_rotation_id
-       ${SqlStore.DUE_FROM} AND s.id > ? ORDER BY s.id LIMIT ?`,
+       ${DUE_FROM} AND s.id > ? ORDER BY s.id LIMIT ?`,
       [at, afterId, limit],
     );
     return rows.map((r) => ({
@@ -514,7 +514,7 @@ export abstract class SqlStore implements Store {
   }
 
   async countDueSecrets(at: number): Promise<number> {
-    const [r] = await this.read(`SELECT count(*) AS n ${SqlStore.DUE_FROM}`, [at]);
+    const [r] = await this.read(`SELECT count(*) AS n ${DUE_FROM}`, [at]);
     return Number(r!.n);
   }
 
