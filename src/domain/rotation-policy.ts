@@ -4,7 +4,7 @@ import { DomainError, errors } from './errors.js';
 import type { DueSecret, RotationPolicy, Workspace } from './model.js';
 import type { RotationPolicyStore, WorkspaceStore } from './ports.js';
 import type { RolloutDeliverer } from './rollout.js';
-import { DEFAULT_IDLE_FOR_SECONDS, MAX_IDLE_FOR_SECONDS, MIN_IDLE_FOR_SECONDS, type RotationsService } from './rotations.js';
+import { DEFAULT_IDLE_FOR_SECONDS, type RotationsService, checkIdleFor } from './rotations.js';
 import { platformsOf } from './secret-input.js';
 import { actorFields } from './workspaces.js';
 
@@ -69,13 +69,7 @@ export class RotationPolicyService {
         'max_age_days',
       );
     }
-    const idleFor = input.idle_for ?? current.idleFor;
-    if (!Number.isInteger(idleFor) || idleFor < MIN_IDLE_FOR_SECONDS || idleFor > MAX_IDLE_FOR_SECONDS) {
-      throw errors.parameterInvalid(
-        `idle_for must be a whole number of seconds from ${MIN_IDLE_FOR_SECONDS} to ${MAX_IDLE_FOR_SECONDS}`,
-        'idle_for',
-      );
-    }
+    const idleFor = checkIdleFor(input.idle_for ?? current.idleFor);
     const autoRotate = input.auto_rotate ?? current.autoRotate;
     if (autoRotate && !this.rollout.enabled) {
       throw errors.parameterInvalid(

@@ -72,6 +72,17 @@ export interface RotationsServiceOptions {
   idempotencyWindowSeconds?: number;
 }
 
+/** idle_for as a rotation and the rotation policy take it; 422 with the field otherwise. */
+export function checkIdleFor(idleFor: number): number {
+  if (!Number.isInteger(idleFor) || idleFor < MIN_IDLE_FOR_SECONDS || idleFor > MAX_IDLE_FOR_SECONDS) {
+    throw errors.parameterInvalid(
+      `idle_for must be a whole number of seconds from ${MIN_IDLE_FOR_SECONDS} to ${MAX_IDLE_FOR_SECONDS}`,
+      'idle_for',
+    );
+  }
+  return idleFor;
+}
+
 export function isOpen(state: RotationState): boolean {
   return OPEN_ROTATION_STATES.includes(state);
 }
@@ -132,13 +143,9 @@ export class RotationsService {
         'deliver',
       );
     }
-    const idleFor = input.idle_for ?? (await this.store.getRotationPolicy(workspace.id))?.idleFor ?? DEFAULT_IDLE_FOR_SECONDS;
-    if (!Number.isInteger(idleFor) || idleFor < MIN_IDLE_FOR_SECONDS || idleFor > MAX_IDLE_FOR_SECONDS) {
-      throw errors.parameterInvalid(
-        `idle_for must be a whole number of seconds from ${MIN_IDLE_FOR_SECONDS} to ${MAX_IDLE_FOR_SECONDS}`,
-        'idle_for',
-      );
-    }
+    const idleFor = checkIdleFor(
+      input.idle_for ?? (await this.store.getRotationPolicy(workspace.id))?.idleFor ?? DEFAULT_IDLE_FOR_SECONDS,
+    );
     const deadline = input.deadline ?? null;
     if (deadline !== null && deadline <= at) {
       throw errors.parameterInvalid('deadline must be a Unix timestamp in the future', 'deadline');

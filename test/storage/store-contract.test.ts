@@ -485,6 +485,15 @@ function contract(backend: Backend): void {
       targetId: String(id),
     });
 
+    const cancelRotation = (w: Workspace, id: number) =>
+      store.transitionRotation({
+        workspaceId: w.id,
+        id,
+        expected: { state: 'rolling_out', overdue: false },
+        next: { state: 'cancelled', overdue: false, completedAt: 2001, updatedAt: 2001 },
+        audit: rotationAudit(w, id, 'rotation.cancelled'),
+      });
+
     it('claims a due rollout run for one node, records its outcome once, and releases it', async () => {
       const w = await addWorkspace(store);
       const plain = await startRotationOf(w, await addSecret(store, w, 'plain'));
@@ -569,14 +578,7 @@ function contract(backend: Backend): void {
       const w = await addWorkspace(store);
       const started = await startRotationOf(w, await addSecret(store, w), { deliver: true });
       assert.ok(started.ok);
-      const closed = await store.transitionRotation({
-        workspaceId: w.id,
-        id: started.rotation.id,
-        expected: { state: 'rolling_out', overdue: false },
-        next: { state: 'cancelled', overdue: false, completedAt: 2001, updatedAt: 2001 },
-        audit: rotationAudit(w, started.rotation.id, 'rotation.cancelled'),
-      });
-      assert.ok(closed);
+      assert.ok(await cancelRotation(w, started.rotation.id));
       assert.equal((await store.listDueDeliveries(9_999_999, 1000)).filter((r) => r.id === started.rotation.id).length, 0);
       assert.equal(
         await store.claimDelivery({ workspaceId: w.id, rotationId: started.rotation.id, claim: 'x' }, 9_999_999, 10_000_000),
@@ -649,14 +651,7 @@ function contract(backend: Backend): void {
       const first = await startRotationOf(w, old, { byPolicy: true, deliver: true });
       assert.ok(first.ok);
       assert.equal((await mine(dueAt))[0]?.rotationId, first.rotation.id);
-      const cancelled = await store.transitionRotation({
-        workspaceId: w.id,
-        id: first.rotation.id,
-        expected: { state: 'rolling_out', overdue: false },
-        next: { state: 'cancelled', overdue: false, completedAt: 2001, updatedAt: 2001 },
-        audit: rotationAudit(w, first.rotation.id, 'rotation.cancelled'),
-      });
-      assert.ok(cancelled);
+      assert.ok(await cancelRotation(w, first.rotation.id));
       // The policy rotates a secret once: after a cancel, a person decides.
       assert.deepEqual(await startRotationOf(w, old, { byPolicy: true }), { ok: false, reason: 'in_progress' });
       // A secret never marked due is not rotated by the policy.
