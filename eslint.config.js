@@ -41,6 +41,15 @@ export default tseslint.config(
     ],
   ),
   restrict(
+    ['src/rollout/**'],
+    [
+      {
+        group: ['**/domain/*', '!**/domain/rollout.js', '**/http/**', '**/storage/**', '**/cli/**', '**/runtime.js'],
+        message: "the rollout adapter implements the domain's RolloutCommand port and imports nothing else of ours",
+      },
+    ],
+  ),
+  restrict(
     ['src/crypto/**', 'src/sign/**', 'packages/sign/**'],
     [{ group: ['../*', '!../crypto', '!../crypto/*'], message: 'crypto and sign are pure: they import nothing of ours' }],
   ),

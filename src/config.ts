@@ -5,6 +5,7 @@ import { DEFAULT_MAX_LIVE_SECRETS } from './domain/secrets.js';
 import { DEFAULT_RATE_LIMIT } from './domain/workspaces.js';
 import { DEFAULT_CACHE_OPTIONS } from './domain/secret-cache.js';
 import { DEFAULT_IDLE_CHECK_TIMEOUT_MS } from './domain/usage.js';
+import { DEFAULT_ROLLOUT_TIMEOUT_MS } from './domain/rollout.js';
 
 export type DatabaseLocation = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
 
@@ -67,6 +68,9 @@ export interface Config {
   webhookRetryBaseMs: number;
   /** secret.expiring is raised this many seconds before a secret's expires_at. */
   expiryWarningSeconds: number;
+  /** The operator's command that rolls a delivering rotation's new secret out; unset: deliver is refused. */
+  rolloutCommand: string | undefined;
+  rolloutTimeoutMs: number;
 }
 
 /** What one client may hold of the server: bounds on request size and on how long a slow client keeps a socket. */
@@ -236,7 +240,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     5000,
     10,
     3_600_000,
-    'the first webhook retry waits this long, each next one twice as long (at most an hour), for 24 hours',
+    'the first retry of a webhook delivery or a rollout run waits this long, each next one twice as long (at most an hour), for 24 hours',
   ),
   int(
     'SECURE_MODE_EXPIRY_WARNING',
@@ -245,6 +249,19 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     31_536_000,
     "seconds before a secret's `expires_at` that `secret.expiring` is raised, once",
     '604800 (7 days)',
+  ),
+  {
+    name: 'SECURE_MODE_ROLLOUT_COMMAND',
+    shown: '—',
+    meaning:
+      "run by `/bin/sh -c` with a delivering rotation's new secret as JSON on standard input, to roll it out (see docs/rotation.md); never settable through the API",
+  },
+  int(
+    'SECURE_MODE_ROLLOUT_TIMEOUT_MS',
+    DEFAULT_ROLLOUT_TIMEOUT_MS,
+    100,
+    3_600_000,
+    'a run of the rollout command still going after it is killed and retried',
   ),
 ];
 
@@ -381,6 +398,8 @@ export function loadConfig(env: Env = process.env): Config {
     webhookAllowPrivate: flag(env, 'SECURE_MODE_WEBHOOK_ALLOW_PRIVATE'),
     webhookRetryBaseMs: integer(env, 'SECURE_MODE_WEBHOOK_RETRY_BASE_MS'),
     expiryWarningSeconds: integer(env, 'SECURE_MODE_EXPIRY_WARNING'),
+    rolloutCommand: env.SECURE_MODE_ROLLOUT_COMMAND?.trim() || undefined,
+    rolloutTimeoutMs: integer(env, 'SECURE_MODE_ROLLOUT_TIMEOUT_MS'),
   };
   // Node refuses a headers timeout longer than the whole-request timeout.
   if (config.limits.headersTimeoutMs > config.limits.requestTimeoutMs) {

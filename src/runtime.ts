@@ -14,6 +14,9 @@ import { Diagnoser } from './domain/diagnose.js';
 import { MemoryRateLimiter, type RateLimiter } from './domain/rate-limiter.js';
 import { SecretCache, DEFAULT_CACHE_OPTIONS, openSecret } from './domain/secret-cache.js';
 import { RotationsService } from './domain/rotations.js';
+import { RolloutDeliverer } from './domain/rollout.js';
+import { RotationPolicyService } from './domain/rotation-policy.js';
+import { SpawnRolloutCommand } from './rollout/spawn-command.js';
 import { SecretsService } from './domain/secrets.js';
 import { UsageRecorder } from './domain/usage.js';
 import { Verifier } from './domain/verifier.js';
@@ -38,6 +41,8 @@ export interface Services {
   workspaces: WorkspaceService;
   secrets: SecretsService;
   rotations: RotationsService;
+  rotationPolicy: RotationPolicyService;
+  rollout: RolloutDeliverer;
   audit: AuditService;
   webhooks: WebhooksService;
   /** Delivers queued events; started by createRuntime only (the CLI and a cluster's primary deliver nothing). */
@@ -223,8 +228,34 @@ export async function createServices(
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
   });
   const audit = new AuditService(store);
+  const rollout = new RolloutDeliverer({
+    store,
+    keyring,
+    clock,
+    command: config.rolloutCommand === undefined ? undefined : new SpawnRolloutCommand(config.rolloutCommand),
+    timeoutMs: config.rolloutTimeoutMs,
+    retryBaseMs: config.webhookRetryBaseMs,
+    onRun: (run) => {
+      // Ids, exit status and duration only: the command's output is never read.
+      if (!options.logger) return;
+      options.logger[run.outcome === 'delivered' ? 'info' : 'warn'](
+        {
+          workspace_id: run.workspaceId,
+          rotation_id: run.rotationId,
+          attempt: run.attempt,
+          outcome: run.outcome,
+          exit_code: run.exitCode,
+          signal: run.signal,
+          timed_out: run.timedOut,
+          duration_ms: run.durationMs,
+        },
+        'rollout command run',
+      );
+    },
+  });
   const rotations = new RotationsService({
     store,
+    rollout,
     secrets,
     keyring,
     cache,
@@ -233,7 +264,16 @@ export async function createServices(
     maxLiveSecrets: config.maxLiveSecrets,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
   });
-  const sweeper = new ExpirySweeper({ secrets, store, clock, rotations, expiryWarningSeconds: config.expiryWarningSeconds });
+  const rotationPolicy = new RotationPolicyService({ store, rotations, rollout, clock });
+  const sweeper = new ExpirySweeper({
+    secrets,
+    store,
+    clock,
+    rotations,
+    policy: rotationPolicy,
+    rollout,
+    expiryWarningSeconds: config.expiryWarningSeconds,
+  });
   const addresses = new WebhookAddressPolicy(config.webhookAllowPrivate, dnsResolver);
   const webhooks = new WebhooksService({ store, keyring, clock, addresses });
   const dispatcher = new WebhookDispatcher({
@@ -251,7 +291,7 @@ export async function createServices(
       }
     },
   });
-  const census = new SecretCensus(store, usage);
+  const census = new SecretCensus(store, usage, clock);
   const readiness = new Readiness(store, cache, DEFAULT_CACHE_OPTIONS.maxWorkspaces);
   const jwtPolicy = { skewSeconds: JWT_CLOCK_SKEW_SECONDS, maxAgeSeconds: config.jwtMaxAgeSeconds };
   const verifier = new Verifier({ cache, usage, clock, jwtPolicy });
@@ -263,6 +303,8 @@ export async function createServices(
     workspaces,
     secrets,
     rotations,
+    rotationPolicy,
+    rollout,
     audit,
     webhooks,
     dispatcher,
@@ -349,6 +391,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       }
       await services.sweeper.stop();
       await services.dispatcher.stop();
+      await services.rollout.stop();
       await services.usage.stop().catch(() => undefined);
       await releaseServices(services);
     },

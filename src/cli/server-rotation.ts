@@ -98,7 +98,16 @@ export async function startServerRotation(
           return client.startRotation(params, k);
         }
       },
-      { key, file, replay, deliver: (r) => deliverSecret({ id: r.to_secret_id, secret: r.secret }, file, json) },
+      {
+        key,
+        file,
+        replay,
+        deliver: (r) => {
+          // The CLI never asks the server to deliver the secret itself ("deliver": true), so the 201 carries it.
+          if (r.secret === undefined) throw new CliError('the server answered the start without the new secret', EXIT.failure);
+          return deliverSecret({ id: r.to_secret_id, secret: r.secret }, file, json);
+        },
+      },
     );
   } catch (err) {
     if (err instanceof ApiRequestError && err.status === 404 && err.code === 'not_found') return undefined;

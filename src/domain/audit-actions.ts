@@ -14,7 +14,9 @@ export const AUDIT_ACTIONS = [
   'rotation.completed',
   'rotation.cancelled',
   'rotation.overdue',
+  'rotation.delivered',
   'rotation.delivery_failed',
+  'rotation_policy.updated',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

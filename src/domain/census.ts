@@ -1,3 +1,4 @@
+import { type Clock, nowSeconds, systemClock } from './clock.js';
 import { PLATFORMS, type SecretRecord } from './model.js';
 import { type Store } from './ports.js';
 import { supportsPlatform } from './secret-cache.js';
@@ -14,6 +15,8 @@ export interface SecretCensusCounts {
   rotationsInProgress: number;
   /** Open rotation objects past their deadline. */
   overdueRotations: number;
+  /** Live secrets older than their workspace policy's max_age_days. */
+  dueForRotation: number;
 }
 
 /** Counts over every workspace's live secrets, for /metrics; nothing here is on a request's path. */
@@ -21,6 +24,7 @@ export class SecretCensus {
   constructor(
     private readonly store: Store,
     private readonly usage: UsageRecorder,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async count(): Promise<SecretCensusCounts> {
@@ -43,6 +47,7 @@ export class SecretCensus {
       if (overlapping) rotationsInProgress++;
     }
     const overdueRotations = await this.store.countOverdueRotations();
-    return { live: secrets.length, neverVerified, rotationsInProgress, overdueRotations };
+    const dueForRotation = await this.store.countDueSecrets(nowSeconds(this.clock));
+    return { live: secrets.length, neverVerified, rotationsInProgress, overdueRotations, dueForRotation };
   }
 }

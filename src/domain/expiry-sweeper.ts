@@ -2,6 +2,8 @@ import type { Store } from './ports.js';
 import { SYSTEM_ACTOR } from './actor.js';
 import { type Clock, nowSeconds } from './clock.js';
 import { actorFields } from './workspaces.js';
+import type { RolloutDeliverer } from './rollout.js';
+import type { PolicySweepResult, RotationPolicyService } from './rotation-policy.js';
 import type { RotationsService } from './rotations.js';
 import type { SecretsService } from './secrets.js';
 
@@ -19,13 +21,16 @@ export interface SweepResult {
   idempotencyPurged: number;
   /** Rotation steps taken; null when another node holds the rotations lease. */
   rotationSteps: number | null;
+  /** What the rotation policy raised and started; null when another node holds the rotations lease. */
+  policy: PolicySweepResult | null;
 }
 
 /**
  * Makes time-limited things end: secrets past expires_at are retired (audited as expired), and Idempotency-Key
  * records past their window are deleted, so the encrypted copy of a created secret does not outlive the window.
  * Verification does not wait for this: it refuses an expired secret from that second on. Rotations are advanced
- * here too, by the one node that holds the rotations lease.
+ * here too, and the rotation policy applied, by the one node that holds the rotations lease; every node starts the
+ * rollout runs that are due (each claimed in the database, so run by one node).
  */
 export class ExpirySweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -40,6 +45,8 @@ export class ExpirySweeper {
   private readonly clock: Clock;
   private readonly rotations: RotationsService;
   private readonly expiryWarningSeconds: number;
+  private readonly policy: RotationPolicyService;
+  private readonly rollout: RolloutDeliverer;
 
   constructor(deps: {
     secrets: SecretsService;
@@ -47,12 +54,16 @@ export class ExpirySweeper {
     clock: Clock;
     rotations: RotationsService;
     expiryWarningSeconds?: number;
+    policy: RotationPolicyService;
+    rollout: RolloutDeliverer;
   }) {
     this.secrets = deps.secrets;
     this.store = deps.store;
     this.clock = deps.clock;
     this.rotations = deps.rotations;
     this.expiryWarningSeconds = deps.expiryWarningSeconds ?? DEFAULT_EXPIRY_WARNING_SECONDS;
+    this.policy = deps.policy;
+    this.rollout = deps.rollout;
   }
 
   /** A pass that starts after this call (and after any pass in progress), so it sees the clock as it is now. */
@@ -68,8 +79,11 @@ export class ExpirySweeper {
     const secretsWarned = await this.warnExpiring();
     const idempotencyPurged = await this.store.deleteExpiredIdempotency(nowSeconds(this.clock));
     // After expiry, so a rotation whose secret expired in this pass closes in it too.
-    const rotationSteps = (await this.store.holdLease('rotations', this.leaseTtlMs)) ? await this.rotations.advanceAll() : null;
-    return { secretsExpired, secretsWarned, idempotencyPurged, rotationSteps };
+    const leader = await this.store.holdLease('rotations', this.leaseTtlMs);
+    const rotationSteps = leader ? await this.rotations.advanceAll() : null;
+    const policy = leader ? await this.policy.sweep() : null;
+    this.rollout.kick();
+    return { secretsExpired, secretsWarned, idempotencyPurged, rotationSteps, policy };
   }
 
   /**

@@ -156,9 +156,21 @@ export interface RotationRecord {
   createdAt: number;
   updatedAt: number;
   completedAt: number | null;
+  /** The server rolls the successor out with the rollout command (the start did not show it). */
+  deliver: boolean;
+  /** When the rollout command first exited 0 for this rotation. */
+  deliveredAt: number | null;
+  /** Failed runs of the rollout command so far. */
+  deliveryAttempts: number;
+  /** When (ms) the next run is due; null when none is pending (delivered, given up, or not delivering). */
+  deliveryNextAtMs: number | null;
 }
 
-export type NewRotation = Pick<RotationRecord, 'workspaceId' | 'fromSecretId' | 'idleFor' | 'deadline' | 'createdAt'>;
+export type NewRotation = Pick<RotationRecord, 'workspaceId' | 'fromSecretId' | 'idleFor' | 'deadline' | 'createdAt'> & {
+  deliver: boolean;
+  /** ms; the first run of the rollout command is due then. */
+  createdAtMs: number;
+};
 
 /** Starts a rotation: the successor, the rotation and their audit events in one transaction. */
 export interface StartRotation {
@@ -178,6 +190,11 @@ export interface StartRotation {
     expiresAt: number;
     seal: (rotation: RotationRecord, successor: SecretRecord, old: SecretRecord) => Buffer;
   };
+  /**
+   * Started by the rotation policy for a secret past its max age: refused (in_progress) when the policy already
+   * started one for that secret, and recorded with the secret's due mark in the same transaction, so it happens once.
+   */
+  byPolicy?: boolean;
 }
 
 export type StartRotationResult =
@@ -197,6 +214,40 @@ export interface RotationTransition {
   audit: AuditInput;
   /** A secret to soft-delete in the same transaction, if it is still live, with its event. */
   retire?: { secretId: number; audit: AuditInput };
+}
+
+/** One run of the rollout command, claimed so that no other node runs it meanwhile. */
+export interface DeliveryClaim {
+  workspaceId: number;
+  rotationId: number;
+  /** Unique to this run: only the run holding it may record its outcome. */
+  claim: string;
+}
+
+/** A run's outcome, with its audit event: delivered, or failed with the time of the next run (null: given up). */
+export type DeliveryOutcome =
+  { delivered: true; at: number; audit: AuditInput } | { delivered: false; nextAtMs: number | null; audit: AuditInput };
+
+/** A workspace's rotation policy; defaults apply when it never set one. */
+export interface RotationPolicy {
+  workspaceId: number;
+  /** A live secret older than this many days is due for rotation; null: never. */
+  maxAgeDays: number | null;
+  /** idle_for of the rotations the server starts, and the default of POST /secure_mode_rotations. */
+  idleFor: number;
+  /** The server starts a delivering rotation of each due secret by itself. */
+  autoRotate: boolean;
+  updatedAt: number | null;
+}
+
+/** A live secret past its workspace's max age, with what the policy did about it so far. */
+export interface DueSecret {
+  secret: SecretRecord;
+  policy: RotationPolicy;
+  /** When secret.due_for_rotation was raised; null if not yet. */
+  raisedAt: number | null;
+  /** The rotation the policy started for it; null if none. */
+  rotationId: number | null;
 }
 
 export interface LastUsage {

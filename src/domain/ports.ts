@@ -12,6 +12,9 @@ import type {
   CreateSecretResult,
   DeliveryAttempt,
   DeliveryAttemptRecord,
+  DeliveryClaim,
+  DeliveryOutcome,
+  DueSecret,
   IdempotencyRecord,
   IdempotentCreate,
   LastUsage,
@@ -21,6 +24,7 @@ import type {
   SecretPatch,
   SecretRecord,
   SecretWithCiphertext,
+  RotationPolicy,
   RotationRecord,
   RotationTransition,
   StartRotation,
@@ -143,6 +147,40 @@ export interface RotationStore {
    * secret (which emits its change), in one transaction; undefined (and nothing written) when it was not.
    */
   transitionRotation(step: RotationTransition): Promise<RotationRecord | undefined>;
+  /**
+   * Open delivering rotations whose next rollout run is due at nowMs and that no run holds (or whose run's claim
+   * lapsed), across workspaces, oldest first.
+   */
+  listDueDeliveries(nowMs: number, limit: number): Promise<RotationRecord[]>;
+  /**
+   * Claims the next run for `claim.claim` until untilMs if it is still due and unclaimed (compare-and-set): of nodes
+   * racing, one gets the rotation back, the others undefined.
+   */
+  claimDelivery(claim: DeliveryClaim, nowMs: number, untilMs: number): Promise<RotationRecord | undefined>;
+  /**
+   * Records a run's outcome with its audit event in one transaction, and releases the claim; false (nothing
+   * written) when the run no longer holds the claim.
+   */
+  finishDelivery(claim: DeliveryClaim, outcome: DeliveryOutcome): Promise<boolean>;
+  /** Gives a run's claim up without an outcome (its node is stopping), so the run is due again at once. */
+  releaseDelivery(claim: DeliveryClaim): Promise<void>;
+}
+
+/** Rotation policies, one per workspace, and the marks of secrets found past their max age. */
+export interface RotationPolicyStore {
+  /** undefined when the workspace never set one (the defaults apply). */
+  getRotationPolicy(workspaceId: number): Promise<RotationPolicy | undefined>;
+  /** Inserts or replaces the workspace's policy, with its audit event, in one transaction. */
+  putRotationPolicy(policy: RotationPolicy & { updatedAt: number }, audit: AuditInput): Promise<RotationPolicy>;
+  /** Live secrets created at least max_age_days before `at`, across workspaces, with id above afterId, by id. */
+  listDueSecrets(at: number, afterId: number, limit: number): Promise<DueSecret[]>;
+  /** How many listDueSecrets would return without a limit: the gauge. */
+  countDueSecrets(at: number): Promise<number>;
+  /**
+   * Marks the secret due with its audit event (secret.due_for_rotation) in one transaction, unless it already is:
+   * true when this call marked it, so the event is written once however many nodes or passes try.
+   */
+  markDueForRotation(secret: SecretRecord, at: number, audit: AuditInput): Promise<boolean>;
 }
 
 /**
@@ -230,6 +268,7 @@ export interface Store
     IdempotencyStore,
     KeyStore,
     RotationStore,
+    RotationPolicyStore,
     LeaseStore,
     WebhookStore {}
 

@@ -14,7 +14,8 @@ import {
   type StartRotation,
   type Workspace,
 } from './model.js';
-import type { RotationStore, SecretStore, UsageStore } from './ports.js';
+import type { RotationPolicyStore, RotationStore, SecretStore, UsageStore } from './ports.js';
+import type { RolloutDeliverer } from './rollout.js';
 import type { SecretCache } from './secret-cache.js';
 import { MAX_NAME_LENGTH, normaliseSecretName, platformsOf } from './secret-input.js';
 import { DEFAULT_MAX_LIVE_SECRETS, type SecretsService, parseSecretId } from './secrets.js';
@@ -30,6 +31,8 @@ export interface StartRotationInput {
   name?: unknown;
   idle_for?: number | undefined;
   deadline?: number | null | undefined;
+  /** The server rolls the successor out with the rollout command instead of showing it. */
+  deliver?: boolean | undefined;
 }
 
 export interface PlatformProgress {
@@ -45,25 +48,39 @@ export interface RotationView {
 
 export interface StartedRotation {
   view: RotationView;
-  secret: string;
+  /** The successor's value; undefined for a delivering rotation, whose secret only the rollout command sees. */
+  secret: string | undefined;
   replayed: boolean;
 }
 
 /** What a start keeps for its Idempotency-Key replay: the original answer, secret included. */
 interface KeptRotation {
   view: RotationView;
-  secret: string;
+  secret?: string;
 }
 
 export interface RotationsServiceOptions {
-  store: RotationStore & SecretStore & UsageStore;
+  store: RotationStore & RotationPolicyStore & SecretStore & UsageStore;
   secrets: SecretsService;
+  /** Runs the rollout command of delivering rotations; without one configured, deliver is refused. */
+  rollout?: RolloutDeliverer;
   keyring: Keyring;
   cache: SecretCache;
   usage: UsageRecorder;
   clock: Clock;
   maxLiveSecrets?: number;
   idempotencyWindowSeconds?: number;
+}
+
+/** idle_for as a rotation and the rotation policy take it; 422 with the field otherwise. */
+export function checkIdleFor(idleFor: number): number {
+  if (!Number.isInteger(idleFor) || idleFor < MIN_IDLE_FOR_SECONDS || idleFor > MAX_IDLE_FOR_SECONDS) {
+    throw errors.parameterInvalid(
+      `idle_for must be a whole number of seconds from ${MIN_IDLE_FOR_SECONDS} to ${MAX_IDLE_FOR_SECONDS}`,
+      'idle_for',
+    );
+  }
+  return idleFor;
 }
 
 export function isOpen(state: RotationState): boolean {
@@ -84,7 +101,8 @@ export function successorName(oldName: string, at: number): string {
  * make each step once.
  */
 export class RotationsService {
-  private readonly store: RotationStore & SecretStore & UsageStore;
+  private readonly store: RotationStore & RotationPolicyStore & SecretStore & UsageStore;
+  private readonly rollout: RolloutDeliverer | undefined;
   private readonly secrets: SecretsService;
   private readonly keyring: Keyring;
   private readonly cache: SecretCache;
@@ -95,6 +113,7 @@ export class RotationsService {
 
   constructor(options: RotationsServiceOptions) {
     this.store = options.store;
+    this.rollout = options.rollout;
     this.secrets = options.secrets;
     this.keyring = options.keyring;
     this.cache = options.cache;
@@ -104,15 +123,29 @@ export class RotationsService {
     this.idempotencyWindowSeconds = options.idempotencyWindowSeconds ?? DEFAULT_IDEMPOTENCY_WINDOW_SECONDS;
   }
 
-  async start(workspace: Workspace, input: StartRotationInput, actor: Actor, idempotencyKey?: string): Promise<StartedRotation> {
-    const at = nowSeconds(this.clock);
-    const idleFor = input.idle_for ?? DEFAULT_IDLE_FOR_SECONDS;
-    if (!Number.isInteger(idleFor) || idleFor < MIN_IDLE_FOR_SECONDS || idleFor > MAX_IDLE_FOR_SECONDS) {
+  /**
+   * idle_for defaults to the workspace policy's. `byPolicy`: the rotation policy starting it for a due secret, at most
+   * once per secret.
+   */
+  async start(
+    workspace: Workspace,
+    input: StartRotationInput,
+    actor: Actor,
+    idempotencyKey?: string,
+    options: { byPolicy?: boolean } = {},
+  ): Promise<StartedRotation> {
+    const atMs = this.clock.nowMs();
+    const at = Math.floor(atMs / 1000);
+    const deliver = input.deliver === true;
+    if (deliver && !this.rollout?.enabled) {
       throw errors.parameterInvalid(
-        `idle_for must be a whole number of seconds from ${MIN_IDLE_FOR_SECONDS} to ${MAX_IDLE_FOR_SECONDS}`,
-        'idle_for',
+        'deliver needs a rollout command: set SECURE_MODE_ROLLOUT_COMMAND on the server (see docs/rotation.md)',
+        'deliver',
       );
     }
+    const idleFor = checkIdleFor(
+      input.idle_for ?? (await this.store.getRotationPolicy(workspace.id))?.idleFor ?? DEFAULT_IDLE_FOR_SECONDS,
+    );
     const deadline = input.deadline ?? null;
     if (deadline !== null && deadline <= at) {
       throw errors.parameterInvalid('deadline must be a Unix timestamp in the future', 'deadline');
@@ -124,7 +157,14 @@ export class RotationsService {
     // The old secret's traffic so far, read before the transaction: the 201 (and its replay) show it.
     const oldProgress = await this.lastVerifiedByPlatform(before);
     const secret = generateSecret();
-    const hash = requestHash('start-rotation', [input.secret_id, input.name, input.idle_for, input.deadline]);
+    // deliver joins the hashed request only when set, so records kept before it existed still replay.
+    const hash = requestHash('start-rotation', [
+      input.secret_id,
+      input.name,
+      input.idle_for,
+      input.deadline,
+      ...(deliver ? [true] : []),
+    ]);
     const keptView = (rotation: RotationRecord, old: SecretRecord): RotationView => ({
       record: rotation,
       platforms: Object.fromEntries(
@@ -132,7 +172,8 @@ export class RotationsService {
       ),
     });
     const start: StartRotation = {
-      rotation: { workspaceId: workspace.id, fromSecretId: fromId, idleFor, deadline, createdAt: at },
+      rotation: { workspaceId: workspace.id, fromSecretId: fromId, idleFor, deadline, createdAt: at, deliver, createdAtMs: atMs },
+      ...(options.byPolicy ? { byPolicy: true } : {}),
       successor: (old) => ({
         workspaceId: workspace.id,
         name: name ?? successorName(old.name, at),
@@ -167,6 +208,8 @@ export class RotationsService {
           platforms: platformsOf(old).join(','),
           idle_for: idleFor,
           deadline,
+          deliver,
+          by_policy: options.byPolicy === true,
         }),
       ],
       ...(idempotencyKey === undefined
@@ -179,9 +222,10 @@ export class RotationsService {
               now: at,
               expiresAt: at + this.idempotencyWindowSeconds,
               seal: (rotation, _successor, old) =>
+                // A delivering rotation's secret is kept nowhere but the successor's own ciphertext.
                 sealKept(this.keyring, workspace.id, idempotencyKey, {
                   view: keptView(rotation, old),
-                  secret,
+                  ...(deliver ? {} : { secret }),
                 } satisfies KeptRotation),
             },
           }),
@@ -212,7 +256,8 @@ export class RotationsService {
       }
     }
     this.cache.secretCreated(workspace, result.successor, secret);
-    return { view: keptView(result.rotation, result.old), secret, replayed: false };
+    if (deliver) this.rollout?.kick();
+    return { view: keptView(result.rotation, result.old), secret: deliver ? undefined : secret, replayed: false };
   }
 
   async list(workspace: Workspace): Promise<RotationView[]> {

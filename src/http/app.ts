@@ -30,6 +30,8 @@ import { deleteWebhookEndpointRoute } from './routes/webhooks/delete.js';
 import { listWebhookDeliveriesRoute } from './routes/webhooks/deliveries.js';
 import { getWebhookEndpointRoute } from './routes/webhooks/get.js';
 import { listWebhookEndpointsRoute } from './routes/webhooks/list.js';
+import { getRotationPolicyRoute } from './routes/rotation-policy/get.js';
+import { updateRotationPolicyRoute } from './routes/rotation-policy/update.js';
 import { consoleRoutes, defaultConsoleDir } from './routes/console.js';
 import { healthRoutes, type HealthDeps } from './routes/ops/health.js';
 import { metricsRoute } from './routes/ops/metrics.js';
@@ -172,6 +174,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   await app.register(getWebhookEndpointRoute, deps);
   await app.register(deleteWebhookEndpointRoute, deps);
   await app.register(listWebhookDeliveriesRoute, deps);
+  await app.register(getRotationPolicyRoute, deps);
+  await app.register(updateRotationPolicyRoute, deps);
   await app.register(meRoute, deps);
   await app.register(listAuditEventsRoute, deps);
   await app.register(healthRoutes, deps);

@@ -162,7 +162,7 @@ export class Metrics {
         this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
       },
     });
-    // One database read per scrape, shared by the three gauges below (a scrape collects them concurrently).
+    // One database read per scrape, shared by the gauges below (a scrape collects them concurrently).
     let reading: Promise<SecretCensusCounts | undefined> | undefined;
     const readCensus = () =>
       (reading ??= deps.census
@@ -200,6 +200,15 @@ export class Metrics {
       async collect() {
         const counts = await readCensus();
         if (counts) this.set(counts.overdueRotations);
+      },
+    });
+    new Gauge({
+      name: 'secure_mode_secrets_due_for_rotation',
+      help: "Live secrets older than their workspace rotation policy's max_age_days.",
+      registers,
+      async collect() {
+        const counts = await readCensus();
+        if (counts) this.set(counts.dueForRotation);
       },
     });
     new Gauge({

@@ -3,6 +3,7 @@ import type {
   AuditEvent,
   AuditInput,
   IdempotencyRecord,
+  RotationPolicy,
   RotationRecord,
   SecretRecord,
   SecretWithCiphertext,
@@ -130,6 +131,21 @@ export function toRotation(r: Row): RotationRecord {
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
     completedAt: (r.completed_at as number | null) ?? null,
+    deliver: Boolean(r.deliver),
+    deliveredAt: (r.delivered_at as number | null) ?? null,
+    deliveryAttempts: Number(r.delivery_attempts ?? 0),
+    deliveryNextAtMs:
+      r.delivery_next_at_ms === null || r.delivery_next_at_ms === undefined ? null : Number(r.delivery_next_at_ms),
+  };
+}
+
+export function toRotationPolicy(r: Row): RotationPolicy {
+  return {
+    workspaceId: r.workspace_id as number,
+    maxAgeDays: (r.max_age_days as number | null) ?? null,
+    idleFor: r.idle_for as number,
+    autoRotate: Boolean(r.auto_rotate),
+    updatedAt: (r.updated_at as number | null) ?? null,
   };
 }
 

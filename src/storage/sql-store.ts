@@ -8,6 +8,9 @@ import type {
   CreateSecretResult,
   DeliveryAttempt,
   DeliveryAttemptRecord,
+  DeliveryClaim,
+  DeliveryOutcome,
+  DueSecret,
   IdempotencyRecord,
   IdempotentCreate,
   LastUsage,
@@ -18,6 +21,7 @@ import type {
   SecretPatch,
   SecretRecord,
   SecretWithCiphertext,
+  RotationPolicy,
   RotationRecord,
   RotationTransition,
   StartRotation,
@@ -40,6 +44,7 @@ import {
   toAudit,
   toIdempotency,
   toRotation,
+  toRotationPolicy,
   toSecret,
   toSecretWithCiphertext,
   toToken,
@@ -70,6 +75,11 @@ const bit = (b: boolean) => (b ? 1 : 0);
 
 /** The states of an open rotation, as an SQL list (constants, never user input). */
 const OPEN_STATES = OPEN_ROTATION_STATES.map((state) => `'${state}'`).join(', ');
+
+/** Live secrets of workspaces with a max age, created at least that long before the first parameter. */
+const DUE_FROM = `FROM secrets s JOIN rotation_policies p ON p.workspace_id = s.workspace_id
+  LEFT JOIN secret_rotation_due d ON d.secret_id = s.id
+  WHERE s.deleted_at IS NULL AND p.max_age_days IS NOT NULL AND s.created_at + p.max_age_days * 86400 <= ?`;
 
 const PATCH_COLUMNS: Record<keyof SecretPatch, string> = {
   name: 'name',
@@ -386,12 +396,17 @@ export abstract class SqlStore implements Store {
         [workspaceId, fromSecretId, fromSecretId],
       );
       if (open.length > 0) return { ok: false, reason: 'in_progress' };
+      if (input.byPolicy) {
+        const [due] = await tx.query('SELECT rotation_id FROM secret_rotation_due WHERE secret_id = ?', [fromSecretId]);
+        if (!due || due.rotation_id !== null) return { ok: false, reason: 'in_progress' };
+      }
       if ((await this.countLive(tx, workspaceId)) >= input.maxLive) return { ok: false, reason: 'limit_reached' };
       const old = toSecret(oldRow);
       const successor = await this.insertSecret(tx, emit, input.successor(old), input.seal);
       const [row] = await tx.query(
-        `INSERT INTO rotations (workspace_id, from_secret_id, to_secret_id, idle_for, deadline, state, overdue, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'rolling_out', ?, ?, ?) RETURNING *`,
+        `INSERT INTO rotations (workspace_id, from_secret_id, to_secret_id, idle_for, deadline, state, overdue, created_at, updated_at,
+                                deliver, delivery_next_at_ms)
+         VALUES (?, ?, ?, ?, ?, 'rolling_out', ?, ?, ?, ?, ?) RETURNING *`,
         [
           workspaceId,
           fromSecretId,
@@ -401,9 +416,13 @@ export abstract class SqlStore implements Store {
           bit(false),
           input.rotation.createdAt,
           input.rotation.createdAt,
+          bit(input.rotation.deliver),
+          input.rotation.deliver ? input.rotation.createdAtMs : null,
         ],
       );
       const rotation = toRotation(row!);
+      if (input.byPolicy)
+        await tx.run('UPDATE secret_rotation_due SET rotation_id = ? WHERE secret_id = ?', [rotation.id, fromSecretId]);
       for (const event of input.audit(old, successor, rotation)) await this.insertAudit(tx, event);
       if (input.idempotency)
         await this.keep(tx, workspaceId, input.idempotency, input.idempotency.seal(rotation, successor, old));
@@ -459,6 +478,112 @@ export abstract class SqlStore implements Store {
       if (step.retire)
         await this.retireTx(tx, emit, step.workspaceId, step.retire.secretId, step.next.updatedAt, 'deleted', step.retire.audit);
       return toRotation(r);
+    });
+  }
+
+  async listDueDeliveries(nowMs: number, limit: number): Promise<RotationRecord[]> {
+    const sql = `SELECT * FROM rotations WHERE state IN (${OPEN_STATES}) AND delivery_next_at_ms IS NOT NULL AND delivery_next_at_ms <= ?
+                 AND (delivery_claim IS NULL OR delivery_claimed_until_ms <= ?) ORDER BY id LIMIT ?`;
+    return (await this.read(sql, [nowMs, nowMs, limit])).map(toRotation);
+  }
+
+  async claimDelivery(claim: DeliveryClaim, nowMs: number, untilMs: number): Promise<RotationRecord | undefined> {
+    return this.transaction(async (tx) => {
+      const [r] = await tx.query(
+        `UPDATE rotations SET delivery_claim = ?, delivery_claimed_until_ms = ?
+         WHERE workspace_id = ? AND id = ? AND state IN (${OPEN_STATES}) AND delivery_next_at_ms IS NOT NULL
+         AND delivery_next_at_ms <= ? AND (delivery_claim IS NULL OR delivery_claimed_until_ms <= ?) RETURNING *`,
+        [claim.claim, untilMs, claim.workspaceId, claim.rotationId, nowMs, nowMs],
+      );
+      return r && toRotation(r);
+    });
+  }
+
+  async finishDelivery(claim: DeliveryClaim, outcome: DeliveryOutcome): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const changed = outcome.delivered
+        ? await tx.run(
+            `UPDATE rotations SET delivered_at = ?, delivery_next_at_ms = NULL, delivery_claim = NULL, delivery_claimed_until_ms = NULL
+             WHERE workspace_id = ? AND id = ? AND delivery_claim = ?`,
+            [outcome.at, claim.workspaceId, claim.rotationId, claim.claim],
+          )
+        : await tx.run(
+            `UPDATE rotations SET delivery_attempts = delivery_attempts + 1, delivery_next_at_ms = ?, delivery_claim = NULL,
+             delivery_claimed_until_ms = NULL WHERE workspace_id = ? AND id = ? AND delivery_claim = ?`,
+            [outcome.nextAtMs, claim.workspaceId, claim.rotationId, claim.claim],
+          );
+      if (changed !== 1) return false;
+      await this.insertAudit(tx, outcome.audit);
+      return true;
+    });
+  }
+
+  async releaseDelivery(claim: DeliveryClaim): Promise<void> {
+    await this.transaction((tx) =>
+      tx.run(
+        `UPDATE rotations SET delivery_claim = NULL, delivery_claimed_until_ms = NULL
+         WHERE workspace_id = ? AND id = ? AND delivery_claim = ?`,
+        [claim.workspaceId, claim.rotationId, claim.claim],
+      ),
+    );
+  }
+
+  async getRotationPolicy(workspaceId: number): Promise<RotationPolicy | undefined> {
+    const [r] = await this.read('SELECT * FROM rotation_policies WHERE workspace_id = ?', [workspaceId]);
+    return r && toRotationPolicy(r);
+  }
+
+  async putRotationPolicy(policy: RotationPolicy & { updatedAt: number }, audit: AuditInput): Promise<RotationPolicy> {
+    return this.transaction(async (tx) => {
+      const [r] = await tx.query(
+        `INSERT INTO rotation_policies (workspace_id, max_age_days, idle_for, auto_rotate, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (workspace_id) DO UPDATE SET max_age_days = excluded.max_age_days, idle_for = excluded.idle_for,
+         auto_rotate = excluded.auto_rotate, updated_at = excluded.updated_at RETURNING *`,
+        [policy.workspaceId, policy.maxAgeDays, policy.idleFor, bit(policy.autoRotate), policy.updatedAt],
+      );
+      await this.insertAudit(tx, audit);
+      return toRotationPolicy(r!);
+    });
+  }
+
+  async listDueSecrets(at: number, afterId: number, limit: number): Promise<DueSecret[]> {
+    const columns = SECRET_COLUMNS.split(',')
+      .map((c) => `s.${c.trim()}`)
+      .join(', ');
+    const rows = await this.read(
+      `SELECT ${columns}, p.max_age_days AS p_max_age_days, p.idle_for AS p_idle_for, p.auto_rotate AS p_auto_rotate,
+              p.updated_at AS p_updated_at, d.raised_at AS d_raised_at, d.rotation_id AS d_rotation_id
+       ${DUE_FROM} AND s.id > ? ORDER BY s.id LIMIT ?`,
+      [at, afterId, limit],
+    );
+    return rows.map((r) => ({
+      secret: toSecret(r),
+      policy: toRotationPolicy({
+        workspace_id: r.workspace_id,
+        max_age_days: r.p_max_age_days,
+        idle_for: r.p_idle_for,
+        auto_rotate: r.p_auto_rotate,
+        updated_at: r.p_updated_at,
+      }),
+      raisedAt: (r.d_raised_at as number | null) ?? null,
+      rotationId: (r.d_rotation_id as number | null) ?? null,
+    }));
+  }
+
+  async countDueSecrets(at: number): Promise<number> {
+    const [r] = await this.read(`SELECT count(*) AS n ${DUE_FROM}`, [at]);
+    return Number(r!.n);
+  }
+
+  async markDueForRotation(secret: SecretRecord, at: number, audit: AuditInput): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const marked = await tx.run(
+        'INSERT INTO secret_rotation_due (secret_id, workspace_id, raised_at) VALUES (?, ?, ?) ON CONFLICT (secret_id) DO NOTHING',
+        [secret.id, secret.workspaceId, at],
+      );
+      if (marked !== 1) return false;
+      await this.insertAudit(tx, audit);
+      return true;
     });
   }
 

@@ -18,6 +18,8 @@ const rotation = (over: Partial<RotationBody> = {}): RotationBody => ({
   idle_for: 3600,
   deadline: null,
   overdue: false,
+  deliver: false,
+  delivered_at: null,
   created_at: 1_800_000_000,
   updated_at: 1_800_000_000,
   completed_at: null,

@@ -599,6 +599,120 @@ function contract(backend: Backend): void {
       }
     });
 
+    const startRotationOf = (w: Workspace, from: SecretRecord, options: { deliver?: boolean; byPolicy?: boolean } = {}) =>
+      store.startRotation({
+        rotation: {
+          workspaceId: w.id,
+          fromSecretId: from.id,
+          idleFor: 60,
+          deadline: null,
+          createdAt: 2000,
+          deliver: options.deliver === true,
+          createdAtMs: 2_000_000,
+        },
+        successor: (old) => ({ ...newSecret(w.id, `${old.name} next`, 2000) }),
+        maxLive: 10,
+        seal: (id) => keyring.encrypt(Buffer.from(`material-${id}`), secretAad(w.id, id)),
+        audit: (_old, _successor, rotation) => [
+          { ...auditFor(w.id, 'rotation.started', 2000), targetType: 'rotation', targetId: String(rotation.id) },
+        ],
+        ...(options.byPolicy ? { byPolicy: true } : {}),
+      });
+    const rotationAudit = (w: Workspace, id: number, action: AuditInput['action']): AuditInput => ({
+      ...auditFor(w.id, action, 2100),
+      targetType: 'rotation',
+      targetId: String(id),
+    });
+
+    const cancelRotation = (w: Workspace, id: number) =>
+      store.transitionRotation({
+        workspaceId: w.id,
+        id,
+        expected: { state: 'rolling_out', overdue: false },
+        next: { state: 'cancelled', overdue: false, completedAt: 2001, updatedAt: 2001 },
+        audit: rotationAudit(w, id, 'rotation.cancelled'),
+      });
+
+    it('claims a due rollout run for one node, records its outcome once, and releases it', async () => {
+      const w = await addWorkspace(store);
+      const plain = await startRotationOf(w, await addSecret(store, w, 'plain'));
+      const started = await startRotationOf(w, await addSecret(store, w, 'delivered'), { deliver: true });
+      assert.ok(plain.ok && started.ok);
+      assert.equal(plain.rotation.deliver, false);
+      assert.equal(plain.rotation.deliveryNextAtMs, null);
+      assert.equal(started.rotation.deliver, true);
+      assert.equal(started.rotation.deliveredAt, null);
+      assert.equal(started.rotation.deliveryNextAtMs, 2_000_000);
+      const mine = (rows: { id: number; workspaceId: number }[]) => rows.filter((r) => r.workspaceId === w.id).map((r) => r.id);
+      const id = started.rotation.id;
+      assert.deepEqual(mine(await store.listDueDeliveries(1_999_999, 100)), []);
+      assert.deepEqual(mine(await store.listDueDeliveries(2_000_000, 100)), [id]);
+
+      const peer = await backend.openPeer();
+      try {
+        const a = { workspaceId: w.id, rotationId: id, claim: 'claim-a' };
+        const b = { workspaceId: w.id, rotationId: id, claim: 'claim-b' };
+        const claims = await Promise.all([
+          store.claimDelivery(a, 2_000_000, 2_010_000),
+          peer.claimDelivery(b, 2_000_000, 2_010_000),
+        ]);
+        assert.equal(claims.filter(Boolean).length, 1, 'one of two nodes claims the run');
+        const [won, lost] = claims[0] ? [a, b] : [b, a];
+        assert.deepEqual(mine(await store.listDueDeliveries(2_005_000, 100)), [], 'a claimed run is not due');
+        assert.equal(
+          await store.finishDelivery(lost, { delivered: true, at: 2001, audit: rotationAudit(w, id, 'rotation.delivered') }),
+          false,
+        );
+
+        // A failure: the attempt is counted, the next run is due later, the claim is gone.
+        assert.equal(
+          await store.finishDelivery(won, {
+            delivered: false,
+            nextAtMs: 2_005_000,
+            audit: rotationAudit(w, id, 'rotation.delivery_failed'),
+          }),
+          true,
+        );
+        let r = await store.getRotation(w.id, id);
+        assert.equal(r?.deliveryAttempts, 1);
+        assert.equal(r?.deliveryNextAtMs, 2_005_000);
+        assert.deepEqual(mine(await store.listDueDeliveries(2_004_999, 100)), []);
+        assert.deepEqual(mine(await store.listDueDeliveries(2_005_000, 100)), [id]);
+
+        // A claim that lapsed (its node died) may be taken by another node; the old holder can no longer record.
+        const c = { workspaceId: w.id, rotationId: id, claim: 'claim-c' };
+        const d = { workspaceId: w.id, rotationId: id, claim: 'claim-d' };
+        assert.ok(await store.claimDelivery(c, 2_005_000, 2_006_000));
+        assert.equal(await peer.claimDelivery(d, 2_005_999, 2_100_000), undefined);
+        assert.ok(await peer.claimDelivery(d, 2_006_000, 2_100_000));
+        assert.equal(
+          await store.finishDelivery(c, { delivered: true, at: 2006, audit: rotationAudit(w, id, 'rotation.delivered') }),
+          false,
+        );
+
+        // Released (a node stopping): due again at once, nothing recorded.
+        await peer.releaseDelivery(d);
+        assert.deepEqual(mine(await store.listDueDeliveries(2_006_000, 100)), [id]);
+        const e = { workspaceId: w.id, rotationId: id, claim: 'claim-e' };
+        assert.ok(await store.claimDelivery(e, 2_006_000, 2_100_000));
+        assert.equal(
+          await store.finishDelivery(e, { delivered: true, at: 2007, audit: rotationAudit(w, id, 'rotation.delivered') }),
+          true,
+        );
+        r = await store.getRotation(w.id, id);
+        assert.equal(r?.deliveredAt, 2007);
+        assert.equal(r?.deliveryNextAtMs, null);
+        assert.equal(r?.deliveryAttempts, 1);
+        assert.deepEqual(mine(await store.listDueDeliveries(9_999_999, 100)), []);
+        const events = (await store.listAudit({ workspaceId: w.id, limit: 20 }))
+          .filter((x) => x.targetType === 'rotation' && x.targetId === String(id))
+          .map((x) => x.action);
+        assert.deepEqual(events, ['rotation.delivered', 'rotation.delivery_failed', 'rotation.started']);
+      } finally {
+        await peer.close();
+      }
+    });
+
     it('warns of an expiry once across nodes, and again for a new expires_at', async () => {
       const w = await addWorkspace(store);
       const secret = await addSecret(store, w, 'soon');
@@ -643,6 +757,93 @@ function contract(backend: Backend): void {
       );
       assert.equal(await store.replaceWebhookSecretCiphertext(endpoint.id, Buffer.from('other'), resealed), false);
       assert.equal(await store.replaceWebhookSecretCiphertext(endpoint.id, row.ciphertext, resealed), true);
+    });
+
+    it('a closed rotation has no due run', async () => {
+      const w = await addWorkspace(store);
+      const started = await startRotationOf(w, await addSecret(store, w), { deliver: true });
+      assert.ok(started.ok);
+      assert.ok(await cancelRotation(w, started.rotation.id));
+      assert.equal((await store.listDueDeliveries(9_999_999, 1000)).filter((r) => r.id === started.rotation.id).length, 0);
+      assert.equal(
+        await store.claimDelivery({ workspaceId: w.id, rotationId: started.rotation.id, claim: 'x' }, 9_999_999, 10_000_000),
+        undefined,
+      );
+    });
+
+    it('keeps one rotation policy per workspace, with its audit event', async () => {
+      const w = await addWorkspace(store);
+      const other = await addWorkspace(store);
+      assert.equal(await store.getRotationPolicy(w.id), undefined);
+      const audit = { ...auditFor(w.id, 'rotation_policy.updated'), targetType: 'workspace' as const, targetId: String(w.id) };
+      const put = await store.putRotationPolicy(
+        { workspaceId: w.id, maxAgeDays: 90, idleFor: 600, autoRotate: true, updatedAt: 1500 },
+        audit,
+      );
+      assert.deepEqual(put, { workspaceId: w.id, maxAgeDays: 90, idleFor: 600, autoRotate: true, updatedAt: 1500 });
+      const again = await store.putRotationPolicy(
+        { workspaceId: w.id, maxAgeDays: null, idleFor: 60, autoRotate: false, updatedAt: 1600 },
+        audit,
+      );
+      assert.deepEqual(await store.getRotationPolicy(w.id), again);
+      assert.deepEqual(again, { workspaceId: w.id, maxAgeDays: null, idleFor: 60, autoRotate: false, updatedAt: 1600 });
+      assert.equal(await store.getRotationPolicy(other.id), undefined);
+      const actions = (await store.listAudit({ workspaceId: w.id, limit: 10 })).map((e) => e.action);
+      assert.deepEqual(actions.slice(0, 2), ['rotation_policy.updated', 'rotation_policy.updated']);
+    });
+
+    it('finds secrets past their max age, marks each due once, and lets the policy rotate each once', async () => {
+      const w = await addWorkspace(store);
+      const audit = { ...auditFor(w.id, 'rotation_policy.updated'), targetType: 'workspace' as const, targetId: String(w.id) };
+      const old = await addSecret(store, w, 'old');
+      const gone = await addSecret(store, w, 'gone');
+      await store.deleteSecret(w.id, gone.id, 1500, 'deleted', auditFor(w.id, 'secret.deleted'));
+      const mine = async (at: number) => (await store.listDueSecrets(at, 0, 1000)).filter((d) => d.secret.workspaceId === w.id);
+      const dueAt = 1000 + 86400;
+      assert.deepEqual(await mine(dueAt), [], 'no policy: nothing is due');
+      await store.putRotationPolicy({ workspaceId: w.id, maxAgeDays: 1, idleFor: 600, autoRotate: true, updatedAt: 1500 }, audit);
+      assert.deepEqual(await mine(dueAt - 1), []);
+      const before = await store.countDueSecrets(dueAt - 1);
+      const due = await mine(dueAt);
+      assert.deepEqual(
+        due.map((d) => [d.secret.id, d.raisedAt, d.rotationId, d.policy.maxAgeDays, d.policy.autoRotate]),
+        [[old.id, null, null, 1, true]],
+      );
+      assert.equal(await store.countDueSecrets(dueAt), before + 1);
+      assert.deepEqual(
+        (await store.listDueSecrets(dueAt, old.id, 1000)).filter((d) => d.secret.workspaceId === w.id),
+        [],
+        'paged by id',
+      );
+
+      const raise = { ...auditFor(w.id, 'secret.due_for_rotation', dueAt), targetId: String(old.id) };
+      const peer = await backend.openPeer();
+      try {
+        const marks = await Promise.all([
+          store.markDueForRotation(old, dueAt, raise),
+          peer.markDueForRotation(old, dueAt, raise),
+        ]);
+        assert.deepEqual(marks.sort(), [false, true]);
+      } finally {
+        await peer.close();
+      }
+      assert.equal((await mine(dueAt))[0]?.raisedAt, dueAt);
+      const raised = (await store.listAudit({ workspaceId: w.id, limit: 50 })).filter(
+        (e) => e.action === 'secret.due_for_rotation',
+      );
+      assert.equal(raised.length, 1);
+
+      const first = await startRotationOf(w, old, { byPolicy: true, deliver: true });
+      assert.ok(first.ok);
+      assert.equal((await mine(dueAt))[0]?.rotationId, first.rotation.id);
+      assert.ok(await cancelRotation(w, first.rotation.id));
+      // The policy rotates a secret once: after a cancel, a person decides.
+      assert.deepEqual(await startRotationOf(w, old, { byPolicy: true }), { ok: false, reason: 'in_progress' });
+      // A secret never marked due is not rotated by the policy.
+      const young = await addSecret(store, w, 'young');
+      assert.deepEqual(await startRotationOf(w, young, { byPolicy: true }), { ok: false, reason: 'in_progress' });
+      // A person may still rotate it.
+      assert.ok((await startRotationOf(w, old)).ok);
     });
 
     it('bootstraps an empty database exactly once when two nodes race', async () => {

@@ -20,7 +20,9 @@ export const AUDIT_ACTION_LABELS: Readonly<Record<AuditAction, string>> = {
   'rotation.completed': 'Rotation completed',
   'rotation.cancelled': 'Rotation cancelled',
   'rotation.overdue': 'Rotation overdue',
+  'rotation.delivered': 'Rotation delivered',
   'rotation.delivery_failed': 'Rotation delivery failed',
+  'rotation_policy.updated': 'Rotation policy updated',
 };
 
 /** Every action, in the order of the labels (the Record type makes the list complete). */

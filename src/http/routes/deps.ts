@@ -1,5 +1,6 @@
 import type { AuditService } from '../../domain/audit.js';
 import type { Diagnoser } from '../../domain/diagnose.js';
+import type { RotationPolicyService } from '../../domain/rotation-policy.js';
 import type { RotationsService } from '../../domain/rotations.js';
 import type { SecretsService } from '../../domain/secrets.js';
 import type { Verifier } from '../../domain/verifier.js';
@@ -11,6 +12,7 @@ import type { VerifyRateLimitDeps } from '../verify-rate-limit.js';
 export interface RouteDeps extends GuardDeps, VerifyRateLimitDeps {
   secrets: SecretsService;
   rotations: RotationsService;
+  rotationPolicy: RotationPolicyService;
   audit: AuditService;
   webhooks: WebhooksService;
   verifier: Verifier;

@@ -143,4 +143,29 @@ export const postgresMigrations: readonly string[] = [
   CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, id);
   ALTER TABLE secrets ADD COLUMN expiry_warned_for BIGINT;
   `,
+  // Rollout delivery (the server runs SECURE_MODE_ROLLOUT_COMMAND with the successor) and the rotation policy.
+  // A run is claimed (delivery_claim, until delivery_claimed_until_ms) so that one node runs it at a time; the
+  // policy's due mark says secret.due_for_rotation was raised, and which rotation the policy started, once each.
+  `
+  ALTER TABLE rotations ADD COLUMN deliver BOOLEAN NOT NULL DEFAULT false;
+  ALTER TABLE rotations ADD COLUMN delivered_at BIGINT;
+  ALTER TABLE rotations ADD COLUMN delivery_attempts BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE rotations ADD COLUMN delivery_next_at_ms BIGINT;
+  ALTER TABLE rotations ADD COLUMN delivery_claim TEXT;
+  ALTER TABLE rotations ADD COLUMN delivery_claimed_until_ms BIGINT;
+  CREATE INDEX rotations_delivery ON rotations (delivery_next_at_ms) WHERE delivery_next_at_ms IS NOT NULL;
+  CREATE TABLE rotation_policies (
+    workspace_id BIGINT PRIMARY KEY REFERENCES workspaces(id),
+    max_age_days BIGINT,
+    idle_for BIGINT NOT NULL,
+    auto_rotate BOOLEAN NOT NULL DEFAULT false,
+    updated_at BIGINT NOT NULL
+  );
+  CREATE TABLE secret_rotation_due (
+    secret_id BIGINT PRIMARY KEY REFERENCES secrets(id),
+    workspace_id BIGINT NOT NULL REFERENCES workspaces(id),
+    raised_at BIGINT NOT NULL,
+    rotation_id BIGINT REFERENCES rotations(id)
+  );
+  `,
 ];

@@ -134,4 +134,29 @@ export const sqliteMigrations: readonly string[] = [
   CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, id);
   ALTER TABLE secrets ADD COLUMN expiry_warned_for INTEGER;
   `,
+  // Rollout delivery (the server runs SECURE_MODE_ROLLOUT_COMMAND with the successor) and the rotation policy.
+  // A run is claimed (delivery_claim, until delivery_claimed_until_ms) so that one node runs it at a time; the
+  // policy's due mark says secret.due_for_rotation was raised, and which rotation the policy started, once each.
+  `
+  ALTER TABLE rotations ADD COLUMN deliver INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rotations ADD COLUMN delivered_at INTEGER;
+  ALTER TABLE rotations ADD COLUMN delivery_attempts INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE rotations ADD COLUMN delivery_next_at_ms INTEGER;
+  ALTER TABLE rotations ADD COLUMN delivery_claim TEXT;
+  ALTER TABLE rotations ADD COLUMN delivery_claimed_until_ms INTEGER;
+  CREATE INDEX rotations_delivery ON rotations (delivery_next_at_ms) WHERE delivery_next_at_ms IS NOT NULL;
+  CREATE TABLE rotation_policies (
+    workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id),
+    max_age_days INTEGER,
+    idle_for INTEGER NOT NULL,
+    auto_rotate INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE secret_rotation_due (
+    secret_id INTEGER PRIMARY KEY REFERENCES secrets(id),
+    workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+    raised_at INTEGER NOT NULL,
+    rotation_id INTEGER REFERENCES rotations(id)
+  );
+  `,
 ];

@@ -23,6 +23,8 @@ const rotation = (over: Partial<Rotation> = {}): Rotation => ({
   idle_for: 3600,
   deadline: null,
   overdue: false,
+  deliver: false,
+  delivered_at: null,
   created_at: 1_000,
   updated_at: 1_000,
   completed_at: null,

@@ -68,6 +68,11 @@ export function openRotateDialog(ctx: Ctx, secret: Secret, onStarted: (rotation:
       .then(
         (rotation) => {
           started = rotation;
+          // The console never asks the server to deliver the secret itself ("deliver": true), so the 201 carries it.
+          if (rotation.secret === undefined) {
+            errorArea.textContent = 'The server started the rotation without showing the new secret.';
+            return;
+          }
           showSecretOnce(
             handle,
             successorName ? `Save the new secret “${successorName}”` : `Save the successor of “${secret.name}”`,

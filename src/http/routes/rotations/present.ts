@@ -21,5 +21,7 @@ export function presentRotation(view: RotationView): RotationBody {
         { old_last_verified_at: p.oldLastVerifiedAt, new_last_verified_at: p.newLastVerifiedAt },
       ]),
     ),
+    deliver: r.deliver,
+    delivered_at: r.deliveredAt,
   };
 }

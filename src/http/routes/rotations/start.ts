@@ -26,7 +26,7 @@ export const startRotationRoute: FastifyPluginAsyncTypebox<RouteDeps> = async (a
       const key = parseIdempotencyKey(request.headers['idempotency-key']);
       const { view, secret, replayed } = await deps.rotations.start(workspaceOf(request), request.body, actorOf(request), key);
       if (replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(201).send({ ...presentRotation(view), secret });
+      return reply.code(201).send({ ...presentRotation(view), ...(secret === undefined ? {} : { secret }) });
     },
   );
 };

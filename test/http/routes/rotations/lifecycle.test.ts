@@ -83,6 +83,8 @@ describe('rotations: /secure_mode_rotations', () => {
       'updated_at',
       'completed_at',
       'platforms',
+      'deliver',
+      'delivered_at',
       'secret',
     ]);
     const successor = (await api(app, 'GET', `/secure_mode_secrets/${r.to_secret_id}`)).body;
