@@ -23,6 +23,8 @@ export class TestRolloutCommand {
         'dir=$(dirname "$0")',
         'payload=$(cat)',
         'echo run >> "$dir/runs"',
+        // Who ran it (the server: the command is exec'd by its shell) and the run's process group.
+        'echo "$PPID $$" >> "$dir/pids"',
         'printf \'%s\\n\' "$payload" >> "$dir/payloads"',
         'case "$(cat "$dir/mode")" in',
         '  ok) printf \'%s\' "$payload" > "$dir/payload.tmp" && mv "$dir/payload.tmp" "$dir/payload.json" ;;',
@@ -47,6 +49,19 @@ export class TestRolloutCommand {
   runs(): number {
     const file = join(this.dir, 'runs');
     return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
+  }
+
+  /** For each run so far: the pid of the server that ran it and the run's process group. */
+  runners(): { server: number; group: number }[] {
+    const file = join(this.dir, 'pids');
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [server, group] = line.split(' ').map(Number);
+        return { server: server!, group: group! };
+      });
   }
 
   /** The payload of the last successful run, its secret recorded as a credential. */

@@ -8,6 +8,7 @@ import { TestRolloutCommand } from '../helpers/rollout.js';
 
 const SWEEP_MS = 200;
 const SECRETS = 4;
+const TIMEOUT_MS = 2000;
 
 /**
  * Two server processes on one PostgreSQL database, both sweeping and both able to run the rollout command: the
@@ -28,6 +29,7 @@ describe('auto_rotate across two PostgreSQL nodes: exactly once', { skip: await 
         SECURE_MODE_USAGE_FLUSH_MS: '100',
         SECURE_MODE_MAX_LIVE_SECRETS: '100',
         SECURE_MODE_ROLLOUT_COMMAND: rollout.command,
+        SECURE_MODE_ROLLOUT_TIMEOUT_MS: String(TIMEOUT_MS),
       },
     });
   });
@@ -84,5 +86,46 @@ describe('auto_rotate across two PostgreSQL nodes: exactly once', { skip: await 
     });
     assert.equal(rollout.runs(), SECRETS, 'the command ran once per rotation over both nodes');
     rollout.payload();
+  });
+
+  it('a node killed mid-run: its claim lapses and the other node delivers, with no failure recorded', async () => {
+    rollout.mode('hang');
+    const runs = rollout.runs();
+    const s = await createSecret(nodes.urls[0]!, nodes.token, 'cut short');
+    const started = await api({ url: nodes.urls[0]!, token: nodes.token }, 'POST', '/secure_mode_rotations', {
+      body: { secret_id: s.id, deliver: true },
+    });
+    assert.equal(started.status, 201, started.text);
+    await eventually(async () => rollout.runs() === runs + 1, 'the first run', 10_000, 20);
+    const runner = rollout.runners().at(-1)!;
+    const victim = nodes.servers.findIndex((server) => server.proc.pid === runner.server);
+    assert.ok(victim >= 0, 'the run belongs to one of the nodes');
+    await nodes.servers[victim]!.kill();
+    // What the dead node started is gone with it, as on a machine that went down.
+    process.kill(-runner.group, 'SIGKILL');
+    rollout.mode('ok');
+    const survivor = nodes.urls[1 - victim]!;
+    await eventually(
+      async () =>
+        (await api({ url: survivor, token: nodes.token }, 'GET', `/secure_mode_rotations/${started.body.id}`)).body
+          .delivered_at !== null,
+      'the survivor to deliver once the claim lapsed (the timeout plus 30 s)',
+      60_000,
+      200,
+    );
+    assert.equal(rollout.runs(), runs + 2);
+    assert.equal(rollout.runners().at(-1)!.server, nodes.servers[1 - victim]!.proc.pid);
+    const counts = await withDatabase(db.url, async (c) =>
+      Object.fromEntries(
+        (
+          await c.query(
+            `SELECT action, count(*)::int AS n FROM audit_events WHERE target_type = 'rotation' AND target_id = $1 GROUP BY action`,
+            [started.body.id],
+          )
+        ).rows.map((e) => [e.action, e.n]),
+      ),
+    );
+    assert.deepEqual(counts, { 'rotation.started': 1, 'rotation.delivered': 1 });
+    assert.equal(rollout.payload()?.rotation_id, started.body.id);
   });
 });
