@@ -16,8 +16,9 @@ case "$command" in
     mkdir -p "$app"
     cd "$app"
     printf '{ "name": "secure-mode-image", "private": true }\n' > package.json
-    # Only the registry: better-sqlite3 builds from source instead of fetching a prebuilt binary from elsewhere.
-    npm_config_build_from_source=true npm install --omit=dev --no-audit --no-fund --no-update-notifier "$tarball"
+    # Only the registry: better-sqlite3 builds from source instead of fetching a prebuilt binary from elsewhere
+    # (the tests set npm_config_build_from_source=false and hand it a prebuild compiled on the same machine).
+    npm_config_build_from_source="${npm_config_build_from_source:-true}" npm install --omit=dev --no-audit --no-fund --no-update-notifier "$tarball"
     ;;
   start)
     cd "$2/node_modules/secure-mode"

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './process.js';
 
@@ -56,11 +57,36 @@ export async function tarballFiles(tarball: string): Promise<string[]> {
     .map((f) => f.replace(/^package\//, ''));
 }
 
-/** Environment for installs in a test: only the registry, and better-sqlite3 built here rather than fetched elsewhere. */
-export function installEnv(): NodeJS.ProcessEnv {
+/**
+ * A prebuilt better-sqlite3 for prebuild-install, in its layout and name, made from the copy that `npm ci` compiled
+ * here for this very Node.js. An install in a test then unpacks it instead of compiling SQLite again (minutes each,
+ * twice per test run and Node.js version); nothing is downloaded either way. Returns the folder to point
+ * npm_config_better_sqlite3_local_prebuilds at.
+ */
+export async function localPrebuilds(destination: string): Promise<string> {
+  const moduleDir = join(ROOT, 'node_modules', 'better-sqlite3');
+  const { version } = JSON.parse(readFileSync(join(moduleDir, 'package.json'), 'utf8')) as { version: string };
+  const dir = join(destination, 'prebuilds');
+  mkdirSync(dir, { recursive: true });
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  const packed = await run('tar', ['-czf', join(dir, name), '-C', moduleDir, 'build/Release/better_sqlite3.node'], {
+    cwd: ROOT,
+  });
+  if (packed.code !== 0) throw new Error(`packing the local prebuild failed:\n${packed.output}`);
+  return dir;
+}
+
+/**
+ * Environment for installs in a test: only the registry, and better-sqlite3 from `localPrebuilds`. Should the package
+ * resolve to another better-sqlite3 than the one compiled here, prebuild-install's download goes to a closed loopback
+ * port and fails at once, and the module builds from source as before: nothing is ever fetched from elsewhere.
+ */
+export function installEnv(prebuilds: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    npm_config_build_from_source: 'true',
+    npm_config_build_from_source: 'false',
+    npm_config_better_sqlite3_local_prebuilds: prebuilds,
+    npm_config_better_sqlite3_binary_host: 'http://127.0.0.1:9',
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
     npm_config_audit: 'false',

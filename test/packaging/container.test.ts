@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
 import { userHash } from '../../packages/sign/src/index.js';
 import { api } from '../helpers/app.js';
-import { freePort, installEnv, pack, run } from '../helpers/packaging.js';
+import { freePort, installEnv, localPrebuilds, pack, run } from '../helpers/packaging.js';
 import { ROOT } from '../helpers/process.js';
 
 /**
@@ -23,8 +23,10 @@ const TOKEN = `smt_container_test_${'k'.repeat(24)}`;
 describe('container steps (scripts/container.sh) in a clean folder', { timeout: 900_000 }, () => {
   let dir: string;
   let server: ChildProcess | undefined;
-  before(() => {
+  let prebuilds: string;
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'secure-mode-container-'));
+    prebuilds = await localPrebuilds(dir);
   });
   after(async () => {
     if (server && server.exitCode === null && server.signalCode === null) {
@@ -68,7 +70,7 @@ describe('container steps (scripts/container.sh) in a clean folder', { timeout: 
   it('installs production-only from the tarball, starts, is healthy, verifies, and exits 0 on SIGTERM', async () => {
     const tarball = await pack(dir);
     const app = join(dir, 'opt', 'secure-mode');
-    const installed = await run(SCRIPT, ['install', tarball, app], { cwd: dir, env: installEnv() });
+    const installed = await run(SCRIPT, ['install', tarball, app], { cwd: dir, env: installEnv(prebuilds) });
     assert.equal(installed.code, 0, installed.output);
     const pkg = join(app, 'node_modules', 'secure-mode');
     assert.ok(existsSync(join(pkg, 'dist', 'server.js')));

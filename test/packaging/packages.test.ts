@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { api } from '../helpers/app.js';
-import { freePort, installEnv, pack, run, tarballFiles } from '../helpers/packaging.js';
+import { freePort, installEnv, localPrebuilds, pack, run, tarballFiles } from '../helpers/packaging.js';
 import { ROOT } from '../helpers/process.js';
 
 /**
@@ -22,8 +22,10 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
   let serverTarball: string;
   let signTarball: string;
   let server: ChildProcess | undefined;
+  let prebuilds: string;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'secure-mode-packages-'));
+    prebuilds = await localPrebuilds(dir);
     serverTarball = await pack(dir);
     signTarball = await pack(dir, 'secure-mode-sign');
   });
@@ -62,7 +64,7 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
   it('secure-mode: npx secure-mode --version, and npx secure-mode serve answers /healthz', async () => {
     const app = join(dir, 'server-app');
     mkdirSync(app);
-    const installed = await run('npm', ['install', serverTarball], { cwd: app, env: installEnv() });
+    const installed = await run('npm', ['install', serverTarball], { cwd: app, env: installEnv(prebuilds) });
     assert.equal(installed.code, 0, installed.output);
 
     const version = await run('npx', ['secure-mode', '--version'], { cwd: app });
@@ -110,7 +112,7 @@ describe('the packed packages, installed into empty folders', { timeout: 900_000
     // secure-mode-sign, alone in another empty folder: no dependencies come with it.
     const customer = join(dir, 'customer');
     mkdirSync(customer);
-    const signInstalled = await run('npm', ['install', signTarball], { cwd: customer, env: installEnv() });
+    const signInstalled = await run('npm', ['install', signTarball], { cwd: customer, env: installEnv(prebuilds) });
     assert.equal(signInstalled.code, 0, signInstalled.output);
     assert.deepEqual(
       readdirSync(join(customer, 'node_modules')).filter((f) => !f.startsWith('.')),
