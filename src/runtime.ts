@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Config, sqliteFile } from './config.js';
 import { loadOrCreateMasterKeyFile, loadPreviousMasterKeyFile } from './crypto/master-key-file.js';
-import { KeyMaterialError, Keyring, type MasterKey, envelopeKeyId, parseMasterKey } from './crypto/keyring.js';
+import { KeyMaterialError, Keyring, type MasterKey, envelopeKeyId, parseMasterKey, webhookSecretAad } from './crypto/keyring.js';
 import { AuditService } from './domain/audit.js';
 import { SecretCensus } from './domain/census.js';
 import { type ChangeFeed, InProcessChangeFeed } from './domain/change-feed.js';
@@ -156,6 +156,19 @@ export async function checkKeyring(store: Store, keyring: Keyring): Promise<void
     } catch {
       throw new ConfigError(
         `master key ${envelopeKeyId(sample.ciphertext)} does not open the stored secrets (corrupt key or database)`,
+      );
+    }
+  }
+  // Webhook signing secrets too: deliveries signed with nothing would fail one by one, long after start-up.
+  for (const hook of await store.oneWebhookSecretPerKey()) {
+    const keyId = envelopeKeyId(hook.ciphertext);
+    try {
+      keyring.decrypt(hook.ciphertext, webhookSecretAad(hook.workspaceId, hook.id)).fill(0);
+    } catch {
+      throw new ConfigError(
+        keyring.has(keyId)
+          ? `master key ${keyId} does not open the stored webhook signing secrets (corrupt key or database)`
+          : `stored webhook signing secrets are encrypted under master key id ${keyId}, but the configured keys are ${keyring.keyIds.join(', ')}: set SECURE_MODE_MASTER_KEY (or SECURE_MODE_PREVIOUS_MASTER_KEYS) to the right key`,
       );
     }
   }

@@ -243,6 +243,8 @@ export interface KeyStore {
   listIdempotencyRecords(): Promise<IdempotencyRecord[]>;
   /** Compare-and-swap of a record's encrypted response; false when it changed or is gone meanwhile. */
   replaceIdempotencyResponse(workspaceId: number, key: string, expected: Buffer, response: Buffer): Promise<boolean>;
+  /** One webhook signing secret (deleted endpoints included) per master key in use: start-up proves each still opens. */
+  oneWebhookSecretPerKey(): Promise<WebhookSecretCiphertext[]>;
   /** Webhook endpoints (deleted included) whose secret is not under keyId, ordered by id. */
   listWebhookSecretsNotUnderKey(keyId: string, afterId: number, limit: number): Promise<WebhookSecretCiphertext[]>;
   replaceWebhookSecretCiphertext(id: number, expected: Buffer, ciphertext: Buffer): Promise<boolean>;

@@ -841,6 +841,16 @@ export abstract class SqlStore implements Store {
     return r?.due === null || r?.due === undefined ? undefined : Number(r.due);
   }
 
+  async oneWebhookSecretPerKey(): Promise<WebhookSecretCiphertext[]> {
+    const sql = `SELECT id, workspace_id, secret_ciphertext FROM webhook_endpoints
+                 WHERE id IN (SELECT min(id) FROM webhook_endpoints GROUP BY key_id) ORDER BY id`;
+    return (await this.read(sql)).map((r) => ({
+      id: Number(r.id),
+      workspaceId: Number(r.workspace_id),
+      ciphertext: r.secret_ciphertext as Buffer,
+    }));
+  }
+
   async listWebhookSecretsNotUnderKey(keyId: string, afterId: number, limit: number): Promise<WebhookSecretCiphertext[]> {
     const sql =
       'SELECT id, workspace_id, secret_ciphertext FROM webhook_endpoints WHERE key_id <> ? AND id > ? ORDER BY id LIMIT ?';

@@ -74,4 +74,23 @@ describe('keys rewrap and Idempotency-Key records', () => {
       }
     });
   });
+
+  it('refuses to start when webhook signing secrets are under a key that is not configured', async () => {
+    const env = {
+      SECURE_MODE_WEBHOOK_ALLOW_PRIVATE: 'true',
+      SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'hooks-only.sqlite')}`,
+    };
+    await withServices({ ...env, SECURE_MODE_MASTER_KEY: oldKey }, async (s) => {
+      const workspace = await s.workspaces.createWorkspace({ name: 'Hooks only' });
+      await s.webhooks.create(workspace, { url: 'http://127.0.0.1:9/hook', events: ['*'] });
+    });
+    await assert.rejects(
+      withServices({ ...env, SECURE_MODE_MASTER_KEY: newKey }, async () => undefined),
+      /webhook signing secrets are encrypted under master key id [0-9a-f]{16}/,
+    );
+    await withServices(
+      { ...env, SECURE_MODE_MASTER_KEY: newKey, SECURE_MODE_PREVIOUS_MASTER_KEYS: oldKey },
+      async () => undefined,
+    );
+  });
 });

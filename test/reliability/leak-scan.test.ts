@@ -54,4 +54,22 @@ describe('leak scanner', () => {
       'the report never prints a whole credential',
     );
   });
+
+  it('finds a webhook signing secret as text and as the key bytes after whsec_', () => {
+    const scanDir = mkdtempSync(join(tmpdir(), 'secure-mode-scan-whsec-'));
+    try {
+      mkdirSync(join(scanDir, 'artifacts'));
+      const key = randomBytes(32);
+      const whsec = `whsec_${key.toString('base64')}`;
+      writeFileSync(join(scanDir, 'values-1.jsonl'), JSON.stringify({ kind: 'secret', value: whsec }));
+      writeFileSync(join(scanDir, 'artifacts', 'request'), `{"secret":"${whsec}"}`);
+      writeFileSync(join(scanDir, 'artifacts', 'db-main'), Buffer.concat([randomBytes(50), key, randomBytes(50)]));
+      const found = scanForLeaks(scanDir)
+        .hits.map((h) => `${h.as}:${h.artifact}`)
+        .sort();
+      assert.deepEqual(found, ['decoded bytes:db-main', 'text:request']);
+    } finally {
+      rmSync(scanDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -748,6 +748,10 @@ function contract(backend: Backend): void {
       assert.ok(row);
       assert.equal(envelopeKeyId(row.ciphertext), keyring.current.id);
       assert.deepEqual(
+        (await store.oneWebhookSecretPerKey()).map((r) => envelopeKeyId(r.ciphertext)),
+        [keyring.current.id],
+      );
+      assert.deepEqual(
         (await store.listWebhookSecretsNotUnderKey(keyring.current.id, 0, 1000)).filter((r) => r.id === endpoint.id),
         [],
       );

@@ -64,6 +64,7 @@ const PORT_METHODS: Record<Exclude<keyof Store, 'kind'>, boolean> = {
   holdLease: true,
   listSecretsToWarn: true,
   markExpiryWarned: true,
+  oneWebhookSecretPerKey: false,
   listWebhookSecretsNotUnderKey: false,
   replaceWebhookSecretCiphertext: false,
   createWebhookEndpoint: false,
