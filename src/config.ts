@@ -6,6 +6,7 @@ import { DEFAULT_RATE_LIMIT } from './domain/workspaces.js';
 import { DEFAULT_CACHE_OPTIONS } from './domain/secret-cache.js';
 import { DEFAULT_IDLE_CHECK_TIMEOUT_MS } from './domain/usage.js';
 import { DEFAULT_ROLLOUT_TIMEOUT_MS } from './domain/rollout.js';
+import { DEFAULT_RETRY_BASE_MS } from './domain/retry.js';
 
 export type DatabaseLocation = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
 
@@ -237,7 +238,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   },
   int(
     'SECURE_MODE_WEBHOOK_RETRY_BASE_MS',
-    5000,
+    DEFAULT_RETRY_BASE_MS,
     10,
     3_600_000,
     'the first retry of a webhook delivery or a rollout run waits this long, each next one twice as long (at most an hour), for 24 hours',

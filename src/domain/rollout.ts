@@ -5,6 +5,7 @@ import { type Clock, nowSeconds } from './clock.js';
 import type { AuditInput, DeliveryClaim, Platform, RotationRecord } from './model.js';
 import type { RotationStore, SecretStore, WorkspaceStore } from './ports.js';
 import { openSecret } from './secret-cache.js';
+import { DEFAULT_RETRY_BASE_MS, RETRY_WINDOW_MS, backoffMs } from './retry.js';
 import { platformsOf } from './secret-input.js';
 import { actorFields } from './workspaces.js';
 
@@ -50,10 +51,6 @@ export interface RolloutRunReport {
 }
 
 export const DEFAULT_ROLLOUT_TIMEOUT_MS = 60_000;
-export const DEFAULT_RETRY_BASE_MS = 5000;
-/** As webhook deliveries: a failing command is retried for a day, each wait at most an hour. */
-export const RETRY_WINDOW_MS = 24 * 3600 * 1000;
-export const MAX_RETRY_DELAY_MS = 3600 * 1000;
 /** A claim outlives the run's timeout by this much, so a run still ending is never claimed by another node. */
 const CLAIM_SLACK_MS = 30_000;
 const BATCH = 20;
@@ -67,11 +64,6 @@ export interface RolloutDelivererOptions {
   timeoutMs?: number;
   retryBaseMs?: number;
   onRun?: (report: RolloutRunReport) => void;
-}
-
-/** The wait before the run after the attempt-th failure: base · 2^(attempt−1), at most an hour. */
-export function retryDelayMs(baseMs: number, attempt: number): number {
-  return Math.min(baseMs * 2 ** Math.min(attempt - 1, 40), MAX_RETRY_DELAY_MS);
 }
 
 /**
@@ -165,7 +157,7 @@ export class RolloutDeliverer {
       secret = openSecret(this.keyring, material);
     } catch {
       // Under a master key this node does not have: another node (or this one, reconfigured) retries.
-      const delay = retryDelayMs(this.retryBaseMs, attempt);
+      const delay = backoffMs(this.retryBaseMs, attempt);
       await this.finish(rotation, claim, attempt, noRun, 'failed', { reason: 'secret_unreadable', next_attempt_in_ms: delay });
       return;
     }
@@ -191,7 +183,7 @@ export class RolloutDeliverer {
       return;
     }
     const sinceStartMs = this.clock.nowMs() - rotation.createdAt * 1000;
-    const delay = retryDelayMs(this.retryBaseMs, attempt);
+    const delay = backoffMs(this.retryBaseMs, attempt);
     await this.finish(rotation, claim, attempt, result, sinceStartMs + delay > RETRY_WINDOW_MS ? 'gave_up' : 'failed', {
       reason: result.timedOut ? 'timeout' : result.signal !== null ? 'signal' : 'exit_status',
       next_attempt_in_ms: delay,

@@ -5,6 +5,7 @@ import type { Clock } from './clock.js';
 import type { AuditEvent, ClaimedDelivery, DeliveryAttempt, WebhookEventType } from './model.js';
 import type { WebhookStore } from './ports.js';
 import { webhookEventId } from './webhooks.js';
+import { RETRY_WINDOW_MS, backoffMs } from './retry.js';
 
 /** What one attempt got: the receiver's status, or why there was none (a short reason, never a body). */
 export type SendResult = { status: number } | { error: string };
@@ -60,7 +61,7 @@ export interface WebhookDispatcherOptions {
   keyring: Keyring;
   clock: Clock;
   sender: WebhookSender;
-  /** The first retry waits this long; each next one twice as long as the one before (at most MAX_BACKOFF_MS). */
+  /** The first retry waits this long; each next one twice as long as the one before (at most an hour). */
   retryBaseMs: number;
   /** Attempts in flight at once, on this node. */
   concurrency?: number;
@@ -73,15 +74,8 @@ export interface WebhookDispatcherOptions {
 }
 
 export const DELIVERY_TIMEOUT_MS = 10_000;
-export const RETRY_WINDOW_MS = 24 * 60 * 60 * 1000;
-const MAX_BACKOFF_MS = 60 * 60 * 1000;
 /** A claim outlives the longest attempt (the timeout) by far, so no other node retries one still in flight. */
 const LEASE_MARGIN_MS = 50_000;
-
-/** The delay before attempt n+1 after n failed ones. */
-export function backoffMs(retryBaseMs: number, failedAttempts: number): number {
-  return Math.min(retryBaseMs * 2 ** Math.min(failedAttempts - 1, 30), MAX_BACKOFF_MS);
-}
 
 /**
  * Delivers queued events as Standard Webhooks, off the request path: a loop claims due deliveries (each claim is a

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { Keyring, parseMasterKey, secretAad } from '../../src/crypto/keyring.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { Workspace } from '../../src/domain/model.js';
-import { MAX_RETRY_DELAY_MS, RolloutDeliverer, retryDelayMs } from '../../src/domain/rollout.js';
+import { RolloutDeliverer } from '../../src/domain/rollout.js';
 import { SpawnRolloutCommand } from '../../src/rollout/spawn-command.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { TestRolloutCommand } from '../helpers/rollout.js';
@@ -123,14 +123,5 @@ describe('RolloutDeliverer', () => {
     stopped.kick();
     await stopped.drain();
     assert.equal((await store.getRotation(workspace.id, rotation.id))?.deliveredAt, null);
-  });
-
-  it('waits base · 2^(attempt−1) between runs, at most an hour', () => {
-    assert.deepEqual(
-      [1, 2, 3, 4].map((n) => retryDelayMs(5000, n)),
-      [5000, 10_000, 20_000, 40_000],
-    );
-    assert.equal(retryDelayMs(5000, 20), MAX_RETRY_DELAY_MS);
-    assert.equal(retryDelayMs(5000, 10_000), MAX_RETRY_DELAY_MS);
   });
 });
