@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { ManualClock, nowSeconds } from '../../../../src/domain/clock.js';
 import { api, startTestApp, type TestApp } from '../../../helpers/app.js';
 import { recordSensitive } from '../../../helpers/leaks.js';
+import { WebhookReceiver, verifyOurselves } from '../../../helpers/webhook-receiver.js';
 
 const ROLLOUT_FILE = fileURLToPath(new URL('../../../../scripts/rollout-file.mjs', import.meta.url));
 const CLIENT = fileURLToPath(new URL('../../../helpers/signing-client.mjs', import.meta.url));
@@ -18,7 +19,8 @@ const IDLE_FOR = 600;
 /**
  * Zero-touch rotation, end to end, on an injected clock: a secret ages past the workspace's policy, the server
  * starts a rotation by itself, the rollout command (the file recipe of docs/rotation.md) writes the successor where a
- * separate client process picks it up and signs with it, the server sees the traffic move and retires the old secret.
+ * separate client process picks it up and signs with it, the server sees the traffic move and retires the old secret;
+ * a webhook receiver hears every step, signed, once.
  */
 describe('the rotation loop: policy → rotation → rollout → client → cut-over → retirement', () => {
   const clock = new ManualClock(Date.UTC(2026, 11, 1, 9, 0, 0));
@@ -28,11 +30,15 @@ describe('the rotation loop: policy → rotation → rollout → client → cut-
   let client: ChildProcessWithoutNullStreams;
   let lines: AsyncIterator<string>;
   let readline: Interface;
+  const receiver = new WebhookReceiver();
+  let receiverUrl: string;
 
   before(async () => {
+    receiverUrl = await receiver.start();
     app = await startTestApp({
       clock,
       env: {
+        SECURE_MODE_WEBHOOK_ALLOW_PRIVATE: 'true',
         SECURE_MODE_SWEEP_INTERVAL_MS: '60000',
         SECURE_MODE_USAGE_FLUSH_MS: '60000',
         SECURE_MODE_ROLLOUT_COMMAND: `node '${ROLLOUT_FILE}' '${secretFile}'`,
@@ -44,6 +50,7 @@ describe('the rotation loop: policy → rotation → rollout → client → cut-
     readline?.close();
     if (client && client.exitCode === null) await new Promise((resolve) => client.once('exit', resolve));
     await app.close();
+    await receiver.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -60,7 +67,9 @@ describe('the rotation loop: policy → rotation → rollout → client → cut-
       (r) => r.from_secret_id === secretId,
     );
 
-  it('runs by itself once the policy is set, and the audit log tells the story once', async () => {
+  it('runs by itself once the policy is set, and the audit log and the webhooks tell the story once', async () => {
+    const endpoint = await api(app, 'POST', '/webhook_endpoints', { body: { url: receiverUrl, events: ['*'] } });
+    assert.equal(endpoint.status, 201, endpoint.text);
     const old = await api(app, 'POST', '/secure_mode_secrets', { body: { name: 'Production web', supports_web: true } });
     assert.equal(old.status, 201);
     // The client is deployed with the first secret, written by the same recipe the server will use.
@@ -145,5 +154,17 @@ describe('the rotation loop: policy → rotation → rollout → client → cut-
       'in the order they happened',
     );
     assert.equal(events.filter((e) => e.action === 'rotation.delivery_failed').length, 0);
+    // The same story as signed webhooks, each type once: one webhook-id each, no retry, every signature good.
+    const story = ['secret.due_for_rotation', 'rotation.started', 'rotation.cut_over', 'secret.deleted', 'rotation.completed'];
+    const typeOf = (r: { body: string }) => (JSON.parse(r.body) as { type: string }).type;
+    await receiver.until(() => story.every((type) => receiver.received.some((r) => typeOf(r) === type)));
+    for (const type of story) {
+      const got = receiver.received.filter((r) => typeOf(r) === type);
+      assert.equal(got.length, 1, `${type} arrived once`);
+      assert.equal(got[0]!.attempt, 1);
+      assert.ok(verifyOurselves(endpoint.body.secret, got[0]!), `${type} is signed with the endpoint's secret`);
+    }
+    const deleted = JSON.parse(receiver.received.find((r) => typeOf(r) === 'secret.deleted')!.body);
+    assert.equal(deleted.data.secret_id, old.body.id);
   });
 });
