@@ -223,7 +223,7 @@ describe('secure-mode secrets rotate and secrets rotations (server-side rotation
 
     const got = await cli('get', ['secrets', 'rotations', 'get', id]);
     assert.equal(got.code, 0, got.stderr);
-    assert.match(got.stdout, /^id\s+state\s+from\s+to\s+idle_for\s+deadline\s+overdue\s+created\s+ended$/m);
+    assert.match(got.stdout, /^id\s+state\s+from\s+to\s+idle_for\s+deadline\s+overdue\s+created\s+ended\s+delivered$/m);
     assert.match(got.stdout, new RegExp(`^${id}\\s+cutting_over\\s+${old.id}\\s+[0-9]+\\s+1h\\s+-\\s+no\\s`, 'm'));
     assert.match(got.stdout, /^web\s+20[0-9-]+T[0-9:]+Z\s+20[0-9-]+T[0-9:]+Z$/m);
 
