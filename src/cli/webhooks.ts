@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { WEBHOOK_EVENT_TYPES } from '../domain/audit-actions.js';
-import type { WebhookDeliveryBody, WebhookEndpointBody } from './api-client.js';
+import type { WebhookDeliveryBody, WebhookEndpointBody, WebhookEndpointWithSecretBody } from './api-client.js';
 import { confirmOnTerminal } from './confirm.js';
 import { isTransient } from './create-replay.js';
 import { type HttpOptions, addHttpOptions, clientFrom, toCliError } from './http-options.js';
@@ -36,6 +36,38 @@ export function parseEvents(text: string): string[] {
     .filter(Boolean);
   if (events.length === 0) throw new CliError(`--events must list event types or be "*" (got "${text}")`, EXIT.usage);
   return events;
+}
+
+/** The route takes no Idempotency-Key: an endpoint whose answer was lost cannot be fetched again, only replaced. */
+const LOST =
+  'the server may have created the endpoint, and nobody has seen its signing secret: ' +
+  'look for it with secure-mode webhooks list, delete it, and create it again';
+
+/**
+ * The create, with the reserved file removed again when it fails or is interrupted (SIGINT, SIGTERM) before its
+ * answer; once the answer is here the secret is written before a signal may end the process.
+ */
+async function createOnce(
+  send: () => Promise<WebhookEndpointWithSecretBody>,
+  file: SecretFile | undefined,
+): Promise<WebhookEndpointWithSecretBody> {
+  const onSignal = () =>
+    void (file?.abandon() ?? Promise.resolve()).finally(() => {
+      process.stderr.write(`secure-mode: interrupted: ${LOST}\n`);
+      process.exit(EXIT.interrupted);
+    });
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await send();
+  } catch (err) {
+    await file?.abandon();
+    if (isTransient(err)) throw new CliError(`${(toCliError(err) as Error).message}; ${LOST}`, EXIT.unavailable);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 /** `webhooks …`: where the workspace's events are delivered, as Standard Webhooks (secure-mode only). */
@@ -87,20 +119,7 @@ export function registerWebhookCommands(program: Command): void {
         ...(opts.description !== undefined ? { description: opts.description } : {}),
       };
       const file = opts.outputSecret === undefined ? undefined : await SecretFile.reserve(opts.outputSecret);
-      let created;
-      try {
-        created = await client.createWebhook(params);
-      } catch (err) {
-        await file?.abandon();
-        // The route takes no Idempotency-Key: an endpoint created without its answer cannot be fetched again.
-        if (isTransient(err))
-          throw new CliError(
-            `${(toCliError(err) as Error).message}; the server may have created the endpoint, and nobody has seen its signing secret: ` +
-              'look for it with secure-mode webhooks list, delete it, and create it again',
-            EXIT.unavailable,
-          );
-        throw err;
-      }
+      const created = await createOnce(() => client.createWebhook(params), file);
       await deliverSecret({ id: `webhook endpoint ${created.id}`, secret: created.secret }, file, opts.json === true);
       if (opts.json) printJson(file ? { ...created, secret: undefined } : created);
       else printTable([webhookRow(created)], WEBHOOK_COLUMNS);

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { deliveryRow } from '../../src/cli/webhooks.js';
 import { api } from '../helpers/app.js';
 import { recordArtifact, recordSensitive } from '../helpers/leaks.js';
 import { runCli, spawnServer, type ServerProcess } from '../helpers/process.js';
@@ -23,6 +24,29 @@ function scanned(name: string, out: { stdout: string; stderr: string }, showsSec
   recordArtifact(`${name}-stdout.txt`, showsSecret ? out.stdout.replace(SHOW_ONCE, '').replace(WHSEC, '') : out.stdout);
   recordArtifact(`${name}-stderr.txt`, out.stderr);
 }
+
+describe('how the CLI shows a delivery attempt', () => {
+  const attempt = {
+    type: 'webhook_delivery_attempt' as const,
+    id: '1',
+    event_id: 'evt_1',
+    event_type: 'rotation.started',
+    attempted_at: 1_800_000_000,
+    duration_ms: 10_000,
+    state: 'pending',
+  };
+  it('the status when the receiver answered, else the error', () => {
+    assert.deepEqual(deliveryRow({ ...attempt, status: 500, error: null }), {
+      event_id: 'evt_1',
+      type: 'rotation.started',
+      attempted: '2027-01-15T08:00:00Z',
+      result: 'HTTP 500',
+      duration: '10000ms',
+      state: 'pending',
+    });
+    assert.equal(deliveryRow({ ...attempt, status: null, error: 'timed out' }).result, 'timed out');
+  });
+});
 
 describe('secure-mode webhooks', () => {
   let server: ServerProcess;
@@ -210,5 +234,16 @@ describe('secure-mode webhooks', () => {
     assert.equal(refused.code, 3);
     assert.throws(() => statSync(refusedFile), /ENOENT/, 'the reserved file is removed again');
     assert.equal((await api({ url: server.url, token: TOKEN }, 'GET', '/webhook_endpoints')).body.data.length, before);
+
+    // No answer: the endpoint may exist with a secret nobody saw, and the route has no Idempotency-Key to fetch it.
+    const lostFile = join(dir, 'lost.txt');
+    const lost = await runCli(['webhooks', 'create', hookUrl, '--url', 'http://127.0.0.1:1', '--output-secret', lostFile], env);
+    scanned('unreachable', lost);
+    assert.equal(lost.code, 4, lost.stderr);
+    assert.match(
+      lost.stderr,
+      /cannot reach http:\/\/127\.0\.0\.1:1 .*the server may have created the endpoint.*secure-mode webhooks list/,
+    );
+    assert.throws(() => statSync(lostFile), /ENOENT/);
   });
 });
