@@ -1,6 +1,6 @@
 import type { Static } from 'typebox';
 import type { AuditEventList } from '../http/schemas/audit.js';
-import type { RotationBody, RotationList, RotationWithMaterialBody } from '../http/schemas/rotations.js';
+import type { RotationBody, RotationList, RotationPolicyBody, RotationWithMaterialBody } from '../http/schemas/rotations.js';
 import type {
   IdentityVerificationSecret,
   IdentityVerificationSecretDetail,
@@ -8,13 +8,27 @@ import type {
   IdentityVerificationSecretUsage,
   IdentityVerificationSecretWithMaterial,
 } from '../http/schemas/secrets.js';
+import type {
+  WebhookDeliveryBody,
+  WebhookDeliveryList,
+  WebhookEndpointBody,
+  WebhookEndpointList,
+  WebhookEndpointWithSecretBody,
+} from '../http/schemas/webhooks.js';
 
 export type SecretBody = Static<typeof IdentityVerificationSecret>;
 export type SecretDetailBody = Static<typeof IdentityVerificationSecretDetail>;
 export type CreatedSecretBody = Static<typeof IdentityVerificationSecretWithMaterial>;
 export type UsageBody = Static<typeof IdentityVerificationSecretUsage>;
 export type AuditListBody = Static<typeof AuditEventList>;
-export type { RotationBody, RotationWithMaterialBody };
+export type {
+  RotationBody,
+  RotationPolicyBody,
+  RotationWithMaterialBody,
+  WebhookDeliveryBody,
+  WebhookEndpointBody,
+  WebhookEndpointWithSecretBody,
+};
 
 export interface ApiClientOptions {
   url: string;
@@ -65,6 +79,20 @@ export interface StartRotationParams {
   name?: string;
   idle_for?: number;
   deadline?: number;
+  /** The server runs its rollout command with the new secret instead of returning it. */
+  deliver?: boolean;
+}
+
+export interface CreateWebhookParams {
+  url: string;
+  events: string[];
+  description?: string;
+}
+
+export interface UpdateRotationPolicyParams {
+  max_age_days?: number | null;
+  idle_for?: number;
+  auto_rotate?: boolean;
 }
 
 export interface AuditQueryParams {
@@ -77,7 +105,8 @@ export interface AuditQueryParams {
 
 /**
  * The secrets API over HTTP, as Intercom and secure-mode both serve it (list, create, delete), plus secure-mode's
- * extensions (get, update, usage, audit events, rotations), which Intercom answers with 404 not_found.
+ * extensions (get, update, usage, audit events, rotations, the rotation policy, webhook endpoints), which Intercom
+ * answers with 404 not_found.
  */
 export class ApiClient {
   private readonly base: string;
@@ -137,6 +166,36 @@ export class ApiClient {
 
   completeRotation(id: string, force: boolean): Promise<RotationBody> {
     return this.request('POST', `/secure_mode_rotations/${encodeURIComponent(id)}/complete${force ? '?force=true' : ''}`);
+  }
+
+  getRotationPolicy(): Promise<RotationPolicyBody> {
+    return this.request('GET', '/secure_mode_rotation_policy');
+  }
+
+  updateRotationPolicy(params: UpdateRotationPolicyParams): Promise<RotationPolicyBody> {
+    return this.request('PUT', '/secure_mode_rotation_policy', params);
+  }
+
+  async listWebhooks(): Promise<WebhookEndpointBody[]> {
+    return (await this.request<Static<typeof WebhookEndpointList>>('GET', '/webhook_endpoints')).data;
+  }
+
+  getWebhook(id: string): Promise<WebhookEndpointBody> {
+    return this.request('GET', `/webhook_endpoints/${encodeURIComponent(id)}`);
+  }
+
+  createWebhook(params: CreateWebhookParams): Promise<WebhookEndpointWithSecretBody> {
+    return this.request('POST', '/webhook_endpoints', params);
+  }
+
+  async deleteWebhook(id: string): Promise<void> {
+    await this.request('DELETE', `/webhook_endpoints/${encodeURIComponent(id)}`);
+  }
+
+  async webhookDeliveries(id: string): Promise<WebhookDeliveryBody[]> {
+    return (
+      await this.request<Static<typeof WebhookDeliveryList>>('GET', `/webhook_endpoints/${encodeURIComponent(id)}/deliveries`)
+    ).data;
   }
 
   listAudit(query: AuditQueryParams): Promise<AuditListBody> {

@@ -6,9 +6,11 @@ import { registerAuditCommands } from './audit.js';
 import { toCliError } from './http-options.js';
 import { registerKeyCommands } from './keys.js';
 import { CliError, EXIT } from './output.js';
+import { registerPolicyCommands } from './policy.js';
 import { registerSecretCommands } from './secrets.js';
 import { registerSignCommand } from './sign.js';
 import { registerTokenCommands } from './tokens.js';
+import { registerWebhookCommands } from './webhooks.js';
 import { registerWorkspaceCommands } from './workspaces.js';
 
 // `… | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
@@ -54,6 +56,8 @@ program
 registerWorkspaceCommands(program);
 registerTokenCommands(program);
 registerSecretCommands(program);
+registerPolicyCommands(program);
+registerWebhookCommands(program);
 registerAuditCommands(program);
 registerKeyCommands(program);
 registerSignCommand(program);

@@ -281,6 +281,7 @@ interface RotateCommandOptions extends Omit<RotateOptions, 'from' | 'idleFor'> {
   clientSide?: boolean;
   deadline?: string;
   idempotencyKey?: string;
+  deliver?: boolean;
 }
 
 /**
@@ -306,6 +307,7 @@ async function rotateCommand(secretId: string | undefined, opts: RotateCommandOp
       [opts.outputSecret !== undefined, '--output-secret'],
       [opts.idempotencyKey !== undefined, '--idempotency-key'],
       [opts.clientSide === true, '--client-side'],
+      [opts.deliver === true, '--deliver'],
       [!opts.wait, '--no-wait'],
     ].flatMap(([given, what]) => (given ? [what as string] : []));
     if (conflicting.length > 0)
@@ -321,6 +323,11 @@ async function rotateCommand(secretId: string | undefined, opts: RotateCommandOp
     throw new CliError('give the secret to rotate (secure-mode secrets rotate ID) or --watch ROTATION_ID', EXIT.usage);
   const clientSideOpts: RotateOptions = { ...opts, from, idleFor: opts.idleFor ?? CLIENT_SIDE_IDLE_FOR };
   const clientSide = opts.clientSide === true || opts.to !== undefined || opts.platforms !== undefined;
+  if (opts.deliver && (clientSide || opts.outputSecret !== undefined))
+    throw new CliError(
+      '--deliver: the server rolls the new secret out, so --client-side, --to, --platforms and --output-secret do not apply',
+      EXIT.usage,
+    );
   if (clientSide) {
     if (opts.deadline !== undefined || opts.idempotencyKey !== undefined)
       throw new CliError('--deadline and --idempotency-key are for server-side rotations', EXIT.usage);
@@ -339,6 +346,7 @@ async function rotateCommand(secretId: string | undefined, opts: RotateCommandOp
       timeoutMs,
     });
     if (started === undefined) {
+      if (opts.deliver) throw new CliError(`${NO_ROTATIONS_API}: --deliver needs its server-side rotations`, EXIT.refused);
       process.stderr.write(
         `secure-mode: ${NO_ROTATIONS_API}: rotating client-side, from this process, which must keep running\n`,
       );
@@ -382,6 +390,10 @@ export function registerRotateCommand(secrets: Command): void {
       'server-side: when the rotation should be done (Unix seconds, ISO date or +duration); past it, it shows as overdue',
     )
     .option('--output-secret <file>', 'write the new secret to this new file (mode 0600) instead of printing it')
+    .option(
+      '--deliver',
+      'server-side: the server rolls the new secret out with its rollout command (SECURE_MODE_ROLLOUT_COMMAND); it is not shown here',
+    )
     .option(
       '--idempotency-key <key>',
       'server-side: retrying with the same key within the window returns the same rotation and secret',

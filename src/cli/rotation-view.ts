@@ -5,7 +5,7 @@ import { isoTime } from './secret-view.js';
 
 /** How the rotations commands and rotate show a server-side rotation: its table row, its platforms, its progress. */
 
-export const ROTATION_COLUMNS = ['id', 'state', 'from', 'to', 'idle_for', 'deadline', 'overdue', 'created', 'ended'];
+export const ROTATION_COLUMNS = ['id', 'state', 'from', 'to', 'idle_for', 'deadline', 'overdue', 'created', 'ended', 'delivered'];
 export const PLATFORM_COLUMNS = ['platform', 'old_last_verified', 'new_last_verified'];
 
 export function rotationRow(r: RotationBody): Record<string, unknown> {
@@ -19,7 +19,14 @@ export function rotationRow(r: RotationBody): Record<string, unknown> {
     overdue: r.overdue ? 'yes' : 'no',
     created: isoTime(r.created_at),
     ended: isoTime(r.completed_at),
+    delivered: deliveredCell(r),
   };
+}
+
+/** Only a delivering rotation (--deliver) is delivered: the others show "-", as for any empty cell. */
+function deliveredCell(r: RotationBody): string | null {
+  if (!r.deliver) return null;
+  return isoTime(r.delivered_at) ?? 'pending';
 }
 
 export function platformRows(r: RotationBody): Record<string, unknown>[] {
@@ -59,7 +66,11 @@ export function rotationProgressLine(r: RotationBody, nowSeconds: number): strin
   const oldId = r.from_secret_id;
   const newId = r.to_secret_id;
   let status: string;
-  if (r.state === 'rolling_out') status = `waiting for ${newId} to verify on ${platformsWaiting(r).join(', ')}`;
+  if (r.state === 'rolling_out')
+    status =
+      r.deliver && r.delivered_at === null
+        ? `waiting for the server to deliver ${newId} (its rollout command), then for ${newId} to verify on ${platformsWaiting(r).join(', ')}`
+        : `waiting for ${newId} to verify on ${platformsWaiting(r).join(', ')}`;
   else if (r.state === 'cutting_over') {
     const last = oldLastVerifiedAt(r);
     status =
@@ -74,5 +85,6 @@ export function rotationProgressLine(r: RotationBody, nowSeconds: number): strin
       ? [`${p}: old ${oldId} ${ago(progress.old_last_verified_at)}, new ${newId} ${ago(progress.new_last_verified_at)}`]
       : [];
   });
-  return [`rotation ${r.id} ${r.state}${r.overdue ? ' (OVERDUE)' : ''}: ${status}`, ...platforms].join(' · ');
+  const delivered = r.deliver && r.delivered_at !== null ? [`${newId} delivered by the server ${ago(r.delivered_at)}`] : [];
+  return [`rotation ${r.id} ${r.state}${r.overdue ? ' (OVERDUE)' : ''}: ${status}`, ...delivered, ...platforms].join(' · ');
 }

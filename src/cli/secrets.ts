@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { PLATFORMS } from '../domain/model.js';
 import { durationSeconds, parseWhen } from './duration.js';
@@ -8,21 +7,11 @@ import { CliError, EXIT, printJson, printResult, printTable } from './output.js'
 import { registerRotateCommand } from './rotate.js';
 import { SecretFile } from './secret-file.js';
 import { createReplayable } from './create-replay.js';
+import { confirmOnTerminal } from './confirm.js';
 import { PREVIEW } from '../domain/api-version.js';
 import { SECRET_COLUMNS, deliverSecret, isoTime, parsePlatforms, secretRow, usageRows } from './secret-view.js';
 
 type Opts = HttpOptions & Record<string, unknown>;
-
-/** Asks on the terminal; anything but yes leaves everything as it was. */
-async function confirm(question: string): Promise<void> {
-  const prompt = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await prompt.question(question);
-    if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('not deleted', EXIT.refused);
-  } finally {
-    prompt.close();
-  }
-}
 
 export function registerSecretCommands(program: Command): void {
   const secrets = addHttpOptions(
@@ -137,8 +126,7 @@ export function registerSecretCommands(program: Command): void {
       const opts = cmd.optsWithGlobals<Opts & { ifIdleFor?: string; yes?: boolean }>();
       const client = clientFrom(opts);
       const idle = opts.ifIdleFor === undefined ? undefined : durationSeconds(opts.ifIdleFor, '--if-idle-for');
-      if (!opts.yes && process.stdin.isTTY && process.stderr.isTTY)
-        await confirm(`delete secret ${id}? Traffic signed with it fails from then on. [y/N] `);
+      await confirmOnTerminal(`delete secret ${id}? Traffic signed with it fails from then on. [y/N] `, opts.yes);
       await client.deleteSecret(id, idle);
       if (opts.json) printJson({ id, deleted: true });
       else process.stdout.write(`deleted ${id}\n`);

@@ -23,6 +23,8 @@ export interface ServerRotationOptions extends HttpOptions {
   deadline?: number;
   idempotencyKey?: string;
   outputSecret?: string;
+  /** The server runs its rollout command with the new secret: nothing is shown here. */
+  deliver?: boolean;
   /** commander's --no-wait. */
   wait: boolean;
   pollMs: number;
@@ -58,7 +60,7 @@ export function watchCommand(id: string, opts: HttpOptions): string {
 
 /**
  * Starts a rotation on the server. The successor's secret is shown once (or written to the reserved file) before
- * anything else; the start carries an Idempotency-Key and is retried once with it when the answer was lost, so a
+ * anything else, unless the server delivers it (--deliver: its rollout command gets it, the 201 has none); the start carries an Idempotency-Key and is retried once with it when the answer was lost, so a
  * retry never starts a second rotation. Answers undefined when the server has no rotations API (404 not_found, as
  * Intercom answers an unknown path): the caller then rotates client-side.
  */
@@ -73,6 +75,7 @@ export async function startServerRotation(
     ...(opts.name !== undefined ? { name: opts.name } : {}),
     ...(opts.idleFor !== undefined ? { idle_for: durationSeconds(opts.idleFor, '--idle-for') } : {}),
     ...(opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
+    ...(opts.deliver ? { deliver: true } : {}),
   };
   const file = opts.outputSecret === undefined ? undefined : await SecretFile.reserve(opts.outputSecret);
   const key = opts.idempotencyKey ?? `rotate-${randomUUID()}`;
@@ -84,6 +87,7 @@ export async function startServerRotation(
     ...(opts.idleFor === undefined ? [] : ['--idle-for', opts.idleFor]),
     ...(opts.deadline === undefined ? [] : ['--deadline', String(opts.deadline)]),
     ...(opts.outputSecret === undefined ? [] : ['--output-secret', opts.outputSecret]),
+    ...(opts.deliver ? ['--deliver'] : []),
     ...(opts.json ? ['--json'] : []),
   ];
   let started: RotationWithMaterialBody;
@@ -102,8 +106,8 @@ export async function startServerRotation(
         key,
         file,
         replay,
-        deliver: (r) => {
-          // The CLI never asks the server to deliver the secret itself ("deliver": true), so the 201 carries it.
+        deliver: async (r) => {
+          if (opts.deliver) return;
           if (r.secret === undefined) throw new CliError('the server answered the start without the new secret', EXIT.failure);
           return deliverSecret({ id: r.to_secret_id, secret: r.secret }, file, json);
         },
@@ -124,9 +128,10 @@ export async function startServerRotation(
   if (json) emit({ event: 'started', rotation: file ? rotation : started });
   else {
     const platforms = Object.keys(rotation.platforms).join(',');
+    const deploy = rotation.deliver ? `the server delivers it with its rollout command (it is not shown here)` : 'deploy it';
     note(
       `started rotation ${rotation.id} on the server: new secret ${rotation.to_secret_id} replaces ${rotation.from_secret_id} (${platforms}); ` +
-        `deploy it: the server deletes ${rotation.from_secret_id} by itself once ${rotation.to_secret_id} has verified on every platform and ${rotation.from_secret_id} has verified nothing for ${formatSeconds(rotation.idle_for)}`,
+        `${deploy}: the server deletes ${rotation.from_secret_id} by itself once ${rotation.to_secret_id} has verified on every platform and ${rotation.from_secret_id} has verified nothing for ${formatSeconds(rotation.idle_for)}`,
     );
   }
   return rotation;

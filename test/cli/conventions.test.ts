@@ -25,7 +25,9 @@ describe('secure-mode CLI conventions', () => {
     const http = ['list', 'get', 'create', 'update', 'delete', 'usage', 'rotate']
       .map((c) => ['secrets', c])
       .concat(['list', 'get', 'cancel', 'complete'].map((c) => ['secrets', 'rotations', c]))
-      .concat([['audit', 'list']]);
+      .concat([['audit', 'list']])
+      .concat(['list', 'get', 'create', 'delete', 'deliveries'].map((c) => ['webhooks', c]))
+      .concat(['get', 'set'].map((c) => ['policy', c]));
     for (const command of http) {
       const r = await runCli([...command, '--help']);
       assert.equal(r.code, 0, r.stderr);
@@ -36,6 +38,14 @@ describe('secure-mode CLI conventions', () => {
     assert.match(create.stdout, /--name <name> +name of the secret \(required\)/);
     assert.match(create.stdout, /--platforms <list> +comma-separated: [^\n]*\n?[^\n]*\(required\)/);
     assert.doesNotMatch(create.stdout, /--output-secret <file>[^\n]*\(required\)/);
+    const webhook = await runCli(['webhooks', 'create', '--help']);
+    assert.match(webhook.stdout, /^Usage: secure-mode webhooks create \[options\] <endpoint_url>$/m);
+    assert.match(webhook.stdout, /--events <list> +comma-separated event types, or "\*" for all:\s+secret\.created,/);
+    const policy = await runCli(['policy', 'set', '--help']);
+    assert.match(policy.stdout, /--auto-rotate /);
+    assert.match(policy.stdout, /--no-auto-rotate /);
+    const rotate = await runCli(['secrets', 'rotate', '--help']);
+    assert.match(rotate.stdout, /--deliver +server-side: the server rolls the new\s+secret out/);
   });
 
   it('a closed pipe (… | head) ends the CLI quietly, without a stack trace', async () => {

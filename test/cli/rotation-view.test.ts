@@ -56,6 +56,14 @@ describe('how the CLI shows a server-side rotation', () => {
     assert.match(rotationProgressLine(neverUsed, now), /: 12 never verified: the server deletes it at its next sweep · android:/);
     assert.match(rotationProgressLine(rotation({ state: 'completed' }), now), /^rotation 7 completed: 12 deleted · /);
     assert.match(rotationProgressLine(rotation({ state: 'cancelled' }), now), /^rotation 7 cancelled: 12 stays live · /);
+    assert.match(
+      rotationProgressLine(rotation({ deliver: true }), now),
+      /^rotation 7 rolling_out: waiting for the server to deliver 13 \(its rollout command\), then for 13 to verify on ios · web:/,
+    );
+    assert.match(
+      rotationProgressLine(rotation({ deliver: true, delivered_at: 1_800_000_070 }), now),
+      /^rotation 7 rolling_out: waiting for 13 to verify on ios · 13 delivered by the server 30s ago · web:/,
+    );
     // A server clock ahead of ours never shows a negative age.
     assert.match(rotationProgressLine(rotation(), 1_800_000_000), /web: old 12 0s ago, new 13 0s ago/);
   });
@@ -71,7 +79,10 @@ describe('how the CLI shows a server-side rotation', () => {
       overdue: 'yes',
       created: '2027-01-15T08:00:00Z',
       ended: null,
+      delivered: null,
     });
+    assert.equal(rotationRow(rotation({ deliver: true })).delivered, 'pending');
+    assert.equal(rotationRow(rotation({ deliver: true, delivered_at: 1_800_000_030 })).delivered, '2027-01-15T08:00:30Z');
     assert.deepEqual(platformRows(rotation()), [
       { platform: 'web', old_last_verified: '2027-01-15T08:01:30Z', new_last_verified: '2027-01-15T08:01:00Z' },
       { platform: 'ios', old_last_verified: null, new_last_verified: null },

@@ -223,7 +223,7 @@ describe('secure-mode secrets rotate and secrets rotations (server-side rotation
 
     const got = await cli('get', ['secrets', 'rotations', 'get', id]);
     assert.equal(got.code, 0, got.stderr);
-    assert.match(got.stdout, /^id\s+state\s+from\s+to\s+idle_for\s+deadline\s+overdue\s+created\s+ended$/m);
+    assert.match(got.stdout, /^id\s+state\s+from\s+to\s+idle_for\s+deadline\s+overdue\s+created\s+ended\s+delivered$/m);
     assert.match(got.stdout, new RegExp(`^${id}\\s+cutting_over\\s+${old.id}\\s+[0-9]+\\s+1h\\s+-\\s+no\\s`, 'm'));
     assert.match(got.stdout, /^web\s+20[0-9-]+T[0-9:]+Z\s+20[0-9-]+T[0-9:]+Z$/m);
 
@@ -398,6 +398,19 @@ describe('secure-mode secrets rotate and secrets rotations (server-side rotation
       assert.ok(!(await live()).includes(old.id));
       assert.equal(fake.rotationRequests, 1, 'the loop never asked for rotations again');
 
+      // --deliver needs the server to roll the secret out: no fallback to the loop, and no secret created.
+      const before = (await live()).length;
+      const deliver = await cli('no-api-deliver', ['secrets', 'rotate', old.id, '--deliver'], {
+        ...env,
+        SECURE_MODE_URL: fake.url,
+      });
+      assert.equal(deliver.code, 3, deliver.stderr);
+      assert.match(
+        deliver.stderr,
+        /this server has no rotations API \(Intercom\?\): --deliver needs its server-side rotations$/m,
+      );
+      assert.equal((await live()).length, before);
+
       for (const args of [
         ['secrets', 'rotate', '--watch', '1'],
         ['secrets', 'rotations', 'list'],
@@ -421,6 +434,8 @@ describe('secure-mode secrets rotate and secrets rotations (server-side rotation
       ['secrets', 'rotate', '1', '--from', '2'],
       ['secrets', 'rotate', '1', '--to', '2', '--deadline', '+1d'],
       ['secrets', 'rotate', '1', '--deadline', 'someday'],
+      ['secrets', 'rotate', '1', '--deliver', '--client-side'],
+      ['secrets', 'rotate', '--watch', '1', '--deliver'],
     ]) {
       const res = await cli('usage', args);
       assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
