@@ -305,7 +305,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
 
   it('shows the workspace’s app_id from GET /me, and an empty rotation page', async () => {
     await page.getByRole('link', { name: 'Rotation', exact: true }).click();
-    await page.getByRole('heading', { name: 'Rotation' }).waitFor();
+    await page.getByRole('heading', { name: 'Rotation', exact: true }).waitFor();
     const workspace = page.locator('header .workspace');
     await workspace.locator('.app-id').getByText(app.workspace.appId, { exact: true }).waitFor();
     await workspace.getByText('identity verification on').waitFor();
@@ -571,7 +571,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
       await once.getByRole('button', { name: 'Done' }).click();
       await once.waitFor({ state: 'detached' });
 
-      await p.getByRole('heading', { name: 'Rotation' }).waitFor();
+      await p.getByRole('heading', { name: 'Rotation', exact: true }).waitFor();
       const card = p.locator('article.rotation').first();
       await card.locator('.rotation-state').getByText('Rolling out').waitFor();
       assert.equal(await card.locator('h2').innerText(), '“Checkout” → “Checkout 2”');

@@ -118,9 +118,11 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
   }
 
   async function load(): Promise<void> {
-    // The policy only adds the Due badges: a server without it, or a failed read, still lists the secrets.
-    const [secrets, policy] = await Promise.all([loadSecretsInto(ctx, content), ctx.api.getRotationPolicy().catch(() => null)]);
+    const secrets = await loadSecretsInto(ctx, content);
     if (!secrets) return;
+    // Read after the secrets, so a refused token is reported once. The policy only adds the Due badges: a server
+    // without it, or a failed read, still lists the secrets.
+    const policy = await ctx.api.getRotationPolicy().catch(() => null);
     const now = ctx.nowS();
     if (secrets.length === 0) {
       content.replaceChildren(
