@@ -807,6 +807,10 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
       assert.equal(await delivery.locator('td').nth(3).innerText(), 'HTTP 204');
       assert.match(await delivery.locator('td').nth(4).innerText(), /^\d[\d,]* ms$/);
       await shot(p, 'webhooks-desktop');
+      await p.setViewportSize(PHONE);
+      assert.ok(await p.evaluate<boolean>(`document.documentElement.scrollWidth <= ${PHONE.width}`), 'webhooks fit 390 px');
+      await shot(p, 'webhooks-phone');
+      await p.setViewportSize(DESKTOP);
 
       await card.getByRole('button', { name: `Delete the endpoint ${hookUrl}` }).click();
       const del = p.getByRole('dialog', { name: 'Delete this webhook endpoint?' });

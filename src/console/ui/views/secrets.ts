@@ -100,7 +100,7 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
       usageCell(ctx, secret),
       h(
         'td',
-        { 'data-label': 'State', class: 'state-cell' },
+        { 'data-label': 'State' },
         stateBadge(secret, now),
         isDue(secret, policy, now) && policy?.max_age_days != null
           ? h(
