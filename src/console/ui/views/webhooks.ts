@@ -50,7 +50,6 @@ function openCreateWebhookDialog(ctx: Ctx, onCreated: (endpoint: WebhookEndpoint
     required: true,
     autocomplete: 'off',
     spellcheck: 'false',
-    placeholder: 'https://example.com/webhooks/secure-mode',
     'aria-describedby': `${ids.url}-hint ${errorIds.url}`,
   });
   const description = h('input', {
