@@ -10,6 +10,7 @@ import { buildConsole } from '../../src/console/build.js';
 import { CONSOLE_CSP } from '../../src/http/routes/console.js';
 import { api, startTestApp, type TestApp } from '../helpers/app.js';
 import { recordSensitive } from '../helpers/leaks.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = fileURLToPath(new URL('../../test-output/console/', import.meta.url));
@@ -304,7 +305,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
 
   it('shows the workspace’s app_id from GET /me, and an empty rotation page', async () => {
     await page.getByRole('link', { name: 'Rotation', exact: true }).click();
-    await page.getByRole('heading', { name: 'Rotation' }).waitFor();
+    await page.getByRole('heading', { name: 'Rotation', exact: true }).waitFor();
     const workspace = page.locator('header .workspace');
     await workspace.locator('.app-id').getByText(app.workspace.appId, { exact: true }).waitFor();
     await workspace.getByText('identity verification on').waitFor();
@@ -570,7 +571,7 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
       await once.getByRole('button', { name: 'Done' }).click();
       await once.waitFor({ state: 'detached' });
 
-      await p.getByRole('heading', { name: 'Rotation' }).waitFor();
+      await p.getByRole('heading', { name: 'Rotation', exact: true }).waitFor();
       const card = p.locator('article.rotation').first();
       await card.locator('.rotation-state').getByText('Rolling out').waitFor();
       assert.equal(await card.locator('h2').innerText(), '“Checkout” → “Checkout 2”');
@@ -721,6 +722,157 @@ describe('web console in Chromium', { timeout: 180_000 }, () => {
     } finally {
       await context.close();
       await own.close();
+    }
+  });
+
+  it('adds a webhook endpoint showing its signing secret once, lists a delivery, deletes it; sets the policy and marks a secret due', async () => {
+    // Deliveries go only to this loopback receiver (allowed by SECURE_MODE_WEBHOOK_ALLOW_PRIVATE). The server's clock
+    // can run behind, so a secret is created "two days ago" and is past a one-day policy by the browser's clock.
+    let aheadMs = 0;
+    const receiver = new WebhookReceiver();
+    const hookUrl = await receiver.start();
+    const own = await startTestApp({
+      clock: { nowMs: () => Date.now() + aheadMs },
+      env: { SECURE_MODE_CONSOLE_DIR: consoleDir, SECURE_MODE_WEBHOOK_ALLOW_PRIVATE: 'true' },
+    });
+    const context = await newContext(DESKTOP);
+    try {
+      const p = await context.newPage();
+      const w = new PageWatch(p);
+      await p.goto(`${own.url}/console`);
+      await signIn(p, own.token);
+      await p.getByRole('link', { name: 'Webhooks', exact: true }).click();
+      await p.getByRole('heading', { name: 'Webhooks' }).waitFor();
+      await p.getByText('No webhook endpoints yet.').waitFor();
+
+      // The server's refusal goes under the field it names.
+      await p.getByRole('button', { name: 'Add endpoint' }).click();
+      const add = p.getByRole('dialog', { name: 'Add a webhook endpoint' });
+      w.expect(422, '/webhook_endpoints');
+      await add.getByLabel('URL').fill('ftp://127.0.0.1/hook');
+      await add.getByRole('button', { name: 'Add endpoint' }).click();
+      await add.getByRole('alert').filter({ hasText: 'url must use https.' }).waitFor();
+      assert.equal(await add.getByLabel('URL').getAttribute('aria-invalid'), 'true');
+      assert.ok(await hasFocus(add.getByLabel('URL')));
+
+      // Only secret.created, with a description.
+      await add.getByLabel('URL').fill(hookUrl);
+      await add.getByLabel('All events, including types added later').uncheck();
+      await add.getByRole('button', { name: 'Add endpoint' }).click();
+      await add.getByRole('alert').filter({ hasText: 'Choose at least one event type, or all events.' }).waitFor();
+      await add.getByLabel('secret.created').check();
+      await add.getByLabel('Description (optional)').fill('Console test receiver');
+      await add.getByRole('button', { name: 'Add endpoint' }).click();
+      const once = p.getByRole('dialog', { name: `Save the signing secret for ${hookUrl}` });
+      await once.getByText('This is the only time this secret is shown.').waitFor();
+      const whsec = await once.getByLabel('Secret', { exact: true }).inputValue();
+      recordSensitive('secret', whsec);
+      assert.match(whsec, /^whsec_[A-Za-z0-9+/]{43}=$/);
+      await p.keyboard.press('Escape');
+      assert.ok(await once.isVisible(), 'Escape does not close it before it is confirmed saved');
+      await shot(p, 'webhook-secret-shown-desktop');
+      await once.getByLabel('I have saved this secret somewhere safe').check();
+      await once.getByRole('button', { name: 'Done' }).click();
+      await once.waitFor({ state: 'detached' });
+
+      const card = p.locator('article.webhook');
+      await card.locator('.webhook-url').getByText(hookUrl, { exact: true }).waitFor();
+      assert.equal(await card.locator('.webhook-events').innerText(), 'secret.created');
+      await card.getByText('Console test receiver').waitFor();
+      const found = await p.evaluate<boolean>(
+        `(() => { const v = ${JSON.stringify(whsec)}; return JSON.stringify({ ...localStorage }).includes(v) || JSON.stringify({ ...sessionStorage }).includes(v) || document.documentElement.outerHTML.includes(v) || [...document.querySelectorAll('input, textarea')].some((e) => e.value.includes(v)); })()`,
+      );
+      assert.equal(found, false, 'the signing secret is gone once its dialog closed');
+      // The API never shows it again either.
+      assert.equal((await api(own, 'GET', '/webhook_endpoints')).text.includes(whsec), false);
+
+      // A secret created two days ago (by the server's clock) raises secret.created, delivered to the receiver.
+      aheadMs = -2 * 86_400_000;
+      const created = await api(own, 'POST', '/secure_mode_secrets', { body: { name: 'Aged', supports_web: true } });
+      aheadMs = 0;
+      assert.equal(created.status, 201, created.text);
+      recordSensitive('secret', created.body.secret);
+      await receiver.until(() => receiver.received.length >= 1);
+      const event = receiver.received[0]!;
+      assert.equal(JSON.parse(event.body).type, 'secret.created');
+      // The attempt is recorded once the receiver's answer is in; wait for it through the API, then open the list.
+      const endpointId = (await card.getAttribute('data-endpoint-id'))!;
+      while ((await api(own, 'GET', `/webhook_endpoints/${endpointId}/deliveries`)).body.data.length === 0)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      await card.getByText('Deliveries', { exact: true }).click();
+      const delivery = card.locator('table.deliveries tbody tr').first();
+      await delivery.waitFor();
+      assert.equal(await delivery.locator('.event-id').innerText(), event.id);
+      assert.equal(await delivery.locator('td').nth(1).innerText(), 'secret.created');
+      assert.equal(await delivery.locator('td').nth(3).innerText(), 'HTTP 204');
+      assert.match(await delivery.locator('td').nth(4).innerText(), /^\d[\d,]* ms$/);
+      await shot(p, 'webhooks-desktop');
+      await p.setViewportSize(PHONE);
+      assert.ok(await p.evaluate<boolean>(`document.documentElement.scrollWidth <= ${PHONE.width}`), 'webhooks fit 390 px');
+      await shot(p, 'webhooks-phone');
+      await p.setViewportSize(DESKTOP);
+
+      await card.getByRole('button', { name: `Delete the endpoint ${hookUrl}` }).click();
+      const del = p.getByRole('dialog', { name: 'Delete this webhook endpoint?' });
+      assert.ok(await hasFocus(del.getByRole('button', { name: 'Cancel' })), 'the safe choice has focus');
+      await del.getByRole('button', { name: 'Delete endpoint' }).click();
+      await del.waitFor({ state: 'detached' });
+      await p.getByText('No webhook endpoints yet.').waitFor();
+      assert.deepEqual((await api(own, 'GET', '/webhook_endpoints')).body.data, []);
+
+      // No policy yet: nothing is due.
+      await p.getByRole('link', { name: 'Secrets', exact: true }).click();
+      await secretRow(p, 'Aged').waitFor();
+      assert.equal(await p.getByText('Due for rotation').count(), 0);
+
+      // The policy form: a bad max age is refused in the form; auto_rotate without a rollout command by the server.
+      await p.getByRole('link', { name: 'Rotation', exact: true }).click();
+      const policy = p.locator('section.policy');
+      const maxAge = policy.getByLabel('Maximum age of a secret, in days');
+      await policy.getByText('Never set: these are the defaults.').waitFor();
+      assert.equal(await maxAge.inputValue(), '');
+      await maxAge.fill('0');
+      await policy.getByRole('button', { name: 'Save policy' }).click();
+      await policy.getByRole('alert').filter({ hasText: 'Enter a whole number of days from 1 to 3650' }).waitFor();
+      await maxAge.fill('1');
+      await policy.getByLabel('Rotate due secrets automatically (needs a rollout command on the server)').check();
+      w.expect(422, '/secure_mode_rotation_policy');
+      await policy.getByRole('button', { name: 'Save policy' }).click();
+      await policy
+        .getByRole('alert')
+        .filter({ hasText: /^Not saved: auto_rotate needs a rollout command: set SECURE_MODE_ROLLOUT_COMMAND on the server/ })
+        .waitFor();
+      await shot(p, 'policy-refused-desktop');
+      assert.equal((await api(own, 'GET', '/secure_mode_rotation_policy')).body.max_age_days, null, 'nothing saved');
+      await policy.getByLabel('Rotate due secrets automatically (needs a rollout command on the server)').uncheck();
+      await policy.getByRole('button', { name: 'Save policy' }).click();
+      await p.getByRole('status').filter({ hasText: 'Rotation policy saved.' }).waitFor();
+      await policy.getByText(/^Last saved /).waitFor();
+      const saved = (await api(own, 'GET', '/secure_mode_rotation_policy')).body;
+      assert.deepEqual([saved.max_age_days, saved.idle_for, saved.auto_rotate], [1, 3600, false]);
+
+      // Two days old against one: due, with Rotate beside it; a secret created now is not.
+      const fresh = await api(own, 'POST', '/secure_mode_secrets', { body: { name: 'Fresh', supports_web: true } });
+      assert.equal(fresh.status, 201, fresh.text);
+      recordSensitive('secret', fresh.body.secret);
+      await p.getByRole('link', { name: 'Secrets', exact: true }).click();
+      await secretRow(p, 'Aged').getByText('Due for rotation').waitFor();
+      await secretRow(p, 'Aged').getByRole('button', { name: 'Rotate “Aged”' }).waitFor();
+      assert.equal(await secretRow(p, 'Fresh').getByText('Due for rotation').count(), 0);
+      await shot(p, 'secrets-due-desktop');
+
+      // The form shows what was saved.
+      await p.getByRole('link', { name: 'Rotation', exact: true }).click();
+      await p
+        .locator('section.policy')
+        .getByText(/^Last saved /)
+        .waitFor();
+      assert.equal(await p.locator('section.policy').getByLabel('Maximum age of a secret, in days').inputValue(), '1');
+      w.assertClean();
+    } finally {
+      await context.close();
+      await own.close();
+      await receiver.stop();
     }
   });
 

@@ -10,6 +10,14 @@ import type { AdminWithAppBody } from '../../http/schemas/me.js';
 import type { Platform, Secret } from './format.js';
 import { type Rotation, type StartRotationInput, type StartedRotation, cancelPath, completePath } from './rotations.js';
 import type { UsageSeries, UsageWindow } from './usage.js';
+import type { PolicyInput, RotationPolicy } from './policy.js';
+import {
+  type CreateWebhookInput,
+  type CreatedWebhookEndpoint,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  endpointPath,
+} from './webhooks.js';
 
 /** A failed request, already turned into a sentence for people. */
 export class ApiFailure extends Error {
@@ -149,6 +157,30 @@ export class ApiClient {
 
   completeRotation(id: string, force: boolean): Promise<Rotation> {
     return this.request('POST', completePath(id, force));
+  }
+
+  getRotationPolicy(): Promise<RotationPolicy> {
+    return this.request('GET', '/secure_mode_rotation_policy');
+  }
+
+  putRotationPolicy(input: PolicyInput): Promise<RotationPolicy> {
+    return this.request('PUT', '/secure_mode_rotation_policy', input);
+  }
+
+  listWebhookEndpoints(): Promise<{ type: 'list'; data: WebhookEndpoint[] }> {
+    return this.request('GET', '/webhook_endpoints');
+  }
+
+  createWebhookEndpoint(input: CreateWebhookInput): Promise<CreatedWebhookEndpoint> {
+    return this.request('POST', '/webhook_endpoints', input);
+  }
+
+  deleteWebhookEndpoint(id: string): Promise<void> {
+    return this.request('DELETE', endpointPath(id));
+  }
+
+  listWebhookDeliveries(id: string): Promise<{ type: 'list'; data: WebhookDelivery[] }> {
+    return this.request('GET', endpointPath(id, '/deliveries'));
   }
 
   me(): Promise<Me> {

@@ -7,6 +7,7 @@ import { diagnoseView } from './views/diagnose.js';
 import { rotationView } from './views/rotation.js';
 import { secretsView } from './views/secrets.js';
 import { signInView } from './views/signin.js';
+import { webhooksView } from './views/webhooks.js';
 import type { Ctx } from './widgets.js';
 
 interface Page {
@@ -17,6 +18,7 @@ interface Page {
 const PAGES: Readonly<Record<string, Page>> = {
   secrets: { title: 'Secrets', render: secretsView },
   rotation: { title: 'Rotation', render: rotationView },
+  webhooks: { title: 'Webhooks', render: webhooksView },
   diagnose: { title: 'Test a hash', render: diagnoseView },
   audit: { title: 'Audit log', render: auditView },
 };

@@ -6,7 +6,7 @@ import { type Ctx, errorBox } from '../widgets.js';
 import { showSecretOnce } from './secret-once.js';
 import { snippetsBlock } from './snippets-block.js';
 
-const IDLE_CHOICES: ReadonlyArray<{ seconds: number; label: string }> = [
+export const IDLE_CHOICES: ReadonlyArray<{ seconds: number; label: string }> = [
   { seconds: 3_600, label: '1 hour (default)' },
   { seconds: 60, label: '1 minute' },
   { seconds: 600, label: '10 minutes' },

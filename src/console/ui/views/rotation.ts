@@ -13,6 +13,7 @@ import {
 import { Poller } from '../poller.js';
 import { type Ctx, button, errorBox, loading, pageHeader, whenEl } from '../widgets.js';
 import { openCancelDialog, openCompleteDialog } from './rotation-actions.js';
+import { rotationPolicySection } from './rotation-policy.js';
 import { snippetsBlock } from './snippets-block.js';
 
 export type SecretNames = (id: string) => string;
@@ -180,6 +181,8 @@ export function rotationView(ctx: Ctx, container: HTMLElement): void {
     ),
     content,
     status,
+    // Outside the refreshed area, so a background refresh never resets a half-filled form.
+    rotationPolicySection(ctx),
   );
 
   let sequence = 0;

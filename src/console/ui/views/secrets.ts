@@ -1,6 +1,7 @@
 import { usageSparkline } from '../chart.js';
 import { h } from '../dom.js';
 import { PLATFORMS, PLATFORM_LABELS, type Secret, formatDateTime, plural } from '../format.js';
+import { type RotationPolicy, isDue } from '../policy.js';
 import { DEFAULT_WINDOW, platformTotals } from '../usage.js';
 import { type Ctx, button, loadSecretsInto, errorText, pageHeader, platformBadges, stateBadge, whenEl } from '../widgets.js';
 import { openCreateDialog } from './create-dialog.js';
@@ -53,7 +54,7 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
     content,
   );
 
-  function row(secret: Secret, now: number): HTMLTableRowElement {
+  function row(secret: Secret, now: number, policy: RotationPolicy | null): HTMLTableRowElement {
     const edit = button(
       'Edit',
       () =>
@@ -97,7 +98,21 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
       h('td', { 'data-label': 'Created' }, whenEl(secret.created_at, now)),
       h('td', { 'data-label': 'Last verified', class: 'last-verified' }, whenEl(secret.last_verified_at, now)),
       usageCell(ctx, secret),
-      h('td', { 'data-label': 'State' }, stateBadge(secret, now)),
+      h(
+        'td',
+        { 'data-label': 'State' },
+        stateBadge(secret, now),
+        isDue(secret, policy, now) && policy?.max_age_days != null
+          ? h(
+              'span',
+              {
+                class: 'state state-due',
+                title: `Older than the rotation policy’s ${plural(policy.max_age_days, 'day')}: rotate it`,
+              },
+              'Due for rotation',
+            )
+          : null,
+      ),
       h('td', { class: 'row-actions' }, edit, rotate, del),
     );
   }
@@ -105,6 +120,9 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
   async function load(): Promise<void> {
     const secrets = await loadSecretsInto(ctx, content);
     if (!secrets) return;
+    // Read after the secrets, so a refused token is reported once. The policy only adds the Due badges: a server
+    // without it, or a failed read, still lists the secrets.
+    const policy = await ctx.api.getRotationPolicy().catch(() => null);
     const now = ctx.nowS();
     if (secrets.length === 0) {
       content.replaceChildren(
@@ -132,7 +150,7 @@ export function secretsView(ctx: Ctx, container: HTMLElement): void {
       { class: 'secrets' },
       h('caption', { class: 'visually-hidden' }, 'Identity verification secrets, newest first'),
       head,
-      h('tbody', {}, ...secrets.map((s) => row(s, now))),
+      h('tbody', {}, ...secrets.map((s) => row(s, now, policy))),
     );
     content.replaceChildren(
       secrets.length > 1
