@@ -12,12 +12,14 @@ import { WebhookReceiver } from '../../../helpers/webhook-receiver.js';
 describe('webhooks: a receiver that never answers', () => {
   let app: TestApp;
   const receiver = new WebhookReceiver();
+  let endpointId: string;
   before(async () => {
     const url = await receiver.start();
     receiver.answer = () => 'hang';
     app = await startTestApp({ env: { SECURE_MODE_WEBHOOK_ALLOW_PRIVATE: 'true' } });
     const endpoint = await api(app, 'POST', '/webhook_endpoints', { body: { url, events: ['*'] } });
     assert.equal(endpoint.status, 201, endpoint.text);
+    endpointId = endpoint.body.id;
   });
   after(async () => {
     await app.close();
@@ -55,7 +57,9 @@ describe('webhooks: a receiver that never answers', () => {
     const listed = await api(app, 'GET', '/secure_mode_secrets');
     assert.equal(listed.status, 200);
     // None of the deliveries has been answered: everything above was answered while they all still hung.
-    const deliveries = (await api(app, 'GET', `/webhook_endpoints/1/deliveries`)).body.data as { status: number | null }[];
+    const deliveries = (await api(app, 'GET', `/webhook_endpoints/${endpointId}/deliveries`)).body.data as {
+      status: number | null;
+    }[];
     assert.ok(deliveries.every((d) => d.status === null));
   });
 });
