@@ -1,4 +1,5 @@
 import { digestEquals, hmacSha256, parseHexDigest } from '../crypto/hmac.js';
+import { generateSecret } from '../crypto/random.js';
 import {
   DEFAULT_JWT_TIME_POLICY,
   type DecodedJwt,
@@ -12,7 +13,7 @@ import { errors } from './errors.js';
 import type { Platform } from './model.js';
 import type { Clock } from './clock.js';
 import { type CachedWorkspace, type LiveSecret, type SecretCache, supportsPlatform } from './secret-cache.js';
-import type { FailureReason, UsageRecorder } from './usage.js';
+import { FAILURE_REASONS, type FailureReason, type UsageRecorder } from './usage.js';
 
 export type VerificationMethod = 'user_hash' | 'jwt';
 
@@ -100,19 +101,38 @@ export function findMatchingSecret<I>(
   return tried === 0 ? 'no_secret_for_platform' : 'mismatch';
 }
 
-function failed(method: VerificationMethod, reason: FailureReason): VerifyOutcome {
-  return { verified: false, method, reason };
+/** Every failure, built once: a failed verification allocates nothing, whichever failure it is. */
+const FAILURES: Record<VerificationMethod, Record<FailureReason, VerifyOutcome>> = {
+  user_hash: failuresOf('user_hash'),
+  jwt: failuresOf('jwt'),
+};
+
+function failuresOf(method: VerificationMethod): Record<FailureReason, VerifyOutcome> {
+  return Object.fromEntries(
+    FAILURE_REASONS.map((reason) => [reason, Object.freeze({ verified: false, method, reason })]),
+  ) as Record<FailureReason, VerifyOutcome>;
 }
 
-/** Stands in for a workspace that does not exist: it has no secrets, so every request against it is a mismatch. */
-const NO_SECRETS: CachedWorkspace = { workspaceId: 0, appId: '', secrets: [], loadedAtMs: 0, lastMatchId: 0 };
+function failed(method: VerificationMethod, reason: FailureReason): VerifyOutcome {
+  return FAILURES[method][reason];
+}
 
 /**
- * The key tried when no secret could be: an unknown app_id and a platform without a secret then cost the same HMAC
- * as a wrong signature against one secret, so neither the answer nor its timing tells them apart. It has the length
- * of a real key (the UTF-8 bytes of a 43-character secret), so even the key's copy into the HMAC is the same.
+ * A secret made at start-up like any other and known to nobody. It stands in for the secrets of a workspace that does
+ * not exist, and it is the key tried when no secret supports the platform: an unknown app_id, a platform without a
+ * secret and a wrong signature against one secret then take the same steps (one secret looked at, one HMAC with a key
+ * of a real key's length), so neither the answer nor its timing tells them apart.
  */
-const DECOY_KEY = Buffer.alloc(43, 0x5a);
+const DECOY: LiveSecret = {
+  id: 0,
+  key: Buffer.from(generateSecret(), 'utf8'),
+  web: true,
+  ios: true,
+  android: true,
+  expiresAtMs: null,
+};
+const DECOY_KEY = DECOY.key;
+const UNKNOWN_APP: CachedWorkspace = { workspaceId: 0, appId: '', secrets: [DECOY], loadedAtMs: 0, lastMatchId: -1 };
 
 /** The verdict for a request against a workspace's cached secrets at `nowMs`. Records no usage; only moves the
  * entry's most-recent-match hint. */
@@ -124,11 +144,11 @@ export function evaluate(
 ): VerifyOutcome {
   const outcome =
     request.method === 'user_hash'
-      ? evaluateUserHash(entry ?? NO_SECRETS, request, nowMs)
-      : evaluateJwt(entry ?? NO_SECRETS, request, nowMs, policy);
-  return entry === null && !outcome.verified && outcome.reason === 'no_secret_for_platform'
-    ? failed(request.method, 'unknown_app')
-    : outcome;
+      ? evaluateUserHash(entry ?? UNKNOWN_APP, request, nowMs)
+      : evaluateJwt(entry ?? UNKNOWN_APP, request, nowMs, policy);
+  // Against the stand-in, whatever its HMAC said, and only a malformed request tells its own reason.
+  if (entry === null && (outcome.verified || outcome.reason !== 'malformed')) return failed(request.method, 'unknown_app');
+  return outcome;
 }
 
 interface HashInput {
