@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { ROOT } from './helpers/process.js';
+import { ROOT, TEST_FILE_CONCURRENCY } from './helpers/process.js';
 import { scanForLeaks } from './helpers/leaks.js';
 
 /** Every *.test.ts below test/, at any depth (tests mirror src/); helpers and fixtures hold none. */
@@ -21,11 +21,15 @@ function allTestFiles(): string[] {
 
 const files = process.argv.length > 2 ? process.argv.slice(2) : allTestFiles();
 const leakDir = mkdtempSync(join(tmpdir(), 'secure-mode-leaks-'));
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
-  cwd: ROOT,
-  env: { ...process.env, SECURE_MODE_LEAK_DIR: leakDir },
-  stdio: 'inherit',
-});
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${TEST_FILE_CONCURRENCY}`, '--test-reporter=spec', ...files],
+  {
+    cwd: ROOT,
+    env: { ...process.env, SECURE_MODE_LEAK_DIR: leakDir },
+    stdio: 'inherit',
+  },
+);
 const [mainCode] = (await once(child, 'exit')) as [number | null];
 
 // The second pass: the API suite again on PostgreSQL (skipped with a message for a developer without it; CI fails).

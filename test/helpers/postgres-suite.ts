@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './process.js';
+import { ROOT, TEST_FILE_CONCURRENCY } from './process.js';
 import { ADMIN_URL, inCi, postgresProblem } from './postgres.js';
 
 const problem = await postgresProblem();
@@ -28,9 +28,13 @@ const files = readdirSync(join(ROOT, 'test/http'), { recursive: true, encoding: 
   .sort()
   .map((f) => join('test/http', f));
 process.stderr.write(`postgres suite: running ${files.length} HTTP test files against PostgreSQL at ${ADMIN_URL}\n`);
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
-  cwd: ROOT,
-  env: { ...process.env, SECURE_MODE_TEST_BACKEND: 'postgres' },
-  stdio: 'inherit',
-});
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${TEST_FILE_CONCURRENCY}`, '--test-reporter=spec', ...files],
+  {
+    cwd: ROOT,
+    env: { ...process.env, SECURE_MODE_TEST_BACKEND: 'postgres' },
+    stdio: 'inherit',
+  },
+);
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -5,6 +5,13 @@ import { recordArtifact, recordDatabaseFiles, recordSensitive } from './leaks.js
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * Test files run two at a time. Most of a file's time is spent waiting on the servers, nodes and databases it
+ * starts (one at a time, node's default on 2 cores, left the machine 60 % idle), and each file has its own
+ * databases, ports and folders, so two at once share nothing but the CPU.
+ */
+export const TEST_FILE_CONCURRENCY = 2;
+
 export interface ServerProcess {
   url: string;
   proc: ChildProcess;
