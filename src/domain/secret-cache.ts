@@ -4,6 +4,7 @@ import type { Store } from './ports.js';
 import { StorageUnavailableError } from './ports.js';
 import type { Clock } from './clock.js';
 import type { SecretChange } from './model.js';
+import { generateSecret } from '../crypto/random.js';
 
 /** A live secret as the verifier needs it: the HMAC key is the secret string's UTF-8 bytes. */
 export interface LiveSecret {
@@ -17,19 +18,88 @@ export interface LiveSecret {
 }
 
 export interface CachedWorkspace {
+  /** False for the stand-in of an app_id that no workspace has (see standIn). */
+  exists: boolean;
   workspaceId: number;
   appId: string;
+  /** Every live secret; change it with setSecrets, which keeps `candidates` in step. */
   secrets: LiveSecret[];
+  /**
+   * Per platform, the secrets that may verify its requests, the one that matched most recently first, so that a
+   * workspace in the middle of a rotation still pays one HMAC per request. For a platform with none, NO_SECRET.
+   */
+  candidates: Record<Platform, LiveSecret[]>;
   loadedAtMs: number;
-  /** Id of the secret that matched most recently: tried first, so rotation costs one HMAC per request. */
-  lastMatchId: number;
+  /** Served without a reload until this instant: maxStalenessMs after loading, negativeTtlMs for a stand-in. */
+  freshUntilMs: number;
+}
+
+/**
+ * A secret made at start-up like any other and known to nobody. It is the one secret of every stand-in, and the key
+ * the verifier tries when no secret of a workspace supports the platform.
+ */
+export const DECOY_SECRET: LiveSecret = {
+  id: 0,
+  key: Buffer.from(generateSecret(), 'utf8'),
+  web: true,
+  ios: true,
+  android: true,
+  expiresAtMs: null,
+};
+
+/**
+ * The candidates of a platform without a secret. Trying them costs what a wrong signature against one secret does (one
+ * secret, one HMAC with a key of a real key's length), so neither the answer nor its timing tells the two apart.
+ */
+export const NO_SECRET: LiveSecret[] = [DECOY_SECRET];
+
+/** The platform's candidates among `secrets`, the first of `before` (the most recent match) kept first. */
+function candidatesFor(secrets: readonly LiveSecret[], platform: Platform, before: readonly LiveSecret[]): LiveSecret[] {
+  const found = secrets.filter((s) => supportsPlatform(s, platform));
+  if (found.length === 0) return NO_SECRET;
+  const first = found.findIndex((s) => s.id === before[0]?.id);
+  if (first > 0) found.unshift(...found.splice(first, 1));
+  return found;
+}
+
+export function setSecrets(entry: CachedWorkspace, secrets: LiveSecret[]): void {
+  entry.secrets = secrets;
+  entry.candidates = {
+    web: candidatesFor(secrets, 'web', entry.candidates.web),
+    ios: candidatesFor(secrets, 'ios', entry.candidates.ios),
+    android: candidatesFor(secrets, 'android', entry.candidates.android),
+  };
+}
+
+/** A cache entry; `previous`, the entry it replaces, hands on which secret matched most recently. */
+export function cachedWorkspace(
+  fields: Omit<CachedWorkspace, 'candidates'>,
+  previous?: Pick<CachedWorkspace, 'candidates'>,
+): CachedWorkspace {
+  const entry: CachedWorkspace = {
+    ...fields,
+    candidates: previous?.candidates ?? { web: NO_SECRET, ios: NO_SECRET, android: NO_SECRET },
+  };
+  setSecrets(entry, fields.secrets);
+  return entry;
+}
+
+/**
+ * What the cache holds for an app_id that no workspace has: a workspace without secrets, cached in the same map and
+ * looked up the same way as a real one, so that an unknown app_id takes the steps of a platform without a secret.
+ */
+export function standIn(appId: string, loadedAtMs: number, freshUntilMs: number): CachedWorkspace {
+  return cachedWorkspace({ exists: false, workspaceId: 0, appId, secrets: [], loadedAtMs, freshUntilMs });
 }
 
 export interface SecretCacheOptions {
   maxWorkspaces: number;
   /** A cached entry older than this is reloaded before use: the safety net behind change notifications. */
   maxStalenessMs: number;
-  /** How long an unknown app_id is remembered as unknown, so a flood of them does not reach the database. */
+  /**
+   * How long an unknown app_id is remembered as unknown, so a flood of them does not reach the database. At most a
+   * tenth of maxWorkspaces are remembered, so a flood of distinct ones displaces few real workspaces.
+   */
   negativeTtlMs: number;
   /**
    * An entry is only served while it is known to be current as of less than this long ago: known current when it was
@@ -93,10 +163,12 @@ export type UnreadableSecretListener = (secret: { workspaceId: number; secretId:
  * synchronous, so the verify route never awaits nor touches the database while the entry is fresh.
  */
 export class SecretCache {
+  /** Workspaces and stand-ins alike, in recency order. */
   private readonly entries = new Map<string, CachedWorkspace>();
   private readonly appIdByWorkspace = new Map<number, string>();
-  private readonly unknownUntil = new Map<string, number>();
-  private readonly loading = new Map<string, Promise<CachedWorkspace | null>>();
+  /** The app_ids whose entry is a stand-in, oldest first. */
+  private readonly standIns = new Set<string>();
+  private readonly loading = new Map<string, Promise<CachedWorkspace>>();
   /** The key last appended to `entries`: a hit on it needs no re-insertion, which is most hits in a quiet tenant mix. */
   private mostRecent: string | undefined;
   /** Bumped by every removal or invalidation: a load that overlapped one is discarded and read again. */
@@ -133,14 +205,13 @@ export class SecretCache {
     return now - Math.max(entry.loadedAtMs, this.syncedAtMs()) < this.options.offlineGraceMs;
   }
 
-  /** The fresh entry for app_id, or undefined when it must be loaded. null: known not to exist (recently). */
-  peek(appId: string, now = this.clock.nowMs()): CachedWorkspace | null | undefined {
+  /**
+   * The fresh entry for app_id (a stand-in when no workspace has it), or undefined when it must be loaded. One path
+   * for both: an unknown app_id costs what a known one does, or its timing would tell.
+   */
+  peek(appId: string, now = this.clock.nowMs()): CachedWorkspace | undefined {
     const entry = this.entries.get(appId);
-    if (
-      entry &&
-      (now - entry.loadedAtMs < this.options.maxStalenessMs || now < this.storeRetryAtMs) &&
-      this.withinGrace(entry, now)
-    ) {
+    if (entry && (now < entry.freshUntilMs || now < this.storeRetryAtMs) && this.withinGrace(entry, now)) {
       // Re-insert to keep Map order = recency order for LRU eviction.
       if (this.mostRecent !== appId) {
         this.entries.delete(appId);
@@ -150,28 +221,17 @@ export class SecretCache {
       this.hits++;
       return entry;
     }
-    const unknownUntil = this.unknownUntil.get(appId);
-    if (unknownUntil !== undefined && now < unknownUntil) {
-      // The same re-insertion as a hit: an unknown app_id must cost what a known one does, or its timing tells.
-      if (this.mostRecent !== appId) {
-        this.unknownUntil.delete(appId);
-        this.unknownUntil.set(appId, unknownUntil);
-        this.mostRecent = appId;
-      }
-      this.hits++;
-      return null;
-    }
     this.misses++;
     return undefined;
   }
 
-  async get(appId: string): Promise<CachedWorkspace | null> {
+  async get(appId: string): Promise<CachedWorkspace> {
     const cached = this.peek(appId);
     return cached === undefined ? this.load(appId) : cached;
   }
 
   /** Loads (once, however many callers wait) the live secrets of the workspace with this app_id. */
-  load(appId: string): Promise<CachedWorkspace | null> {
+  load(appId: string): Promise<CachedWorkspace> {
     let pending = this.loading.get(appId);
     if (!pending) {
       pending = this.fetch(appId).finally(() => this.loading.delete(appId));
@@ -180,10 +240,10 @@ export class SecretCache {
     return pending;
   }
 
-  private async fetch(appId: string): Promise<CachedWorkspace | null> {
+  private async fetch(appId: string): Promise<CachedWorkspace> {
     for (;;) {
       const generation = this.generation;
-      let entry: CachedWorkspace | null;
+      let entry: CachedWorkspace;
       try {
         entry = await this.read(appId);
       } catch (err) {
@@ -196,19 +256,15 @@ export class SecretCache {
         throw err;
       }
       if (generation !== this.generation) continue;
-      if (entry) this.put(entry);
+      this.put(entry);
       return entry;
     }
   }
 
-  private async read(appId: string): Promise<CachedWorkspace | null> {
+  private async read(appId: string): Promise<CachedWorkspace> {
     const startedAt = this.clock.nowMs();
     const workspace = await this.store.findWorkspaceByAppId(appId);
-    if (!workspace) {
-      if (this.unknownUntil.size > this.options.maxWorkspaces) this.unknownUntil.clear();
-      this.unknownUntil.set(appId, startedAt + this.options.negativeTtlMs);
-      return null;
-    }
+    if (!workspace) return standIn(appId, startedAt, startedAt + this.options.negativeTtlMs);
     const rows = await this.store.loadLiveSecretMaterial(workspace.id);
     const previous = this.entries.get(appId);
     // One damaged row takes only itself out: the workspace's other secrets keep verifying.
@@ -221,35 +277,49 @@ export class SecretCache {
         this.onUnreadable({ workspaceId: row.workspaceId, secretId: row.id });
       }
     }
-    return {
-      workspaceId: workspace.id,
-      appId,
-      secrets,
-      // The load started before the rows were read: staleness counts from then.
-      loadedAtMs: startedAt,
-      lastMatchId: previous?.lastMatchId ?? 0,
-    };
+    return cachedWorkspace(
+      {
+        exists: true,
+        workspaceId: workspace.id,
+        appId,
+        secrets,
+        // The load started before the rows were read: staleness counts from then.
+        loadedAtMs: startedAt,
+        freshUntilMs: startedAt + this.options.maxStalenessMs,
+      },
+      previous,
+    );
   }
 
   private put(entry: CachedWorkspace): void {
-    this.unknownUntil.delete(entry.appId);
-    this.entries.delete(entry.appId);
+    this.remove(entry.appId);
     this.entries.set(entry.appId, entry);
     this.mostRecent = entry.appId;
-    this.appIdByWorkspace.set(entry.workspaceId, entry.appId);
-    while (this.entries.size > this.options.maxWorkspaces) {
-      const oldest = this.entries.keys().next().value as string;
-      const evicted = this.entries.get(oldest)!;
-      this.entries.delete(oldest);
-      this.appIdByWorkspace.delete(evicted.workspaceId);
+    if (entry.exists) this.appIdByWorkspace.set(entry.workspaceId, entry.appId);
+    else {
+      this.standIns.add(entry.appId);
+      if (this.standIns.size > Math.max(1, Math.floor(this.options.maxWorkspaces / 10))) {
+        this.remove(this.standIns.values().next().value as string);
+      }
     }
+    while (this.entries.size > this.options.maxWorkspaces) this.remove(this.entries.keys().next().value as string);
+  }
+
+  private remove(appId: string): void {
+    const entry = this.entries.get(appId);
+    if (!entry) return;
+    this.entries.delete(appId);
+    if (entry.exists) this.appIdByWorkspace.delete(entry.workspaceId);
+    else this.standIns.delete(appId);
   }
 
   /** The node that created a secret adds it at once, without a reload. */
   secretCreated(workspace: Workspace, record: SecretRecord, plaintext: string): void {
     this.generation++;
     const entry = this.entries.get(workspace.appId);
-    if (entry) entry.secrets = [...entry.secrets.filter((s) => s.id !== record.id), toLiveSecret(record, plaintext)];
+    // A stand-in remembered the app_id as unknown; the workspace exists now, so the next request loads it.
+    if (entry && !entry.exists) this.remove(workspace.appId);
+    else if (entry) setSecrets(entry, [...entry.secrets.filter((s) => s.id !== record.id), toLiveSecret(record, plaintext)]);
   }
 
   /** Deleted or expired: gone from this node's cache before the change is acknowledged. */
@@ -258,7 +328,11 @@ export class SecretCache {
     this.unreadable.delete(secretId);
     const appId = this.appIdByWorkspace.get(workspaceId);
     const entry = appId === undefined ? undefined : this.entries.get(appId);
-    if (entry) entry.secrets = entry.secrets.filter((s) => s.id !== secretId);
+    if (entry)
+      setSecrets(
+        entry,
+        entry.secrets.filter((s) => s.id !== secretId),
+      );
   }
 
   /** Platform flags or expiry changed: patch in place so the change applies at once. */
@@ -267,16 +341,19 @@ export class SecretCache {
     const appId = this.appIdByWorkspace.get(record.workspaceId);
     const entry = appId === undefined ? undefined : this.entries.get(appId);
     if (!entry) return;
-    entry.secrets = entry.secrets.map((s) =>
-      s.id === record.id
-        ? {
-            ...s,
-            web: record.supportsWeb,
-            ios: record.supportsIos,
-            android: record.supportsAndroid,
-            expiresAtMs: record.expiresAt === null ? null : record.expiresAt * 1000,
-          }
-        : s,
+    setSecrets(
+      entry,
+      entry.secrets.map((s) =>
+        s.id === record.id
+          ? {
+              ...s,
+              web: record.supportsWeb,
+              ios: record.supportsIos,
+              android: record.supportsAndroid,
+              expiresAtMs: record.expiresAt === null ? null : record.expiresAt * 1000,
+            }
+          : s,
+      ),
     );
   }
 
@@ -284,8 +361,7 @@ export class SecretCache {
   invalidate(workspaceId: number): void {
     this.generation++;
     const appId = this.appIdByWorkspace.get(workspaceId);
-    if (appId !== undefined) this.entries.delete(appId);
-    this.appIdByWorkspace.delete(workspaceId);
+    if (appId !== undefined) this.remove(appId);
   }
 
   /** A change made by another node or process. */
@@ -298,12 +374,18 @@ export class SecretCache {
     this.generation++;
     this.entries.clear();
     this.appIdByWorkspace.clear();
-    this.unknownUntil.clear();
+    this.standIns.clear();
   }
 
   stats(): { workspaces: number; secrets: number; unreadable: number; hits: number; misses: number } {
     let secrets = 0;
-    for (const e of this.entries.values()) secrets += e.secrets.length;
-    return { workspaces: this.entries.size, secrets, unreadable: this.unreadable.size, hits: this.hits, misses: this.misses };
+    for (const e of this.entries.values()) if (e.exists) secrets += e.secrets.length;
+    return {
+      workspaces: this.entries.size - this.standIns.size,
+      secrets,
+      unreadable: this.unreadable.size,
+      hits: this.hits,
+      misses: this.misses,
+    };
   }
 }

@@ -1,5 +1,4 @@
 import { digestEquals, hmacSha256, parseHexDigest } from '../crypto/hmac.js';
-import { generateSecret } from '../crypto/random.js';
 import {
   DEFAULT_JWT_TIME_POLICY,
   type DecodedJwt,
@@ -12,7 +11,7 @@ import {
 import { errors } from './errors.js';
 import type { Platform } from './model.js';
 import type { Clock } from './clock.js';
-import { type CachedWorkspace, type LiveSecret, type SecretCache, supportsPlatform } from './secret-cache.js';
+import { type CachedWorkspace, DECOY_SECRET, type LiveSecret, NO_SECRET, type SecretCache } from './secret-cache.js';
 import { FAILURE_REASONS, type FailureReason, type UsageRecorder } from './usage.js';
 
 export type VerificationMethod = 'user_hash' | 'jwt';
@@ -71,9 +70,13 @@ function isLiveAt(secret: { expiresAtMs: number | null }, nowMs: number): boolea
 }
 
 /**
- * The live secret for this platform that `matches` (given `input`), trying the one that matched most recently first
- * so a workspace in the middle of a rotation still pays one HMAC per request. `matches` is a module-level function
- * and `input` its data, rather than a closure made per request: this runs for every verification.
+ * The live candidate for this platform that `matches` (given `input`), moved to the front of the candidates so that it
+ * is tried first next time. `matches` is a module-level function and `input` its data, rather than a closure made per
+ * request: this runs for every verification.
+ *
+ * One loop and one call of `matches` whatever the outcome. A platform without a secret has the decoy for its one
+ * candidate, and the decoy is tried past the last candidate when every one had expired: either costs what a wrong
+ * signature against one secret does. The decoy never matches, whatever its HMAC says.
  */
 export function findMatchingSecret<I>(
   entry: CachedWorkspace,
@@ -82,23 +85,28 @@ export function findMatchingSecret<I>(
   matches: (key: Buffer, input: I) => boolean,
   input: I,
 ): LiveSecret | 'mismatch' | 'no_secret_for_platform' {
-  const secrets = entry.secrets;
-  const last = entry.lastMatchId;
+  const candidates = entry.candidates[platform];
+  const n = candidates.length;
   let tried = 0;
-  for (const s of secrets) {
-    if (s.id !== last) continue;
-    if (supportsPlatform(s, platform) && isLiveAt(s, nowMs)) {
-      tried++;
-      if (matches(s.key, input)) return s;
-    }
-    break;
-  }
-  for (const s of secrets) {
-    if (s.id === last || !supportsPlatform(s, platform) || !isLiveAt(s, nowMs)) continue;
+  let allExpired = false;
+  for (let i = 0; i <= n; i++) {
+    let s: LiveSecret;
+    if (i < n) s = candidates[i]!;
+    else if (tried === 0) {
+      allExpired = true;
+      s = DECOY_SECRET;
+    } else break;
+    if (!isLiveAt(s, nowMs)) continue;
     tried++;
-    if (matches(s.key, input)) return s;
+    if (matches(s.key, input) && s !== DECOY_SECRET) {
+      if (i > 0) {
+        candidates[i] = candidates[0]!;
+        candidates[0] = s;
+      }
+      return s;
+    }
   }
-  return tried === 0 ? 'no_secret_for_platform' : 'mismatch';
+  return candidates === NO_SECRET || allExpired ? 'no_secret_for_platform' : 'mismatch';
 }
 
 /** Every failure, built once: a failed verification allocates nothing, whichever failure it is. */
@@ -118,37 +126,26 @@ function failed(method: VerificationMethod, reason: FailureReason): VerifyOutcom
 }
 
 /**
- * A secret made at start-up like any other and known to nobody. It stands in for the secrets of a workspace that does
- * not exist, and it is the key tried when no secret supports the platform: an unknown app_id, a platform without a
- * secret and a wrong signature against one secret then take the same steps (one secret looked at, one HMAC with a key
- * of a real key's length), so neither the answer nor its timing tells them apart.
+ * The verdict for a request against a workspace's cached secrets at `nowMs`. Records no usage; only moves a match to
+ * the front of the entry's candidates. Against a stand-in (an unknown app_id), the steps are those of a wrong signature and
+ * the verdict is unknown_app; only a malformed request tells its own reason.
  */
-const DECOY: LiveSecret = {
-  id: 0,
-  key: Buffer.from(generateSecret(), 'utf8'),
-  web: true,
-  ios: true,
-  android: true,
-  expiresAtMs: null,
-};
-const DECOY_KEY = DECOY.key;
-const UNKNOWN_APP: CachedWorkspace = { workspaceId: 0, appId: '', secrets: [DECOY], loadedAtMs: 0, lastMatchId: -1 };
-
-/** The verdict for a request against a workspace's cached secrets at `nowMs`. Records no usage; only moves the
- * entry's most-recent-match hint. */
 export function evaluate(
-  entry: CachedWorkspace | null,
+  entry: CachedWorkspace,
   request: VerificationRequest,
   nowMs: number,
   policy: JwtTimePolicy = DEFAULT_JWT_TIME_POLICY,
 ): VerifyOutcome {
-  const outcome =
-    request.method === 'user_hash'
-      ? evaluateUserHash(entry ?? UNKNOWN_APP, request, nowMs)
-      : evaluateJwt(entry ?? UNKNOWN_APP, request, nowMs, policy);
-  // Against the stand-in, whatever its HMAC said, and only a malformed request tells its own reason.
-  if (entry === null && (outcome.verified || outcome.reason !== 'malformed')) return failed(request.method, 'unknown_app');
-  return outcome;
+  return request.method === 'user_hash' ? evaluateUserHash(entry, request, nowMs) : evaluateJwt(entry, request, nowMs, policy);
+}
+
+/** A failed match: its reason, told as unknown_app against a stand-in (the same steps either way). */
+function matchFailed(
+  entry: CachedWorkspace,
+  method: VerificationMethod,
+  reason: 'mismatch' | 'no_secret_for_platform',
+): VerifyOutcome {
+  return failed(method, entry.exists ? reason : 'unknown_app');
 }
 
 interface HashInput {
@@ -173,9 +170,7 @@ function evaluateUserHash(
   if (!claimed) return failed('user_hash', 'malformed');
   const input: HashInput = { message: userHashMessage(request), claimed };
   const match = findMatchingSecret(entry, request.platform, nowMs, hashMatches, input);
-  if (match === 'no_secret_for_platform') hashMatches(DECOY_KEY, input);
-  if (typeof match === 'string') return failed('user_hash', match);
-  entry.lastMatchId = match.id;
+  if (typeof match === 'string') return matchFailed(entry, 'user_hash', match);
   const identity = signedIdentity(request);
   return { verified: true, method: 'user_hash', userId: identity.userId, email: identity.email, secretId: match.id };
 }
@@ -189,9 +184,7 @@ function evaluateJwt(
   const jwt = decodeJwt(request.jwt);
   if ('problem' in jwt || checkHeader(jwt.header)) return failed('jwt', 'malformed');
   const match = findMatchingSecret(entry, request.platform, nowMs, jwtMatches, jwt);
-  if (match === 'no_secret_for_platform') jwtMatches(DECOY_KEY, jwt);
-  if (typeof match === 'string') return failed('jwt', match);
-  entry.lastMatchId = match.id;
+  if (typeof match === 'string') return matchFailed(entry, 'jwt', match);
   const claims = checkClaims(jwt.payload, nowMs / 1000, policy);
   if (!claims.ok) return failed('jwt', claims.problem.code === 'expired' ? 'jwt_expired' : 'jwt_invalid');
   const { userId, email } = claims.identity;
@@ -237,10 +230,10 @@ export class Verifier {
     return this.settle(entry, request, nowMs);
   }
 
-  private settle(entry: CachedWorkspace | null, request: VerificationRequest, nowMs: number): VerifyOutcome {
+  private settle(entry: CachedWorkspace, request: VerificationRequest, nowMs: number): VerifyOutcome {
     const outcome = evaluate(entry, request, nowMs, this.jwtPolicy);
     if (outcome.verified) this.usage.recordSuccess(outcome.secretId, request.platform, outcome.method, nowMs);
-    else this.usage.recordFailure(entry?.workspaceId ?? null, outcome.method, request.platform, outcome.reason);
+    else this.usage.recordFailure(entry.workspaceId, outcome.method, request.platform, outcome.reason);
     return outcome;
   }
 }

@@ -3,7 +3,7 @@ import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { JWT_CLOCK_SKEW_SECONDS, checkClaims, checkHeader, decodeJwt } from '../../src/crypto/jwt.js';
-import type { CachedWorkspace } from '../../src/domain/secret-cache.js';
+import { type CachedWorkspace, cachedWorkspace } from '../../src/domain/secret-cache.js';
 import { evaluate } from '../../src/domain/verifier.js';
 
 const NOW_S = Math.floor(Date.UTC(2026, 0, 1) / 1000);
@@ -19,13 +19,14 @@ function forge(header: unknown, payload: unknown, key: string | Buffer = KEY, ha
 }
 
 function workspace(): CachedWorkspace {
-  return {
+  return cachedWorkspace({
+    exists: true,
     workspaceId: 1,
     appId: 'app',
     secrets: [{ id: 7, key: Buffer.from(KEY), web: true, ios: true, android: true, expiresAtMs: null }],
     loadedAtMs: 0,
-    lastMatchId: 0,
-  };
+    freshUntilMs: 1,
+  });
 }
 
 function verify(token: string, body: { userId?: string | null; email?: string | null } = {}, nowMs = NOW) {

@@ -2,9 +2,17 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/domain/clock.js';
-import type { CachedWorkspace, LiveSecret } from '../../src/domain/secret-cache.js';
+import {
+  type CachedWorkspace,
+  DECOY_SECRET,
+  type LiveSecret,
+  cachedWorkspace,
+  setSecrets,
+  standIn,
+} from '../../src/domain/secret-cache.js';
 import { type VerificationRequest, evaluate, findMatchingSecret, parseVerificationRequest } from '../../src/domain/verifier.js';
 import { parseHexDigest } from '../../src/crypto/hmac.js';
+import { userJwt } from '../../packages/sign/src/index.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { openTestServices, type TestServices } from '../helpers/services.js';
 
@@ -25,8 +33,8 @@ function secret(
   };
 }
 
-function entry(secrets: LiveSecret[], lastMatchId = 0): CachedWorkspace {
-  return { workspaceId: 1, appId: 'app', secrets, loadedAtMs: 0, lastMatchId };
+function entry(secrets: LiveSecret[]): CachedWorkspace {
+  return cachedWorkspace({ exists: true, workspaceId: 1, appId: 'app', secrets, loadedAtMs: 0, freshUntilMs: 1 });
 }
 
 function hashRequest(
@@ -124,7 +132,11 @@ describe('verifier: user_hash rules', () => {
 
   it('answers unknown_app, no_secret_for_platform and mismatch as distinct reasons', () => {
     const h = hmacHex('k', 'user-1');
-    assert.deepEqual(evaluate(null, hashRequest(h), NOW), { verified: false, method: 'user_hash', reason: 'unknown_app' });
+    assert.deepEqual(evaluate(standIn('app', 0, 1), hashRequest(h), NOW), {
+      verified: false,
+      method: 'user_hash',
+      reason: 'unknown_app',
+    });
     const webOnly = entry([secret(1, 'k', { ios: false, android: false })]);
     assert.deepEqual(evaluate(webOnly, hashRequest(h, { platform: 'ios' }), NOW), {
       verified: false,
@@ -136,6 +148,29 @@ describe('verifier: user_hash rules', () => {
       method: 'user_hash',
       reason: 'mismatch',
     });
+  });
+
+  it('the decoy verifies nothing, not even a hash or token made with its key', () => {
+    const key = DECOY_SECRET.key.toString('utf8');
+    const webOnly = entry([secret(1, 'k', { ios: false, android: false })]);
+    const expired = entry([secret(1, 'k', { expiresAtMs: NOW })]);
+    for (const [ws, reason] of [
+      [standIn('app', 0, 1), 'unknown_app'],
+      [webOnly, 'no_secret_for_platform'],
+      [expired, 'no_secret_for_platform'],
+    ] as const) {
+      assert.deepEqual(evaluate(ws, hashRequest(hmacHex(key, 'user-1'), { platform: 'ios' }), NOW), {
+        verified: false,
+        method: 'user_hash',
+        reason,
+      });
+      const jwt = userJwt(key, { user_id: 'user-1' }, { expiresIn: '1h', now: NOW / 1000 });
+      assert.deepEqual(evaluate(ws, { method: 'jwt', appId: 'app', platform: 'ios', userId: null, email: null, jwt }, NOW), {
+        verified: false,
+        method: 'jwt',
+        reason,
+      });
+    }
   });
 });
 
@@ -177,17 +212,37 @@ describe('verifier: choosing secrets', () => {
     assert.deepEqual(tried, [1, 2, 3]);
 
     assert.equal(evaluate(ws, hashRequest(hmacHex('c', 'user-1')), NOW).verified, true);
-    assert.equal(ws.lastMatchId, 3);
+    assert.equal(ws.candidates.web[0]!.id, 3);
     tried.length = 0;
     findMatchingSecret(ws, 'web', NOW, spy(Buffer.from('c')), undefined);
     assert.deepEqual(tried, [3], 'one HMAC when the last match still matches');
     tried.length = 0;
     findMatchingSecret(ws, 'web', NOW, spy(Buffer.from('b')), undefined);
-    assert.deepEqual(tried, [3, 1, 2]);
+    assert.deepEqual(tried, [3, 2]);
+    tried.length = 0;
+    findMatchingSecret(ws, 'web', NOW, spy(Buffer.from('b')), undefined);
+    assert.deepEqual(tried, [2]);
+  });
+
+  it('keeps the most recent match first when the secrets change or the workspace reloads', () => {
+    const ws = entry([secret(1, 'a'), secret(2, 'b')]);
+    findMatchingSecret(ws, 'web', NOW, (key: Buffer) => key.equals(Buffer.from('b')), undefined);
+    setSecrets(ws, [...ws.secrets, secret(3, 'c')]);
+    assert.deepEqual(
+      ws.candidates.web.map((s) => s.id),
+      [2, 1, 3],
+    );
+    const reloaded = cachedWorkspace({ ...ws, secrets: [secret(1, 'a'), secret(2, 'b'), secret(3, 'c')] }, ws);
+    assert.deepEqual(
+      reloaded.candidates.web.map((s) => s.id),
+      [2, 1, 3],
+    );
   });
 
   it('skips a most-recent match that no longer applies to the platform or has expired', () => {
-    const ws = entry([secret(1, 'a'), secret(2, 'b', { ios: false, expiresAtMs: NOW + 10 })], 2);
+    const ws = entry([secret(1, 'a'), secret(2, 'b', { ios: false, expiresAtMs: NOW + 10 })]);
+    findMatchingSecret(ws, 'web', NOW, (key: Buffer) => key.equals(Buffer.from('b')), undefined);
+    assert.equal(ws.candidates.web[0]!.id, 2);
     const tried: number[] = [];
     const spy = (key: Buffer) => {
       tried.push(ws.secrets.findIndex((s) => s.key === key) + 1);
