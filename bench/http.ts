@@ -92,7 +92,7 @@ function listen(server: Server): Promise<string> {
 }
 
 /** The baseline: node:http doing the same work per request (parse JSON, check hex, one HMAC, constant-time compare). */
-function bareServer(appId: string, key: Buffer): Server {
+export function bareServer(appId: string, key: Buffer): Server {
   const keys = new Map([[appId, key]]);
   const HEX = /^[0-9a-f]{64}$/;
   return createServer((req, res) => {

@@ -19,7 +19,7 @@ const CLIENTS = Array.from({ length: 1000 }, (_, i) => `10.${(i >> 8) & 255}.${i
 export function benchLimits(iterations: number, rounds: number): LimitFigures {
   const limiter = new MemoryRateLimiter();
   const deps = {
-    verifyLimiter: limiter,
+    verifyLimiter: { clients: new MemoryRateLimiter(), apps: limiter },
     clock: systemClock,
     verifyRateLimit: 1e9,
     verifyClientRateLimit: 1e9,
@@ -29,7 +29,7 @@ export function benchLimits(iterations: number, rounds: number): LimitFigures {
   const headers: Record<string, string> = {};
   const contenders: Record<keyof LimitFigures, (i: number) => void> = {
     appOnlyNs: () => {
-      const r = limiter.hitNow('verify:app-1', 1e9, systemClock.nowMs());
+      const r = limiter.hitNow('app-1', 1e9, systemClock.nowMs());
       headers['x-ratelimit-limit'] = String(r.limit);
       headers['x-ratelimit-remaining'] = String(r.remaining);
       headers['x-ratelimit-reset'] = String(r.reset);

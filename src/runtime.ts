@@ -53,7 +53,7 @@ export interface Services {
   verifier: Verifier;
   diagnoser: Diagnoser;
   rateLimiter: RateLimiter;
-  verifyLimiter: MemoryRateLimiter;
+  verifyLimiter: { clients: MemoryRateLimiter; apps: MemoryRateLimiter };
   verifyRateLimit: number;
   verifyClientRateLimit: number;
   clientAddresses: ClientAddresses;
@@ -331,7 +331,7 @@ export async function createServices(
     readiness,
     lock,
     rateLimiter: shared.rateLimiter ?? new MemoryRateLimiter(),
-    verifyLimiter: new MemoryRateLimiter(),
+    verifyLimiter: { clients: new MemoryRateLimiter(), apps: new MemoryRateLimiter() },
     verifyRateLimit: config.verifyRateLimit,
     verifyClientRateLimit: config.verifyClientRateLimit,
     clientAddresses: new ClientAddresses(config.trustedProxies),
@@ -413,7 +413,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
 
 async function releaseServices(services: Services): Promise<void> {
   await services.rateLimiter.close().catch(() => undefined);
-  await services.verifyLimiter.close();
+  await services.verifyLimiter.clients.close();
+  await services.verifyLimiter.apps.close();
   await services.changes.close().catch(() => undefined);
   await services.store.close();
   services.lock?.release();

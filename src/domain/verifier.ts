@@ -220,9 +220,8 @@ export class Verifier {
     this.jwtPolicy = options.jwtPolicy ?? DEFAULT_JWT_TIME_POLICY;
   }
 
-  verify(request: VerificationRequest): VerifyOutcome | Promise<VerifyOutcome> {
-    // One reading of the clock serves the cache, the verdict and the usage count of a cache hit.
-    const nowMs = this.clock.nowMs();
+  /** `nowMs`: the caller's reading of the clock, when it has one; it serves the cache, the verdict and the usage count. */
+  verify(request: VerificationRequest, nowMs = this.clock.nowMs()): VerifyOutcome | Promise<VerifyOutcome> {
     const entry = this.cache.peek(request.appId, nowMs);
     if (entry === undefined) {
       return this.cache.load(request.appId).then((loaded) => this.settle(loaded, request, this.clock.nowMs()));

@@ -1,11 +1,14 @@
 import type { Clock } from '../domain/clock.js';
-import { RATE_WINDOW_SECONDS, type MemoryRateLimiter, type RateLimitResult } from '../domain/rate-limiter.js';
+import { RATE_WINDOW_SECONDS, type MemoryRateLimiter, windowStart } from '../domain/rate-limiter.js';
 import { errors } from '../domain/errors.js';
 import type { ClientAddresses } from './client-address.js';
 
 export interface VerifyRateLimitDeps {
-  /** Always this node's own counters: a shared (Redis) round trip per verification would cost the hot path its speed. */
-  verifyLimiter: MemoryRateLimiter;
+  /**
+   * Always this node's own counters, one per client address and one per app_id (two maps rather than prefixed keys:
+   * no string is built per request). A shared (Redis) round trip per verification would cost the hot path its speed.
+   */
+  verifyLimiter: { clients: MemoryRateLimiter; apps: MemoryRateLimiter };
   clock: Clock;
   /** Requests per app_id per window (SECURE_MODE_VERIFY_RATE_LIMIT): a high backstop. */
   verifyRateLimit: number;
@@ -17,19 +20,17 @@ export interface VerifyRateLimitDeps {
 /** Response headers being gathered for a request, as a plain map: the fast path sends it, Fastify copies it. */
 export type HeaderMap = Record<string, string>;
 
-function setHeaders(headers: HeaderMap, limit: RateLimitResult): void {
-  headers['x-ratelimit-limit'] = String(limit.limit);
-  headers['x-ratelimit-remaining'] = String(limit.remaining);
-  headers['x-ratelimit-reset'] = String(limit.reset);
+function setHeaders(headers: HeaderMap, limit: number, count: number, reset: number): void {
+  headers['x-ratelimit-limit'] = String(limit);
+  headers['x-ratelimit-remaining'] = String(Math.max(0, limit - count));
+  headers['x-ratelimit-reset'] = String(reset);
 }
 
-function refuse(headers: HeaderMap, limit: RateLimitResult, nowMs: number): never {
-  setHeaders(headers, limit);
-  headers['retry-after'] = String(Math.max(1, limit.reset - Math.floor(nowMs / 1000)));
-  throw errors.rateLimited(limit.limit, RATE_WINDOW_SECONDS);
+function refuse(headers: HeaderMap, limit: number, count: number, reset: number, nowMs: number): never {
+  setHeaders(headers, limit, count, reset);
+  headers['retry-after'] = String(Math.max(1, reset - Math.floor(nowMs / 1000)));
+  throw errors.rateLimited(limit, RATE_WINDOW_SECONDS);
 }
-
-const clientKey = (client: string): string => `verify-client:${client}`;
 
 /**
  * The public verification API's limits, apart from the admin API's per-workspace limit. The app_id is public, so a
@@ -38,16 +39,23 @@ const clientKey = (client: string): string => `verify-client:${client}`;
  * cheapest answer there is. Synchronous: a verification never waits on anything. The headers (the client's budget)
  * go into `headers` whatever the answer; over either limit it throws 429 with Retry-After.
  */
-export function limitVerification(deps: VerifyRateLimitDeps, client: string, appId: string, headers: HeaderMap): void {
-  const nowMs = deps.clock.nowMs();
-  const own = deps.verifyLimiter.hitNow(clientKey(client), deps.verifyClientRateLimit, nowMs);
-  if (!own.allowed) refuse(headers, own, nowMs);
-  const app = deps.verifyLimiter.hitNow(`verify:${appId}`, deps.verifyRateLimit, nowMs);
-  if (!app.allowed) refuse(headers, app, nowMs);
-  setHeaders(headers, own);
+export function limitVerification(
+  deps: VerifyRateLimitDeps,
+  client: string,
+  appId: string,
+  headers: HeaderMap,
+  nowMs = deps.clock.nowMs(),
+): void {
+  const reset = windowStart(nowMs) + RATE_WINDOW_SECONDS;
+  const own = deps.verifyLimiter.clients.countNow(client, nowMs);
+  if (own > deps.verifyClientRateLimit) refuse(headers, deps.verifyClientRateLimit, own, reset, nowMs);
+  const app = deps.verifyLimiter.apps.countNow(appId, nowMs);
+  if (app > deps.verifyRateLimit) refuse(headers, deps.verifyRateLimit, app, reset, nowMs);
+  setHeaders(headers, deps.verifyClientRateLimit, own, reset);
 }
 
 /** A failed verification costs its client a second request: guessing is twice as expensive as verifying. */
-export function chargeFailure(deps: VerifyRateLimitDeps, client: string, headers: HeaderMap): void {
-  setHeaders(headers, deps.verifyLimiter.hitNow(clientKey(client), deps.verifyClientRateLimit, deps.clock.nowMs()));
+export function chargeFailure(deps: VerifyRateLimitDeps, client: string, headers: HeaderMap, nowMs = deps.clock.nowMs()): void {
+  const own = deps.verifyLimiter.clients.countNow(client, nowMs);
+  setHeaders(headers, deps.verifyClientRateLimit, own, windowStart(nowMs) + RATE_WINDOW_SECONDS);
 }

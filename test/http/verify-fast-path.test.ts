@@ -187,6 +187,8 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
       });
     const text = fc.oneof(
       { weight: 3, arbitrary: wellFormed },
+      // A byte-order mark, which the library strips before parsing.
+      { weight: 1, arbitrary: wellFormed.map((t) => `\ufeff${t}`) },
       { weight: 4, arbitrary: body.map((b) => materialise(b)) },
       { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 40 }) },
       {
@@ -199,6 +201,10 @@ describe('POST /identity_verification/verify: the fast path and the Fastify rout
           '{',
           '{"__proto__":{"x":1}}',
           '{"constructor":{"prototype":{}}}',
+          // The same keys spelt with escapes, which only the library's own scan sees.
+          '{"\\u005f_proto__":{"x":1}}',
+          '{"constructo\\u0072":{"prototype":{}}}',
+          '\ufeff{"__proto__":{"x":1}}',
           '{"app_id":"a","platform":"web"}',
         ),
       },

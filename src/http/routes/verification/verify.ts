@@ -35,14 +35,22 @@ export function answerVerification(
   body: VerifyRequestBody,
   headers: HeaderMap,
 ): VerifyResultBody | Promise<VerifyResultBody> {
-  limitVerification(deps, client, body.app_id, headers);
-  const outcome = deps.verifier.verify(parseVerificationRequest(body));
+  // One reading of the clock serves the limits, the verdict and the usage count.
+  const nowMs = deps.clock.nowMs();
+  limitVerification(deps, client, body.app_id, headers, nowMs);
+  const outcome = deps.verifier.verify(parseVerificationRequest(body), nowMs);
   if (outcome instanceof Promise) return outcome.then((settled) => settle(deps, client, headers, settled));
-  return settle(deps, client, headers, outcome);
+  return settle(deps, client, headers, outcome, nowMs);
 }
 
-function settle(deps: VerifyRouteDeps, client: string, headers: HeaderMap, outcome: VerifyOutcome): VerifyResultBody {
-  if (!outcome.verified) chargeFailure(deps, client, headers);
+function settle(
+  deps: VerifyRouteDeps,
+  client: string,
+  headers: HeaderMap,
+  outcome: VerifyOutcome,
+  nowMs?: number,
+): VerifyResultBody {
+  if (!outcome.verified) chargeFailure(deps, client, headers, nowMs);
   return present(outcome);
 }
 
