@@ -1,15 +1,10 @@
-import { spawn } from 'node:child_process';
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { fork, spawn, spawnSync } from 'node:child_process';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
 import { type Server, createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
-import { loadConfig } from '../src/config.js';
-import { SYSTEM_ACTOR } from '../src/domain/actor.js';
-import { createLogger } from '../src/logger.js';
-import { createRuntime } from '../src/runtime.js';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { userHash } from '../packages/sign/src/index.js';
 
 export interface LoadResult {
@@ -18,7 +13,12 @@ export interface LoadResult {
   p99: number;
   non2xx: number;
   errors: number;
-  /** CPU time the server process spent per request: less sensitive to the machine's other tenants than req/s. */
+  requests: number;
+}
+
+/** One contender's figures in one round of the HTTP bench. */
+export interface RoundResult extends LoadResult {
+  /** CPU time the server's process spent per request. */
   cpuUsPerRequest: number;
 }
 
@@ -31,6 +31,19 @@ export interface HttpOptions {
 
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 
+/** The CPU each side runs on when there are two and taskset is at hand: servers on 0, load generators on 1. */
+export const SERVER_CPU = 0;
+export const LOAD_CPU = 1;
+export const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-p', String(process.pid)]).status === 0;
+
+/**
+ * Keeps every thread of process `pid` on one CPU. Left to the scheduler, a server and its load generator sometimes
+ * shared a core: loopback writes then cost twice the CPU, and a round's figures doubled for no reason in the code.
+ */
+export function pin(pid: number | undefined, cpu: number): void {
+  if (PINNED && pid !== undefined) spawnSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
 /** autocannon in a child process, so the load generator does not share the server's event loop. */
 export function load(
   url: string,
@@ -39,7 +52,6 @@ export function load(
   seconds: number,
   options: { headers?: string[]; ratePerSecond?: number } = {},
 ): Promise<LoadResult> {
-  const cpuBefore = process.cpuUsage();
   return new Promise((resolve, reject) => {
     const extra = (options.headers ?? []).flatMap((h) => ['-H', h]);
     if (options.ratePerSecond !== undefined) extra.push('-R', String(options.ratePerSecond));
@@ -61,6 +73,7 @@ export function load(
       url,
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    pin(child.pid, LOAD_CPU);
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
@@ -68,7 +81,6 @@ export function load(
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err}`));
-      const cpu = process.cpuUsage(cpuBefore);
       const r = JSON.parse(out);
       resolve({
         rps: r.requests.average,
@@ -76,23 +88,18 @@ export function load(
         p99: r.latency.p99,
         non2xx: r.non2xx,
         errors: r.errors + r.timeouts,
-        cpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, r.requests.total),
+        requests: r.requests.total,
       });
     });
   });
 }
 
-function urlOf(server: Server): string {
-  const address = server.address();
-  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-}
-
-function listen(server: Server): Promise<string> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(urlOf(server))));
-}
-
-/** The baseline: node:http doing the same work per request (parse JSON, check hex, one HMAC, constant-time compare). */
-export function bareServer(appId: string, key: Buffer): Server {
+/**
+ * The baseline: node:http doing the same work per request (parse JSON, check hex, one HMAC, constant-time compare).
+ * `sameHeaders`: it also sends the headers secure-mode's answer carries (request id, no-store, nosniff, the client's
+ * rate-limit budget), to tell what the code costs from what the answer's contract does.
+ */
+export function bareServer(appId: string, key: Buffer, sameHeaders = false): Server {
   const keys = new Map([[appId, key]]);
   const HEX = /^[0-9a-f]{64}$/;
   return createServer((req, res) => {
@@ -125,6 +132,7 @@ export function bareServer(appId: string, key: Buffer): Server {
           })
         : '{"type":"error.list","errors":[{"code":"hmac_mismatch","message":"Failed Identity Verification check"}]}';
       res.writeHead(ok ? 200 : 401, {
+        ...(sameHeaders ? contractHeaders() : {}),
         'content-type': 'application/json; charset=utf-8',
         'content-length': Buffer.byteLength(payload),
       });
@@ -133,42 +141,14 @@ export function bareServer(appId: string, key: Buffer): Server {
   });
 }
 
-/** A configuration of the real service to measure; the access log goes to /dev/null, written as in production. */
-export interface Variant {
-  name: string;
-  logLevel: string;
-}
-
-export type HttpFigures = Record<string, LoadResult[]>;
-
-interface Target {
-  name: string;
-  url: string;
-  body: string;
-}
-
-async function startVariant(variant: Variant, cleanups: (() => Promise<void>)[]): Promise<Target> {
-  const dir = mkdtempSync(join(tmpdir(), 'secure-mode-bench-'));
-  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-  const config = loadConfig({
-    SECURE_MODE_DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
-    SECURE_MODE_LOG_LEVEL: variant.logLevel,
-    // One client and one app_id send every request: the limits still run on each, but must not answer 429, or the
-    // bench would measure refusals.
-    SECURE_MODE_VERIFY_RATE_LIMIT: '10000000',
-    SECURE_MODE_VERIFY_CLIENT_RATE_LIMIT: '10000000',
-  });
-  const runtime = await createRuntime(config, {
-    logger: createLogger(variant.logLevel, pino.destination({ dest: '/dev/null', sync: true })),
-  });
-  cleanups.push(() => runtime.close());
-  const [workspace] = await runtime.workspaces.listWorkspaces();
-  const { secret } = await runtime.secrets.create(workspace!, { name: 'bench', supports_web: true }, SYSTEM_ACTOR);
-  await runtime.app.listen({ host: '127.0.0.1', port: 0 });
+function contractHeaders(): Record<string, string> {
   return {
-    name: variant.name,
-    url: `${urlOf(runtime.app.server)}/identity_verification/verify`,
-    body: requestBody(workspace!.appId, secret),
+    'x-request-id': randomUUID(),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'x-ratelimit-limit': '2000',
+    'x-ratelimit-remaining': '1999',
+    'x-ratelimit-reset': String(Math.floor(Date.now() / 10_000) * 10 + 10),
   };
 }
 
@@ -177,46 +157,96 @@ export function requestBody(appId: string, secret: string): string {
   return JSON.stringify({ app_id: appId, platform: 'web', user_id: userId, user_hash: userHash(secret, { user_id: userId }) });
 }
 
+/** A configuration of the real service to measure. */
+export interface Variant {
+  name: string;
+  logLevel: string;
+}
+
+export type HttpFigures = Record<string, RoundResult[]>;
+
+interface Contender {
+  name: string;
+  url: string;
+  body: string;
+  cpuUs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** The name of the bare server that also sends secure-mode's answer headers. */
+export const SAME_HEADERS = 'bare, same headers';
+
+const SERVER = fileURLToPath(new URL('./http-server.ts', import.meta.url));
+
+/** A contender in a child process (bench/http-server.ts), which reports its own CPU time. */
+async function spawnContender(name: string, args: string[]): Promise<Contender> {
+  const child = fork(SERVER, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const exited = once(child, 'exit');
+  const next = <T>(): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`${name} exited with ${code}`));
+      child.once('exit', onExit);
+      child.once('message', (m) => {
+        child.off('exit', onExit);
+        resolve(m as T);
+      });
+    });
+  const { url, body } = await next<{ url: string; body: string }>();
+  pin(child.pid, SERVER_CPU);
+  return {
+    name,
+    url,
+    body,
+    async cpuUs() {
+      const reply = next<{ cpu: NodeJS.CpuUsage }>();
+      child.send('cpu');
+      const { cpu } = await reply;
+      return cpu.user + cpu.system;
+    },
+    async stop() {
+      child.send('stop');
+      await exited;
+    },
+  };
+}
+
 /**
- * The real verify route (full Fastify app on SQLite) in each variant, against the bare baseline, in rounds whose
- * order rotates so drift from the machine's other tenants hits every contender alike.
+ * The real verify route (full app on SQLite) in each variant against the bare baseline, each server in a process of
+ * its own and all loaded at once, round after round: whatever else the machine does during a round, every contender
+ * meets it alike, so the per-round ratios cancel it (these machines' speed swings by a quarter from one second to the
+ * next, and contenders measured one after the other drifted apart by more than the differences measured). CPU per
+ * request is the server process's own CPU time over the requests it answered.
  */
 export async function benchHttp(options: HttpOptions, variants: Variant[], log: (line: string) => void): Promise<HttpFigures> {
-  const cleanups: (() => Promise<void>)[] = [];
+  const contenders: Contender[] = [];
   try {
-    const targets: Target[] = [];
-    for (const v of variants) targets.push(await startVariant(v, cleanups));
-    const secret = 'bare-baseline-secret';
-    const bare = bareServer('bare', Buffer.from(secret, 'utf8'));
-    cleanups.push(() => new Promise<void>((resolve) => bare.close(() => resolve())));
-    targets.unshift({
-      name: 'bare',
-      url: `${await listen(bare)}/identity_verification/verify`,
-      body: requestBody('bare', secret),
-    });
-
-    for (const t of targets) {
-      const warm = await load(t.url, t.body, options.connections, options.warmupSeconds);
+    contenders.push(await spawnContender('bare', ['bare']));
+    contenders.push(await spawnContender(SAME_HEADERS, ['bare', 'same-headers']));
+    for (const v of variants) contenders.push(await spawnContender(v.name, ['secure-mode', v.logLevel]));
+    const all = (seconds: number) => Promise.all(contenders.map((c) => load(c.url, c.body, options.connections, seconds)));
+    for (const [i, warm] of (await all(options.warmupSeconds)).entries()) {
       if (warm.non2xx > 0 || warm.errors > 0)
-        throw new Error(`${t.name} answered ${warm.non2xx} non-2xx and ${warm.errors} errors during warm-up`);
+        throw new Error(`${contenders[i]!.name} answered ${warm.non2xx} non-2xx and ${warm.errors} errors during warm-up`);
     }
-    const figures: HttpFigures = Object.fromEntries(targets.map((t) => [t.name, []]));
-    const width = Math.max(...targets.map((t) => t.name.length));
+    const figures: HttpFigures = Object.fromEntries(contenders.map((c) => [c.name, []]));
+    const width = Math.max(...contenders.map((c) => c.name.length));
     for (let round = 0; round < options.rounds; round++) {
-      const order = [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)];
-      for (const t of order) {
-        const r = await load(t.url, t.body, options.connections, options.seconds);
-        figures[t.name]!.push(r);
+      const before = await Promise.all(contenders.map((c) => c.cpuUs()));
+      const results = await all(options.seconds);
+      const after = await Promise.all(contenders.map((c) => c.cpuUs()));
+      for (const [i, c] of contenders.entries()) {
+        const r = { ...results[i]!, cpuUsPerRequest: (after[i]! - before[i]!) / Math.max(1, results[i]!.requests) };
+        figures[c.name]!.push(r);
         log(
-          `   round ${round + 1}  ${t.name.padEnd(width)}  ${r.rps.toFixed(0).padStart(6)} req/s  p99 ${String(r.p99).padStart(4)} ms  ${r.cpuUsPerRequest.toFixed(1).padStart(5)} µs CPU/request  non-2xx ${r.non2xx}  errors ${r.errors}`,
+          `   round ${round + 1}  ${c.name.padEnd(width)}  ${r.rps.toFixed(0).padStart(6)} req/s  p99 ${String(r.p99).padStart(4)} ms  ${r.cpuUsPerRequest.toFixed(1).padStart(5)} µs CPU/request  non-2xx ${r.non2xx}  errors ${r.errors}`,
         );
         // A round with rejected or failed requests measured something other than verification: no figure from it.
         if (r.non2xx > 0 || r.errors > 0)
-          throw new Error(`${t.name} answered ${r.non2xx} non-2xx and ${r.errors} errors in round ${round + 1}`);
+          throw new Error(`${c.name} answered ${r.non2xx} non-2xx and ${r.errors} errors in round ${round + 1}`);
       }
     }
     return figures;
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    for (const c of contenders) await c.stop();
   }
 }
