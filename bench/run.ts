@@ -1,6 +1,6 @@
 import { cpus, loadavg } from 'node:os';
 import { benchDiagnoseFlood } from './diagnose-flood.js';
-import { PINNED, SAME_HEADERS, benchHttp, type RoundResult } from './http.js';
+import { LOAD_CPU, PINNED, SAME_HEADERS, benchHttp, pin, type RoundResult } from './http.js';
 import { benchInProcess } from './inprocess.js';
 import { benchLimits } from './limits.js';
 import { benchOracle } from './oracle.js';
@@ -14,7 +14,7 @@ import { medianAndSpread, medianRatio } from './stats.js';
 const HTTP = { connections: 100, seconds: 2, warmupSeconds: 1, rounds: 7 };
 const VARIANTS = [{ name: 'secure-mode', logLevel: 'info' }];
 const FLOOD = { rounds: 5, seconds: 2, loops: 4 };
-const MICRO = { iterations: 20_000, rounds: 7 };
+const MICRO = { iterations: 20_000, rounds: 15 };
 const ORACLE_SAMPLES = 3000;
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
@@ -94,6 +94,8 @@ for (const [label, ratePerSecond, goal] of [
   );
 }
 
+// The in-process sections on one CPU, every thread of this process: a migration mid-run is a round's figure lost.
+pin(process.pid, LOAD_CPU);
 log();
 log(
   `3. In-process verification, ns per call (median of ${MICRO.rounds} interleaved runs of ${MICRO.iterations.toLocaleString('en')}; ratio: median of per-run ratios);`,

@@ -207,7 +207,7 @@ export async function createServices(
     lock?.release();
     throw err;
   }
-  const changes = (await openChangeFeed(config, context)) ?? options.localChangeFeed ?? new InProcessChangeFeed(clock);
+  const changes = (await openChangeFeed(config, context)) ?? options.localChangeFeed ?? new InProcessChangeFeed();
   const usage = new UsageRecorder(store, clock, {
     peers: changes,
     idleCheckTimeoutMs: config.idleCheckTimeoutMs,

@@ -196,7 +196,7 @@ export class SecretCache {
     this.keyring = deps.keyring;
     this.clock = deps.clock;
     this.options = deps.options ?? DEFAULT_CACHE_OPTIONS;
-    this.syncedAtMs = deps.syncedAtMs ?? (() => deps.clock.nowMs());
+    this.syncedAtMs = deps.syncedAtMs ?? (() => Number.POSITIVE_INFINITY);
     this.onUnreadable = deps.onUnreadable ?? (() => undefined);
   }
 
