@@ -35,8 +35,8 @@ export interface CachedWorkspace {
 }
 
 /**
- * A secret made at start-up like any other and known to nobody. It is the one secret of every stand-in, and the key
- * the verifier tries when no secret of a workspace supports the platform.
+ * A secret made at start-up like any other and known to nobody: the one candidate of a platform without a secret (so
+ * of every platform of a stand-in), and the key the verifier tries when every candidate has expired. It never matches.
  */
 export const DECOY_SECRET: LiveSecret = {
   id: 0,
