@@ -17,9 +17,11 @@ export interface SecretCensusCounts {
   overdueRotations: number;
   /** Live secrets older than their workspace policy's max_age_days. */
   dueForRotation: number;
+  /** Webhook deliveries not yet delivered nor given up, over every endpoint. */
+  pendingDeliveries: number;
 }
 
-/** Counts over every workspace's live secrets, for /metrics; nothing here is on a request's path. */
+/** Counts over every workspace's live secrets and deliveries, for /metrics; nothing here is on a request's path. */
 export class SecretCensus {
   constructor(
     private readonly store: Store,
@@ -48,6 +50,7 @@ export class SecretCensus {
     }
     const overdueRotations = await this.store.countOverdueRotations();
     const dueForRotation = await this.store.countDueSecrets(nowSeconds(this.clock));
-    return { live: secrets.length, neverVerified, rotationsInProgress, overdueRotations, dueForRotation };
+    const pendingDeliveries = await this.store.countPendingDeliveries();
+    return { live: secrets.length, neverVerified, rotationsInProgress, overdueRotations, dueForRotation, pendingDeliveries };
   }
 }

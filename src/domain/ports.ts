@@ -224,6 +224,8 @@ export interface WebhookStore {
   listDeliveryAttempts(workspaceId: number, endpointId: number, limit: number): Promise<DeliveryAttemptRecord[]>;
   /** When the earliest pending delivery is due (ms), or undefined when none is pending: how long the worker may sleep. */
   nextDeliveryDueAt(): Promise<number | undefined>;
+  /** Deliveries not yet delivered nor given up (due, waiting to retry, or claimed), over every endpoint: the backlog gauge. */
+  countPendingDeliveries(): Promise<number>;
   /** Registers a listener told after a transaction that queued deliveries commits; returns its remover. */
   onDeliveriesQueued(listener: () => void): () => void;
 }

@@ -212,6 +212,15 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'secure_mode_webhook_deliveries_pending',
+      help: 'Webhook deliveries not yet delivered nor given up (due, waiting to retry, or in flight), over every endpoint.',
+      registers,
+      async collect() {
+        const counts = await readCensus();
+        if (counts) this.set(counts.pendingDeliveries);
+      },
+    });
+    new Gauge({
       name: 'secure_mode_census_up',
       help: '1 when the secret counts were read from the database at this scrape, 0 when the read failed.',
       registers,

@@ -841,6 +841,11 @@ export abstract class SqlStore implements Store {
     return r?.due === null || r?.due === undefined ? undefined : Number(r.due);
   }
 
+  async countPendingDeliveries(): Promise<number> {
+    const [r] = await this.read("SELECT count(*) AS n FROM webhook_deliveries WHERE state = 'pending'");
+    return Number(r!.n);
+  }
+
   async oneWebhookSecretPerKey(): Promise<WebhookSecretCiphertext[]> {
     const sql = `SELECT id, workspace_id, secret_ciphertext FROM webhook_endpoints
                  WHERE id IN (SELECT min(id) FROM webhook_endpoints GROUP BY key_id) ORDER BY id`;

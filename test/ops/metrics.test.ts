@@ -347,3 +347,31 @@ describe('GET /readyz and /healthz', () => {
     assert.equal(sample(text, 'secure_mode_census_up'), 0);
   });
 });
+
+describe('GET /metrics: the webhook backlog', () => {
+  let app: TestApp;
+  before(async () => {
+    // A receiver that refuses every connection (loopback, nothing listens on port 9), and retries an hour apart:
+    // a delivery stays pending once it has failed.
+    app = await startTestApp({
+      env: { SECURE_MODE_WEBHOOK_ALLOW_PRIVATE: 'true', SECURE_MODE_WEBHOOK_RETRY_BASE_MS: '3600000' },
+    });
+  });
+  after(async () => {
+    await app.close();
+  });
+
+  it('counts the deliveries not yet delivered nor given up, and forgets those of a deleted endpoint', async () => {
+    assert.equal(sample(await scrape(app), 'secure_mode_webhook_deliveries_pending'), 0);
+    const endpoint = await api(app, 'POST', '/webhook_endpoints', {
+      body: { url: 'http://127.0.0.1:9/hook', events: ['secret.created'] },
+    });
+    assert.equal(endpoint.status, 201, endpoint.text);
+    for (const name of ['one', 'two']) {
+      assert.equal((await api(app, 'POST', '/secure_mode_secrets', { body: { name, supports_web: true } })).status, 201);
+    }
+    assert.equal(sample(await scrape(app), 'secure_mode_webhook_deliveries_pending'), 2);
+    assert.equal((await api(app, 'DELETE', `/webhook_endpoints/${endpoint.body.id}`)).status, 204);
+    assert.equal(sample(await scrape(app), 'secure_mode_webhook_deliveries_pending'), 0);
+  });
+});

@@ -498,8 +498,11 @@ function contract(backend: Backend): void {
       let queued = 0;
       const stop = store.onDeliveriesQueued(() => queued++);
       try {
+        const pending = await store.countPendingDeliveries();
         const secret = await addSecret(store, w, 'outbox');
+        assert.equal(await store.countPendingDeliveries(), pending + 1, 'queued: pending');
         assert.deepEqual(await drain(store), [`${everything.id}:secret.created`]);
+        assert.equal(await store.countPendingDeliveries(), pending + 1, 'claimed, not yet delivered: still pending');
         assert.equal(queued, 1);
         await store.deleteSecret(w.id, secret.id, 1001, 'deleted', auditFor(w.id, 'secret.deleted', 1001));
         assert.deepEqual(await drain(store), [`${deletesOnly.id}:secret.deleted`, `${everything.id}:secret.deleted`]);

@@ -75,6 +75,7 @@ const PORT_METHODS: Record<Exclude<keyof Store, 'kind'>, boolean> = {
   recordDeliveryAttempt: true,
   listDeliveryAttempts: false,
   nextDeliveryDueAt: true,
+  countPendingDeliveries: false,
   onDeliveriesQueued: false,
 };
 
