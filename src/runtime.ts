@@ -22,6 +22,7 @@ import { UsageRecorder } from './domain/usage.js';
 import { Verifier } from './domain/verifier.js';
 import { JWT_CLOCK_SKEW_SECONDS } from './crypto/jwt.js';
 import { ClientAddresses } from './http/client-address.js';
+import type { VerifyLimiters } from './http/verify-rate-limit.js';
 import { WorkspaceService } from './domain/workspaces.js';
 import { WebhookAddressPolicy } from './domain/webhook-address.js';
 import { WebhookDispatcher } from './domain/webhook-delivery.js';
@@ -53,7 +54,7 @@ export interface Services {
   verifier: Verifier;
   diagnoser: Diagnoser;
   rateLimiter: RateLimiter;
-  verifyLimiter: { clients: MemoryRateLimiter; apps: MemoryRateLimiter };
+  verifyLimiter: VerifyLimiters;
   verifyRateLimit: number;
   verifyClientRateLimit: number;
   clientAddresses: ClientAddresses;

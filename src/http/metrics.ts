@@ -184,45 +184,42 @@ export class Metrics {
         this.set({ state: 'never_verified' }, counts.neverVerified);
       },
     });
-    new Gauge({
-      name: 'secure_mode_rotations_in_progress',
-      help: 'Workspaces with two or more live secrets that accept the same platform.',
-      registers,
-      async collect() {
-        const counts = await readCensus();
-        if (counts) this.set(counts.rotationsInProgress);
-      },
-    });
-    new Gauge({
-      name: 'secure_mode_rotations_overdue',
-      help: 'Open rotations (rolling_out, cutting_over) whose deadline has passed.',
-      registers,
-      async collect() {
-        const counts = await readCensus();
-        if (counts) this.set(counts.overdueRotations);
-      },
-    });
-    new Gauge({
-      name: 'secure_mode_secrets_due_for_rotation',
-      help: "Live secrets older than their workspace rotation policy's max_age_days.",
-      registers,
-      async collect() {
-        const counts = await readCensus();
-        if (counts) this.set(counts.dueForRotation);
-      },
-    });
-    new Gauge({
-      name: 'secure_mode_webhook_deliveries_pending',
-      help: 'Webhook deliveries not yet delivered nor given up (due, waiting to retry, or in flight), over every endpoint.',
-      registers,
-      async collect() {
-        const counts = await readCensus();
-        if (counts) this.set(counts.pendingDeliveries);
-      },
-    });
+    const censusGauges: [name: string, help: string, count: keyof Omit<SecretCensusCounts, 'live' | 'neverVerified'>][] = [
+      [
+        'secure_mode_rotations_in_progress',
+        'Workspaces with two or more live secrets that accept the same platform.',
+        'rotationsInProgress',
+      ],
+      [
+        'secure_mode_rotations_overdue',
+        'Open rotations (rolling_out, cutting_over) whose deadline has passed.',
+        'overdueRotations',
+      ],
+      [
+        'secure_mode_secrets_due_for_rotation',
+        "Live secrets older than their workspace rotation policy's max_age_days.",
+        'dueForRotation',
+      ],
+      [
+        'secure_mode_webhook_deliveries_pending',
+        'Webhook deliveries not yet delivered nor given up (due, waiting to retry, or in flight), over every endpoint.',
+        'pendingDeliveries',
+      ],
+    ];
+    for (const [name, help, count] of censusGauges) {
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          const counts = await readCensus();
+          if (counts) this.set(counts[count]);
+        },
+      });
+    }
     new Gauge({
       name: 'secure_mode_census_up',
-      help: '1 when the secret counts were read from the database at this scrape, 0 when the read failed.',
+      help: '1 when the counts above were read from the database at this scrape, 0 when the read failed.',
       registers,
       async collect() {
         this.set((await readCensus()) ? 1 : 0);

@@ -6,8 +6,8 @@ import { TransportError } from './error-status.js';
  * carrying two would be read as one of them, or as a value nobody sent: such a request is refused instead.
  */
 const SINGLETON_NAMES = ['Authorization', 'Idempotency-Key', 'Intercom-Version', 'Content-Type'];
-/** Lowercased name → its bit in the mask of names seen. */
-const SINGLETON_BITS: ReadonlyMap<string, number> = new Map(SINGLETON_NAMES.map((name, i) => [name.toLowerCase(), 1 << i]));
+/** Lowercased name → its index in SINGLETON_NAMES (and its bit, 1 << index, in the mask of names seen). */
+const SINGLETON_INDEX: ReadonlyMap<string, number> = new Map(SINGLETON_NAMES.map((name, i) => [name.toLowerCase(), i]));
 /** Their lengths: a name of another length is none of them, without lowercasing it (this runs for every request). */
 const SINGLETON_LENGTHS: ReadonlySet<number> = new Set(SINGLETON_NAMES.map((name) => name.length));
 
@@ -17,10 +17,10 @@ export function repeatedSingletonHeader(rawHeaders: readonly string[]): string |
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const raw = rawHeaders[i]!;
     if (!SINGLETON_LENGTHS.has(raw.length)) continue;
-    const bit = SINGLETON_BITS.get(raw.toLowerCase());
-    if (bit === undefined) continue;
-    if ((seen & bit) !== 0) return SINGLETON_NAMES[Math.log2(bit)];
-    seen |= bit;
+    const index = SINGLETON_INDEX.get(raw.toLowerCase());
+    if (index === undefined) continue;
+    if ((seen & (1 << index)) !== 0) return SINGLETON_NAMES[index];
+    seen |= 1 << index;
   }
   return undefined;
 }

@@ -3,12 +3,17 @@ import { RATE_WINDOW_SECONDS, type MemoryRateLimiter, windowStart } from '../dom
 import { errors } from '../domain/errors.js';
 import type { ClientAddresses } from './client-address.js';
 
+/**
+ * Always this node's own counters, one per client address and one per app_id (two maps rather than prefixed keys: no
+ * string is built per request). A shared (Redis) round trip per verification would cost the hot path its speed.
+ */
+export interface VerifyLimiters {
+  clients: MemoryRateLimiter;
+  apps: MemoryRateLimiter;
+}
+
 export interface VerifyRateLimitDeps {
-  /**
-   * Always this node's own counters, one per client address and one per app_id (two maps rather than prefixed keys:
-   * no string is built per request). A shared (Redis) round trip per verification would cost the hot path its speed.
-   */
-  verifyLimiter: { clients: MemoryRateLimiter; apps: MemoryRateLimiter };
+  verifyLimiter: VerifyLimiters;
   clock: Clock;
   /** Requests per app_id per window (SECURE_MODE_VERIFY_RATE_LIMIT): a high backstop. */
   verifyRateLimit: number;

@@ -5,16 +5,16 @@ import { SYSTEM_ACTOR } from '../../src/domain/actor.js';
 import { DEFAULT_CACHE_OPTIONS, SecretCache } from '../../src/domain/secret-cache.js';
 import { openTestServices, type TestServices } from '../helpers/services.js';
 
-describe('secret cache: least recently used eviction', () => {
-  let s: TestServices;
-  const clock = new ManualClock();
-  before(async () => {
-    s = await openTestServices(clock);
-  });
-  after(async () => {
-    await s.close();
-  });
+let s: TestServices;
+const clock = new ManualClock();
+before(async () => {
+  s = await openTestServices(clock);
+});
+after(async () => {
+  await s.close();
+});
 
+describe('secret cache: least recently used eviction', () => {
   it('evicts the workspace used least recently, repeated hits on the newest included', async () => {
     const [a, b, c] = [
       s.workspace,
@@ -43,15 +43,6 @@ describe('secret cache: least recently used eviction', () => {
 });
 
 describe('secret cache: unknown app_ids', () => {
-  let s: TestServices;
-  const clock = new ManualClock();
-  before(async () => {
-    s = await openTestServices(clock);
-  });
-  after(async () => {
-    await s.close();
-  });
-
   function countingCache(maxWorkspaces: number) {
     const reads: string[] = [];
     const store = new Proxy(s.store, {
